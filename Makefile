@@ -1,0 +1,61 @@
+# AVTech entry points. Every target brings what it needs itself (scripts/setup.sh): Node 24
+# into .toolchain/ when the system Node is older, Debian packages through apt-get, npm ci.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(CURDIR)/.toolchain/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# npm's user config on some machines carries an unknown key that makes every npm call warn.
+export npm_config_loglevel := error
+
+.PHONY: setup demo test test-full bench proto proto-check lint typecheck build image clean distclean
+
+## setup: install Node 24, Debian packages and npm dependencies when missing (idempotent)
+setup:
+	@scripts/setup.sh
+
+## demo: control plane on embedded PostgreSQL, console, demo content and a real player with mpv
+demo: setup build
+	@scripts/demo.sh
+
+## test: the fast test suite (contracts fresh, lint, types, unit + integration tests)
+test: setup proto-check lint typecheck
+	vitest run
+
+## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs)
+test-full: setup proto-check lint typecheck
+	AVTECH_TEST_FULL=1 vitest run
+
+## bench: performance benchmarks, printed as a table and written to bench/results.json
+bench: setup build
+	node bench/run.ts
+
+## proto: regenerate TypeScript from the .proto files
+proto: setup
+	cd proto && buf lint && buf generate
+
+## proto-check: buf lint, and fail when the committed generated code is stale
+proto-check:
+	@scripts/proto-check.sh
+
+## lint: Biome lint + format check
+lint:
+	biome check .
+
+## typecheck: tsc --noEmit over every workspace
+typecheck:
+	tsc -p tsconfig.json
+
+## build: build what is served (the console) and check types
+build: setup typecheck
+	@if [ -f control-plane/console/package.json ] || [ -f control-plane/console/vite.config.ts ]; then npm run --silent -w @avtech/control-plane build:console; fi
+
+## image: build the flashable Raspberry Pi image (see image/README.md)
+image: setup
+	@if [ -x image/build.sh ]; then image/build.sh; else echo "image: not built yet (image/build.sh is not written)"; fi
+
+## clean: remove build outputs, test artifacts and demo data
+clean:
+	rm -rf .data test-artifacts bench/results.json image/out image/work control-plane/console/dist
+
+## distclean: also remove node_modules and the local toolchain
+distclean: clean
+	rm -rf node_modules */node_modules .toolchain

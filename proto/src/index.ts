@@ -1,0 +1,7 @@
+/**
+ * @avtech/proto: the contracts' generated code lives under `@avtech/proto/gen/...`; this
+ * entry point exports the small pure functions both the control plane and the player need.
+ */
+
+export type { Sha256Hex } from "./digest/index.ts";
+export { isSha256Hex } from "./digest/index.ts";

