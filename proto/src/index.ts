@@ -5,3 +5,14 @@
 
 export type { Sha256Hex } from "./digest/index.ts";
 export { isSha256Hex } from "./digest/index.ts";
+export type { CivilDate, RuleTiming, ScheduleDecision, ScheduleInput } from "./schedule/index.ts";
+export {
+  addDays,
+  evaluateSchedule,
+  horizonDays,
+  instantOf,
+  isoWeekday,
+  isValidTimeZone,
+  localDateOf,
+  ruleProblems,
+} from "./schedule/index.ts";
