@@ -1,0 +1,10 @@
+export {
+  formatPairingCode,
+  hashSecret,
+  newPairingCode,
+  newSecret,
+  normalisePairingCode,
+  pairingAlphabet,
+  pairingCodeLength,
+  sameHash,
+} from "./codes.ts";
