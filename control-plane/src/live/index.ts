@@ -1,0 +1,3 @@
+export { AsyncQueue } from "./async-queue.ts";
+export type { ScreenSession } from "./session-registry.ts";
+export { SessionRegistry } from "./session-registry.ts";
