@@ -3,6 +3,7 @@
  * entry point exports the small pure functions both the control plane and the player need.
  */
 
+export { AsyncQueue } from "./async-queue/index.ts";
 export type { Sha256Hex } from "./digest/index.ts";
 export { isSha256Hex } from "./digest/index.ts";
 export type { CivilDate, RuleTiming, ScheduleDecision, ScheduleInput } from "./schedule/index.ts";

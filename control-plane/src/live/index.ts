@@ -1,3 +1,2 @@
-export { AsyncQueue } from "./async-queue.ts";
 export type { ScreenSession } from "./session-registry.ts";
 export { SessionRegistry } from "./session-registry.ts";

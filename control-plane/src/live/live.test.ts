@@ -2,7 +2,6 @@ import { ConnectResponseSchema } from "@avtech/proto/gen/avtech/device/v1/device
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { AsyncQueue } from "./async-queue.ts";
 import { SessionRegistry } from "./session-registry.ts";
 
 async function drain<T>(queue: AsyncIterable<T>): Promise<T[]> {
@@ -10,26 +9,6 @@ async function drain<T>(queue: AsyncIterable<T>): Promise<T[]> {
   for await (const item of queue) items.push(item);
   return items;
 }
-
-describe("AsyncQueue", () => {
-  it("delivers items in order and replaces a waiting item with the same key", async () => {
-    const queue = new AsyncQueue<string>();
-    queue.push("state v1", "state");
-    queue.push("command");
-    queue.push("state v2", "state");
-    queue.close();
-    expect(await drain(queue)).toEqual(["state v2", "command"]);
-  });
-
-  it("wakes a waiting consumer and ends with the error it failed with", async () => {
-    const queue = new AsyncQueue<number>();
-    const consumed = drain(queue);
-    queue.push(1);
-    await Promise.resolve();
-    queue.fail(new Error("gone"));
-    await expect(consumed).rejects.toThrow("gone");
-  });
-});
 
 describe("SessionRegistry", () => {
   const message = create(ConnectResponseSchema, {

@@ -1,6 +1,6 @@
+import { AsyncQueue } from "@avtech/proto";
 import type { ConnectResponse } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { AsyncQueue } from "./async-queue.ts";
 
 /** One screen's open stream, as the process holding it sees it. */
 export interface ScreenSession {

@@ -1,0 +1,276 @@
+import { AsyncQueue } from "@avtech/proto";
+import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
+import {
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type DeviceCredentials,
+  DeviceService,
+} from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+
+/** Options of {@link startFleetSimulator}. */
+export interface FleetSimulatorOptions {
+  /** The control plane's gRPC (HTTP/2) URL, e.g. http://127.0.0.1:8081. */
+  baseUrl: string;
+  /** Number of simulated screens. */
+  count: number;
+  /** Enrolls each screen with this key (hardware ids `<hardwareIdPrefix>-<n>`). */
+  enrollmentKey: string;
+  /** Default "sim". Reusing a prefix re-enrolls the same screens. */
+  hardwareIdPrefix?: string;
+  /** Streams multiplexed on one HTTP/2 connection; default 100. */
+  streamsPerConnection?: number;
+  /** Heartbeat interval before the server's Welcome says otherwise; default 15 000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Concurrent registrations while starting; default 20. */
+  registrationConcurrency?: number;
+}
+
+/** Counters of a running simulation. */
+export interface FleetSimulatorStats {
+  registered: number;
+  connected: number;
+  desiredStatesReceived: number;
+  commandsAnswered: number;
+  streamErrors: number;
+}
+
+/** A running fleet of simulated screens, each holding a real Connect stream. */
+export interface FleetSimulator {
+  readonly screens: readonly SimulatedScreen[];
+  stats(): FleetSimulatorStats;
+  /** Resolves when every screen has a stream that received Welcome. */
+  whenConnected(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One simulated screen. */
+export interface SimulatedScreen {
+  readonly hardwareId: string;
+  credentials: DeviceCredentials | undefined;
+  appliedVersion: bigint;
+  /** When (Date.now()) each desired-state version arrived. */
+  readonly receivedAt: Map<bigint, number>;
+  connected: boolean;
+}
+
+/**
+ * Starts `count` simulated screens that behave like well-mannered players: they enroll, open the
+ * bidi stream, say hello, send heartbeats with plausible health, apply every desired state at once
+ * (acking it), and answer commands. Used by load tests, benchmarks and the demo.
+ */
+export async function startFleetSimulator(options: FleetSimulatorOptions): Promise<FleetSimulator> {
+  const streamsPerConnection = options.streamsPerConnection ?? 100;
+  const abort = new AbortController();
+  const stats: FleetSimulatorStats = {
+    registered: 0,
+    connected: 0,
+    desiredStatesReceived: 0,
+    commandsAnswered: 0,
+    streamErrors: 0,
+  };
+  const transports: Transport[] = [];
+  const clients: Array<Client<typeof DeviceService>> = [];
+  const clientFor = (index: number) => {
+    const slot = Math.floor(index / streamsPerConnection);
+    if (!clients[slot]) {
+      const transport = createGrpcTransport({ baseUrl: options.baseUrl, pingIntervalMs: 30_000 });
+      transports[slot] = transport;
+      clients[slot] = createClient(DeviceService, transport);
+    }
+    return clients[slot] as Client<typeof DeviceService>;
+  };
+
+  const prefix = options.hardwareIdPrefix ?? "sim";
+  const screens: SimulatedScreen[] = Array.from({ length: options.count }, (_, n) => ({
+    hardwareId: `${prefix}-${String(n + 1).padStart(5, "0")}`,
+    credentials: undefined,
+    appliedVersion: 0n,
+    receivedAt: new Map(),
+    connected: false,
+  }));
+
+  let next = 0;
+  const registerWorker = async () => {
+    while (next < screens.length) {
+      const index = next++;
+      const screen = screens[index] as SimulatedScreen;
+      const response = await clientFor(index).register(
+        {
+          hardwareId: screen.hardwareId,
+          enrollmentKey: options.enrollmentKey,
+          facts: {
+            model: "AVTech simulator",
+            osVersion: "simulated",
+            playerVersion: "0.1.0-sim",
+            hostname: screen.hardwareId,
+          },
+        },
+        { signal: abort.signal },
+      );
+      if (response.outcome.case !== "enrolled") {
+        throw new Error(`simulated screen ${screen.hardwareId} was not enrolled: check the enrollment key`);
+      }
+      screen.credentials = response.outcome.value;
+      stats.registered++;
+    }
+  };
+  await Promise.all(Array.from({ length: options.registrationConcurrency ?? 20 }, registerWorker));
+
+  const running = screens.map((screen, index) =>
+    holdStream(screen, clientFor(index), options.heartbeatIntervalMs ?? 15_000, stats, abort.signal),
+  );
+
+  return {
+    screens,
+    stats: () => ({ ...stats }),
+    whenConnected: async (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (stats.connected < screens.length) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `only ${stats.connected} of ${screens.length} simulated screens connected in ${timeoutMs} ms`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    stop: async () => {
+      abort.abort();
+      await Promise.allSettled(running);
+    },
+  };
+}
+
+async function holdStream(
+  screen: SimulatedScreen,
+  client: Client<typeof DeviceService>,
+  initialHeartbeatMs: number,
+  stats: FleetSimulatorStats,
+  signal: AbortSignal,
+): Promise<void> {
+  let backoffMs = 1000;
+  while (!signal.aborted) {
+    const outbox = new AsyncQueue<ConnectRequest>();
+    let heartbeatTimer: NodeJS.Timeout | undefined;
+    const startHeartbeats = (intervalMs: number) => {
+      clearInterval(heartbeatTimer);
+      heartbeatTimer = setInterval(() => outbox.push(heartbeat(screen)), intervalMs);
+      heartbeatTimer.unref();
+    };
+    outbox.push(
+      create(ConnectRequestSchema, {
+        message: {
+          case: "hello",
+          value: {
+            playerVersion: "0.1.0-sim",
+            osVersion: "simulated",
+            appliedVersion: screen.appliedVersion,
+            bootId: screen.hardwareId,
+            startedAt: timestampNow(),
+            deviceTime: timestampNow(),
+          },
+        },
+      }),
+    );
+    try {
+      const token = screen.credentials?.deviceToken ?? "";
+      for await (const response of client.connect(outbox, { signal, headers: { authorization: `Bearer ${token}` } })) {
+        const message = response.message;
+        switch (message.case) {
+          case "welcome":
+            screen.connected = true;
+            stats.connected++;
+            backoffMs = 1000;
+            startHeartbeats(
+              message.value.config?.heartbeatIntervalSeconds
+                ? message.value.config.heartbeatIntervalSeconds * 1000
+                : initialHeartbeatMs,
+            );
+            outbox.push(heartbeat(screen));
+            break;
+          case "desiredState": {
+            const version = message.value.version;
+            screen.receivedAt.set(version, Date.now());
+            stats.desiredStatesReceived++;
+            screen.appliedVersion = version;
+            outbox.push(
+              create(ConnectRequestSchema, {
+                message: {
+                  case: "syncReport",
+                  value: { version, result: { case: "applied", value: { appliedAt: timestampNow() } } },
+                },
+              }),
+            );
+            break;
+          }
+          case "command":
+            stats.commandsAnswered++;
+            outbox.push(
+              create(ConnectRequestSchema, {
+                message: {
+                  case: "commandResult",
+                  value: {
+                    commandId: message.value.commandId,
+                    status: CommandStatus.SUCCEEDED,
+                    message: `simulated ${CommandKind[message.value.kind] ?? "command"}`,
+                    completedAt: timestampNow(),
+                  },
+                },
+              }),
+            );
+            break;
+          case "config":
+            if (message.value.heartbeatIntervalSeconds) startHeartbeats(message.value.heartbeatIntervalSeconds * 1000);
+            break;
+          case undefined:
+            break;
+        }
+      }
+    } catch {
+      if (!signal.aborted) stats.streamErrors++;
+    } finally {
+      clearInterval(heartbeatTimer);
+      outbox.close();
+      if (screen.connected) {
+        screen.connected = false;
+        stats.connected--;
+      }
+    }
+    if (signal.aborted) return;
+    // Full jitter, so a control-plane restart does not bring every screen back at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 300_000);
+  }
+}
+
+function heartbeat(screen: SimulatedScreen): ConnectRequest {
+  const wobble = Math.random();
+  return create(ConnectRequestSchema, {
+    message: {
+      case: "heartbeat",
+      value: {
+        sentAt: timestampNow(),
+        health: {
+          cpuLoadPercent: 8 + wobble * 20,
+          cpuTemperatureCelsius: 48 + wobble * 10,
+          memoryUsedBytes: 600_000_000n,
+          memoryTotalBytes: 4_000_000_000n,
+          diskUsedBytes: 3_000_000_000n,
+          diskTotalBytes: 28_000_000_000n,
+          uptimeSeconds: BigInt(Math.floor(process.uptime())),
+          displayConnected: true,
+          clockSynced: true,
+        },
+        playback: {
+          state: screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY,
+          positionMs: Math.floor(wobble * 10_000),
+        },
+      },
+    },
+  });
+}
