@@ -43,6 +43,7 @@ lint:
 ## typecheck: tsc --noEmit over every workspace
 typecheck:
 	tsc -p tsconfig.json
+	@if [ -f control-plane/console/tsconfig.json ]; then tsc -p control-plane/console/tsconfig.json; fi
 
 ## build: build what is served (the console) and check types
 build: setup typecheck
