@@ -66,5 +66,5 @@ ensure_node_modules() {
 
 ensure_node
 export PATH="$toolchain/node/bin:$PATH"
-ensure_apt ffmpeg mpv chromium fonts-dejavu-core ca-certificates xz-utils "$@"
+ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils "$@"
 ensure_node_modules
