@@ -40,7 +40,11 @@ export interface PlayRecord {
  * timer call it; it owns mpv's lifecycle, watchdogs and restarts.
  */
 export interface Playback {
-  /** Starts mpv and its supervision; resolves when mpv answers on IPC. */
+  /**
+   * Starts mpv and its supervision; resolves when mpv answers on IPC, or after the engine's start
+   * timeout if it does not (supervision keeps restarting it and status() shows RECOVERING), so the
+   * player still comes up and reports the failure. Rejects when `signal` aborts first.
+   */
   start(signal?: AbortSignal): Promise<void>;
   /** Stops supervision and mpv. */
   stop(): Promise<void>;

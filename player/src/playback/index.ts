@@ -1,0 +1,14 @@
+export type { MpvArgsOptions } from "./args.ts";
+export { mpvArgs } from "./args.ts";
+export type { MpvEvent, MpvIpc } from "./ipc.ts";
+export { createMpvIpc, MpvCommandError, MpvIpcClosedError, MpvIpcTimeoutError } from "./ipc.ts";
+export type { MpvPlayback, MpvPlaybackOptions, PlaybackDiagnostic, WatchdogOptions } from "./mpv-playback.ts";
+export { createMpvPlayback } from "./mpv-playback.ts";
+export type { CommandRunner, MpvChild, MpvExit, MpvSpawner } from "./process.ts";
+export { nodeCommandRunner, nodeMpvSpawner } from "./process.ts";
+export type { RestartPolicyOptions } from "./restart-policy.ts";
+export type { SlateRenderer, SlateRendererOptions } from "./slate.ts";
+export { createSlateRenderer } from "./slate.ts";
+export type { SystemdNotifier, SystemdNotifierOptions, WatchdogLoopOptions } from "./systemd-notify.ts";
+export { createSystemdNotifier, startWatchdogLoop } from "./systemd-notify.ts";
+export type { Playback, PlayItem, PlayPlan, PlayRecord, Slate } from "./types.ts";
