@@ -1,0 +1,15 @@
+export type { PrincipalOf } from "./access.ts";
+export { readers, requireRole, targetFromProto, writers } from "./access.ts";
+export type { FleetChange, ScreenViews } from "./broadcaster.ts";
+export { FleetBroadcaster } from "./broadcaster.ts";
+export { defaultHealthRetentionMs, downsampleHealth } from "./health-history.ts";
+export type { FleetMetrics } from "./metrics.ts";
+export { createFleetMetrics } from "./metrics.ts";
+export type { FleetPlane, FleetPlaneDeps, WakeupBus } from "./plane.ts";
+export { createFleetPlane } from "./plane.ts";
+export type * from "./ports.ts";
+export { Presence } from "./presence.ts";
+export type { FleetConfig, FleetRuntime, FleetStores } from "./runtime.ts";
+export { defaultFleetConfig } from "./runtime.ts";
+export { createFleetService } from "./service.ts";
+export { connectionStateOf, emptyStatus, loadScreenViews, screenView, syncStatusOf } from "./view.ts";

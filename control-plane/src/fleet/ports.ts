@@ -1,0 +1,289 @@
+import type { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
+import type { DeviceFacts, PlayEvent, SyncFailureReason } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import type { Health, PlaybackStatus } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
+import type { DesiredState, DisplayHours, Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import type {
+  DesiredStateSources,
+  PlaylistRecord,
+  RuleRecord,
+  ScreenFacts,
+  TargetSelector,
+} from "../desired-state/index.ts";
+
+/**
+ * The repository PORTS the fleet, device and publish services need. The database layer implements
+ * them (MikroORM entities or plain SQL); tests use the in-memory versions in
+ * test/lib/fleet-memory-stores.ts. Every method that takes an id from a person also takes the
+ * caller's tenant: a row of another tenant is "not found".
+ */
+
+/** The caller of a fleet-manager RPC, as the auth interceptor establishes it. */
+export interface Principal {
+  tenantId: string;
+  role: "admin" | "editor" | "viewer";
+  /** User or API-token id, for the audit trail. */
+  actorId: string;
+}
+
+/** Where time comes from (injected so presence and expiry are testable). */
+export interface Clock {
+  now(): Date;
+}
+
+/** A screen as stored. */
+export interface ScreenRecord {
+  id: string;
+  tenantId: string;
+  hardwareId: string;
+  name: string;
+  groupId: string;
+  tags: string[];
+  timezone: string;
+  volumePercent: number;
+  orientation: Orientation;
+  displayHours: DisplayHours[];
+  model: string;
+  osVersion: string;
+  playerVersion: string;
+  firstSeenAt: Date;
+  claimedAt: Date;
+  /** sha256 of the device token; undefined when revoked (or not yet handed out). */
+  tokenHash: string | undefined;
+  /** Bumped by every UpdateScreen; the etag is derived from it. */
+  revision: number;
+}
+
+/** The fields UpdateScreen changes. */
+export type ScreenEdit = Pick<
+  ScreenRecord,
+  "name" | "groupId" | "tags" | "timezone" | "volumePercent" | "orientation" | "displayHours"
+>;
+
+/** Screens of every tenant. */
+export interface ScreenStore {
+  /** Inserts a screen (id chosen by the caller). */
+  create(screen: ScreenRecord): Promise<void>;
+  /** The screen whose current token hashes to `tokenHash` (unauthenticated lookup: any tenant). */
+  findByTokenHash(tokenHash: string): Promise<ScreenRecord | undefined>;
+  /** A screen of the tenant with this hardware id (re-enrollment reuses it). */
+  findByHardwareId(tenantId: string, hardwareId: string): Promise<ScreenRecord | undefined>;
+  get(tenantId: string, id: string): Promise<ScreenRecord | undefined>;
+  /** Every screen of the tenant, by name. */
+  list(tenantId: string): Promise<ScreenRecord[]>;
+  /** Sets (a new token) or clears (revoke) the token hash; false when no such screen. */
+  setTokenHash(tenantId: string, id: string, tokenHash: string | undefined): Promise<boolean>;
+  /**
+   * Applies `edit` and bumps the revision if the stored revision is still `expectedRevision`
+   * (`UPDATE … WHERE revision = $n`): "stale" otherwise, "not-found" for no such screen.
+   */
+  update(
+    tenantId: string,
+    id: string,
+    expectedRevision: number,
+    edit: ScreenEdit,
+  ): Promise<ScreenRecord | "stale" | "not-found">;
+  /** Records what the player says about itself in Hello. */
+  updateVersions(id: string, versions: { playerVersion: string; osVersion: string }): Promise<void>;
+  /** Deletes the screen; false when no such screen. */
+  delete(tenantId: string, id: string): Promise<boolean>;
+}
+
+/** A named set of screens. */
+export interface GroupRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+}
+
+/** Groups; names are unique per tenant. */
+export interface GroupStore {
+  /** Inserts; false when the tenant already has a group of that name. */
+  create(group: GroupRecord): Promise<boolean>;
+  get(tenantId: string, id: string): Promise<GroupRecord | undefined>;
+  /** The tenant's groups by name, with how many screens each holds. */
+  list(tenantId: string): Promise<Array<GroupRecord & { screenCount: number }>>;
+  /** Deletes the group only while no screen is in it (one conditional DELETE). */
+  delete(tenantId: string, id: string): Promise<"deleted" | "not-found" | "not-empty">;
+}
+
+/** A pairing code waiting to be claimed. */
+export interface PairingRecord {
+  /** 8 characters of the pairing alphabet, without the dash. */
+  code: string;
+  secretHash: string;
+  hardwareId: string;
+  facts: DeviceFacts | undefined;
+  ip: string;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Set by a successful claim. */
+  claimedTenantId: string | undefined;
+  claimedScreenId: string | undefined;
+  /** Set when CompletePairing handed the token out (once). */
+  delivered: boolean;
+}
+
+/** Pairing codes. Claim and delivery are conditional updates, never read-then-write. */
+export interface PairingStore {
+  /** Inserts; false when the code is already live (the caller draws another). */
+  create(pairing: PairingRecord): Promise<boolean>;
+  /**
+   * Atomically marks the live, unclaimed, unexpired code as claimed for the screen and returns it;
+   * undefined for a wrong, expired or already-claimed code (all alike). In SQL:
+   * `UPDATE … SET claimed_screen_id = $1 WHERE code = $2 AND claimed_screen_id IS NULL AND expires_at > now()`.
+   */
+  claim(code: string, claim: { tenantId: string; screenId: string }, now: Date): Promise<PairingRecord | undefined>;
+  findBySecretHash(secretHash: string): Promise<PairingRecord | undefined>;
+  /** Atomically sets `delivered` on a claimed, undelivered pairing; true for exactly one caller. */
+  markDelivered(secretHash: string): Promise<boolean>;
+}
+
+/** A tenant enrollment key as stored. */
+export interface EnrollmentKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  groupId: string;
+  secretHash: string;
+  /** 0 = unlimited. */
+  maxUses: number;
+  uses: number;
+  expiresAt: Date | undefined;
+}
+
+/** Enrollment keys. */
+export interface EnrollmentKeyStore {
+  create(key: EnrollmentKeyRecord): Promise<void>;
+  /** Atomically counts one use of a live key (unexpired, uses < max_uses); undefined otherwise. */
+  use(secretHash: string, now: Date): Promise<EnrollmentKeyRecord | undefined>;
+}
+
+/** Outcome of {@link DesiredStateStore.insertIfChanged}. */
+export type InsertOutcome = "inserted" | "unchanged" | "conflict";
+
+/** Versioned desired states, unique per (screen, version). */
+export interface DesiredStateStore {
+  latest(screenId: string): Promise<DesiredState | undefined>;
+  /**
+   * Stores `state` (already stamped with version expectedPreviousVersion + 1) unless its
+   * content_hash equals the latest one ("unchanged"); "conflict" when the latest version is not
+   * `expectedPreviousVersion` any more (someone else published first: re-read and retry).
+   */
+  insertIfChanged(screenId: string, expectedPreviousVersion: bigint, state: DesiredState): Promise<InsertOutcome>;
+}
+
+/** Live status of a screen: what the stream handlers learn. */
+export interface ScreenStatus {
+  screenId: string;
+  lastSeenAt: Date | undefined;
+  /** Heartbeat interval the screen was told, to judge missed heartbeats. */
+  heartbeatIntervalSeconds: number;
+  /** True while a stream of this screen is open (in any process). */
+  streamOpen: boolean;
+  ipAddress: string;
+  desiredVersion: bigint;
+  appliedVersion: bigint;
+  /** When desiredVersion was published, for the publish-to-ack latency. */
+  desiredAt: Date | undefined;
+  lastSyncError: string;
+  /** Version the last failure was about (failed = lastFailedVersion === desiredVersion). */
+  lastFailedVersion: bigint;
+  lastHealth: Health | undefined;
+  playback: PlaybackStatus | undefined;
+}
+
+/**
+ * Screen status rows. Writes are per-field patches so concurrent writers do not clobber; a patch
+ * creates a missing row (fields default as in `emptyStatus`).
+ */
+export interface ScreenStatusStore {
+  get(screenId: string): Promise<ScreenStatus | undefined>;
+  getMany(screenIds: readonly string[]): Promise<Map<string, ScreenStatus>>;
+  patch(screenId: string, patch: Partial<Omit<ScreenStatus, "screenId">>): Promise<void>;
+  /**
+   * Sets desiredVersion/desiredAt only if `version` is higher than the stored one (concurrent
+   * publishes finish in any order). In SQL: `… SET desired_version = $2 WHERE desired_version < $2`.
+   */
+  raiseDesired(screenId: string, version: bigint, at: Date): Promise<void>;
+  delete(screenId: string): Promise<void>;
+}
+
+/** A command for one screen, with its outcome. */
+export interface CommandRecord {
+  id: string;
+  tenantId: string;
+  screenId: string;
+  kind: CommandKind;
+  identifySeconds: number;
+  issuedAt: Date;
+  expiresAt: Date;
+  issuedBy: string;
+  status: CommandStatus;
+  resultMessage: string;
+  completedAt: Date | undefined;
+  hasScreenshot: boolean;
+}
+
+/** Commands (the audit trail of what was asked and answered). */
+export interface CommandStore {
+  insert(commands: readonly CommandRecord[]): Promise<void>;
+  /** QUEUED commands of the screen, oldest first (expired ones included: the caller expires them). */
+  queued(screenId: string): Promise<CommandRecord[]>;
+  /** Sets status and result fields; false when the screen has no such command. */
+  update(
+    screenId: string,
+    id: string,
+    patch: Partial<Pick<CommandRecord, "status" | "resultMessage" | "completedAt" | "hasScreenshot">>,
+  ): Promise<boolean>;
+  get(tenantId: string, id: string): Promise<CommandRecord | undefined>;
+  /** Newest first. */
+  list(tenantId: string, screenId: string, limit: number): Promise<CommandRecord[]>;
+}
+
+/** Screenshots produced by SCREENSHOT commands. */
+export interface ScreenshotStore {
+  save(commandId: string, png: Uint8Array, takenAt: Date): Promise<void>;
+  get(commandId: string): Promise<{ png: Uint8Array; takenAt: Date } | undefined>;
+}
+
+/** One stored heartbeat sample. */
+export interface HealthSample {
+  at: Date;
+  health: Health;
+}
+
+/** Health history (retention is the caller's job through prune). */
+export interface HealthStore {
+  append(screenId: string, sample: HealthSample): Promise<void>;
+  /** Samples with from <= at < to, in time order. */
+  range(screenId: string, from: Date, to: Date): Promise<HealthSample[]>;
+  /** Deletes samples older than `before`; returns how many. */
+  prune(before: Date): Promise<number>;
+}
+
+/** Proof-of-play records, deduplicated by (screen, event_id). */
+export interface PlayEventStore {
+  /** Inserts the events not yet stored; returns how many were new. */
+  insertMany(tenantId: string, screenId: string, events: readonly PlayEvent[]): Promise<number>;
+}
+
+/** What publishing needs about one tenant, in the desired-state module's input shapes. */
+export interface TenantPublishSources {
+  screens: ScreenFacts[];
+  rules: RuleRecord[];
+  defaults: DesiredStateSources["defaults"];
+  playlists: ReadonlyMap<string, PlaylistRecord>;
+}
+
+/** Reads the published inputs (rules, playlists, defaults, screens) of a tenant. */
+export interface PublishSources {
+  forTenant(tenantId: string): Promise<TenantPublishSources>;
+}
+
+/** Which assets a tenant owns (the /assets handler refuses the others). */
+export interface AssetCatalog {
+  tenantHasAsset(tenantId: string, sha256: string): Promise<boolean>;
+}
+
+/** Sync failures are reported with these reasons (re-exported for adapters). */
+export type { SyncFailureReason, TargetSelector };

@@ -1,0 +1,378 @@
+import { randomUUID } from "node:crypto";
+import { isValidTimeZone } from "@avtech/proto";
+import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
+import {
+  type CommandRecord as CommandRecordMessage,
+  CommandRecordSchema,
+  type FleetService,
+  type Screen,
+  WatchFleetResponseSchema,
+} from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { newScreen } from "../device/service.ts";
+import { hashSecret, newSecret, normalisePairingCode } from "../pairing/index.ts";
+import { TokenBuckets } from "../rate-limit/index.ts";
+import { type PrincipalOf, readers, requireRole, writers } from "./access.ts";
+import { downsampleHealth } from "./health-history.ts";
+import type { CommandRecord, Principal } from "./ports.ts";
+import type { FleetRuntime } from "./runtime.ts";
+import { loadScreenViews, revisionOfEtag, screenView } from "./view.ts";
+
+const maxTtlSeconds = 7 * 24 * 3600;
+const keepAliveMs = 15_000;
+
+/**
+ * FleetService on the fleet runtime: claims, screens, tokens, commands, health history and the
+ * live view. Every id is looked up inside the caller's tenant; another tenant's id is NOT_FOUND.
+ */
+export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): ServiceImpl<typeof FleetService> {
+  // Bounds guessing of live pairing codes per tenant (RFC 8628 §5.1): 10 at once, then one per 5 s.
+  const claimLimiter = new TokenBuckets({ burst: 10, perSecond: 0.2 }, () => rt.clock.now().getTime());
+  const { stores } = rt;
+
+  const viewsOf = (tenantId: string, ids: readonly string[]) => loadScreenViews(stores, tenantId, ids, rt.clock.now());
+  const screenOf = async (principal: Principal, id: string) => {
+    const screen = await stores.screens.get(principal.tenantId, id);
+    if (!screen) throw new ConnectError(`no screen ${id} in your tenant`, Code.NotFound);
+    return screen;
+  };
+  const requireGroup = async (principal: Principal, groupId: string) => {
+    if (groupId && !(await stores.groups.get(principal.tenantId, groupId))) {
+      throw new ConnectError(`no group ${groupId} in your tenant; create it first`, Code.InvalidArgument);
+    }
+  };
+  const viewOf = async (principal: Principal, id: string): Promise<Screen> => {
+    const [view] = await viewsOf(principal.tenantId, [id]);
+    if (!view) throw new ConnectError(`no screen ${id} in your tenant`, Code.NotFound);
+    return view;
+  };
+
+  return {
+    async claimScreen(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      if (!claimLimiter.take(principal.tenantId)) {
+        throw new ConnectError("too many claim attempts; wait a minute and retry", Code.ResourceExhausted);
+      }
+      const name = request.name.trim();
+      if (name.length < 1 || name.length > 200) {
+        throw new ConnectError("name must be 1..200 characters", Code.InvalidArgument);
+      }
+      if (request.timezone && !isValidTimeZone(request.timezone)) {
+        throw new ConnectError(`timezone ${request.timezone} is not an IANA time zone name`, Code.InvalidArgument);
+      }
+      const tags = normaliseTags(request.tags);
+      await requireGroup(principal, request.groupId);
+      const code = normalisePairingCode(request.pairingCode);
+      const screenId = randomUUID();
+      const now = rt.clock.now();
+      const pairing = code
+        ? await stores.pairings.claim(code, { tenantId: principal.tenantId, screenId }, now)
+        : undefined;
+      if (!pairing) {
+        throw new ConnectError(
+          "no screen shows this pairing code (it is wrong, expired or already used); check the code on the screen",
+          Code.NotFound,
+        );
+      }
+      const screen = {
+        ...newScreen(rt, {
+          tenantId: principal.tenantId,
+          hardwareId: pairing.hardwareId,
+          name,
+          groupId: request.groupId,
+          tags,
+          timezone: request.timezone,
+          facts: pairing.facts,
+          now,
+          tokenHash: undefined,
+          firstSeenAt: pairing.createdAt,
+        }),
+        id: screenId,
+      };
+      await stores.screens.create(screen);
+      rt.logger.info({ tenantId: principal.tenantId, actorId: principal.actorId, screenId }, "screen claimed");
+      rt.broadcaster.changed(principal.tenantId, screenId);
+      return { screen: screenView(screen, undefined, now) };
+    },
+
+    async getScreen(request, context) {
+      const principal = requireRole(principalOf, context, readers);
+      return { screen: await viewOf(principal, request.id) };
+    },
+
+    async listScreens(request, context) {
+      const principal = requireRole(principalOf, context, readers);
+      const pageSize = Math.min(Math.max(request.pageSize || 100, 1), 1000);
+      const offset = request.pageToken ? Number.parseInt(request.pageToken, 10) : 0;
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        throw new ConnectError("page_token is not one this server returned", Code.InvalidArgument);
+      }
+      const query = request.query.toLowerCase();
+      const all = (await stores.screens.list(principal.tenantId)).filter(
+        (screen) =>
+          (!request.groupId || screen.groupId === request.groupId) &&
+          (!query ||
+            screen.name.toLowerCase().includes(query) ||
+            screen.hardwareId.toLowerCase().includes(query) ||
+            screen.tags.some((tag) => tag.includes(query))),
+      );
+      const page = all.slice(offset, offset + pageSize);
+      const statuses = await stores.statuses.getMany(page.map((screen) => screen.id));
+      const now = rt.clock.now();
+      return {
+        screens: page.map((screen) => screenView(screen, statuses.get(screen.id), now)),
+        nextPageToken: offset + pageSize < all.length ? String(offset + pageSize) : "",
+      };
+    },
+
+    async updateScreen(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      const revision = revisionOfEtag(request.etag);
+      if (revision === undefined) {
+        throw new ConnectError("etag is required: send the etag of the screen you edited", Code.InvalidArgument);
+      }
+      const name = request.name.trim();
+      if (name.length < 1 || name.length > 200)
+        throw new ConnectError("name must be 1..200 characters", Code.InvalidArgument);
+      const settings = request.settings;
+      if (settings?.timezone && !isValidTimeZone(settings.timezone)) {
+        throw new ConnectError(`timezone ${settings.timezone} is not an IANA time zone name`, Code.InvalidArgument);
+      }
+      if ((settings?.volumePercent ?? 0) > 100)
+        throw new ConnectError("volume_percent is 0..100", Code.InvalidArgument);
+      await requireGroup(principal, request.groupId);
+      const current = await screenOf(principal, request.id);
+      const updated = await stores.screens.update(principal.tenantId, request.id, revision, {
+        name,
+        groupId: request.groupId,
+        tags: normaliseTags(request.tags),
+        timezone: settings?.timezone || current.timezone,
+        volumePercent: settings ? settings.volumePercent : current.volumePercent,
+        orientation: settings ? settings.orientation : current.orientation,
+        displayHours: settings ? [...settings.displayHours] : current.displayHours,
+      });
+      if (updated === "not-found") throw new ConnectError(`no screen ${request.id} in your tenant`, Code.NotFound);
+      if (updated === "stale") {
+        throw new ConnectError(
+          "the screen changed since you loaded it; reload and apply your edit again",
+          Code.Aborted,
+        );
+      }
+      rt.broadcaster.changed(principal.tenantId, request.id);
+      return { screen: await viewOf(principal, request.id) };
+    },
+
+    async createGroup(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      const name = request.name.trim();
+      if (name.length < 1 || name.length > 200)
+        throw new ConnectError("name must be 1..200 characters", Code.InvalidArgument);
+      const group = { id: randomUUID(), tenantId: principal.tenantId, name };
+      if (!(await stores.groups.create(group))) {
+        throw new ConnectError(`a group named ${name} already exists`, Code.AlreadyExists);
+      }
+      return { group: { id: group.id, name, screenCount: 0 } };
+    },
+
+    async listGroups(_request, context) {
+      const principal = requireRole(principalOf, context, readers);
+      const groups = await stores.groups.list(principal.tenantId);
+      return { groups: groups.map((g) => ({ id: g.id, name: g.name, screenCount: g.screenCount })) };
+    },
+
+    async deleteGroup(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      const outcome = await stores.groups.delete(principal.tenantId, request.id);
+      if (outcome === "not-found") throw new ConnectError(`no group ${request.id} in your tenant`, Code.NotFound);
+      if (outcome === "not-empty") {
+        throw new ConnectError("the group still has screens; move them out first", Code.FailedPrecondition);
+      }
+      return {};
+    },
+
+    async deleteScreen(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      if (!(await stores.screens.delete(principal.tenantId, request.id))) {
+        throw new ConnectError(`no screen ${request.id} in your tenant`, Code.NotFound);
+      }
+      await stores.statuses.delete(request.id);
+      disconnect(request.id, "the screen was deleted");
+      await rt.wake([request.id]);
+      rt.broadcaster.removed(principal.tenantId, request.id);
+      rt.logger.info(
+        { tenantId: principal.tenantId, actorId: principal.actorId, screenId: request.id },
+        "screen deleted",
+      );
+      return {};
+    },
+
+    async revokeScreenToken(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      if (!(await stores.screens.setTokenHash(principal.tenantId, request.id, undefined))) {
+        throw new ConnectError(`no screen ${request.id} in your tenant`, Code.NotFound);
+      }
+      disconnect(request.id, "the device token was revoked");
+      await rt.wake([request.id]);
+      rt.logger.info(
+        { tenantId: principal.tenantId, actorId: principal.actorId, screenId: request.id },
+        "token revoked",
+      );
+      return {};
+    },
+
+    async sendCommand(request, context) {
+      const principal = requireRole(principalOf, context, writers);
+      if (request.screenIds.length < 1 || request.screenIds.length > 1000) {
+        throw new ConnectError("screen_ids must name 1..1000 screens", Code.InvalidArgument);
+      }
+      if (request.kind === CommandKind.UNSPECIFIED || CommandKind[request.kind] === undefined) {
+        throw new ConnectError("kind must be a known command kind", Code.InvalidArgument);
+      }
+      const ttl = request.ttlSeconds || rt.config.commandTtlSeconds;
+      if (ttl > maxTtlSeconds) throw new ConnectError("ttl_seconds is at most 7 days", Code.InvalidArgument);
+      for (const id of new Set(request.screenIds)) await screenOf(principal, id);
+      const now = rt.clock.now();
+      const commands: CommandRecord[] = [...new Set(request.screenIds)].map((screenId) => ({
+        id: randomUUID(),
+        tenantId: principal.tenantId,
+        screenId,
+        kind: request.kind,
+        identifySeconds: request.kind === CommandKind.IDENTIFY ? request.identifySeconds || 10 : 0,
+        issuedAt: now,
+        expiresAt: new Date(now.getTime() + ttl * 1000),
+        issuedBy: principal.actorId,
+        status: CommandStatus.QUEUED,
+        resultMessage: "",
+        completedAt: undefined,
+        hasScreenshot: false,
+      }));
+      await stores.commands.insert(commands);
+      rt.logger.info(
+        {
+          tenantId: principal.tenantId,
+          actorId: principal.actorId,
+          kind: CommandKind[request.kind],
+          screens: commands.length,
+        },
+        "command queued",
+      );
+      await rt.wake(commands.map((command) => command.screenId));
+      const current = await Promise.all(commands.map((command) => stores.commands.get(principal.tenantId, command.id)));
+      return { commands: current.flatMap((command) => (command ? [commandMessage(command)] : [])) };
+    },
+
+    async listCommands(request, context) {
+      const principal = requireRole(principalOf, context, readers);
+      await screenOf(principal, request.screenId);
+      const limit = Math.min(request.limit || 50, 500);
+      const commands = await stores.commands.list(principal.tenantId, request.screenId, limit);
+      return { commands: commands.map(commandMessage) };
+    },
+
+    async getScreenshot(request, context) {
+      const principal = requireRole(principalOf, context, readers);
+      const command = await stores.commands.get(principal.tenantId, request.commandId);
+      const shot = command?.hasScreenshot ? await stores.screenshots.get(command.id) : undefined;
+      if (!shot) throw new ConnectError(`no screenshot for command ${request.commandId}`, Code.NotFound);
+      return { png: shot.png, takenAt: timestampFromDate(shot.takenAt) };
+    },
+
+    async getHealthHistory(request, context) {
+      const principal = requireRole(principalOf, context, readers);
+      await screenOf(principal, request.screenId);
+      const to = request.to ? timestampDate(request.to) : rt.clock.now();
+      const from = request.from ? timestampDate(request.from) : new Date(to.getTime() - 24 * 3600 * 1000);
+      if (from >= to) throw new ConnectError("from must be before to", Code.InvalidArgument);
+      const samples = await stores.health.range(request.screenId, from, to);
+      return { points: downsampleHealth(samples, from, to, Math.min(request.maxPoints || 288, 2000)) };
+    },
+
+    async createEnrollmentKey(request, context) {
+      const principal = requireRole(principalOf, context, ["admin"]);
+      await requireGroup(principal, request.groupId);
+      const secret = newSecret();
+      const id = randomUUID();
+      await stores.enrollmentKeys.create({
+        id,
+        tenantId: principal.tenantId,
+        name: request.name,
+        groupId: request.groupId,
+        secretHash: hashSecret(secret),
+        maxUses: request.maxUses,
+        uses: 0,
+        expiresAt: request.expiresAt ? timestampDate(request.expiresAt) : undefined,
+      });
+      rt.logger.info(
+        { tenantId: principal.tenantId, actorId: principal.actorId, enrollmentKeyId: id },
+        "enrollment key created",
+      );
+      return { id, enrollmentKey: secret };
+    },
+
+    async *watchFleet(_request, context: HandlerContext) {
+      const principal = requireRole(principalOf, context, readers);
+      // Subscribe before reading the snapshot, so no change between the two is lost.
+      const { changes, unsubscribe } = rt.broadcaster.subscribe(principal.tenantId);
+      const keepAlive = setInterval(() => changes.push({ kind: "keepAlive" }, "keep-alive"), keepAliveMs);
+      context.signal.addEventListener("abort", unsubscribe, { once: true });
+      try {
+        const screens = await stores.screens.list(principal.tenantId);
+        yield create(WatchFleetResponseSchema, {
+          event: {
+            case: "snapshot",
+            value: {
+              screens: await viewsOf(
+                principal.tenantId,
+                screens.map((s) => s.id),
+              ),
+            },
+          },
+        });
+        for await (const change of changes) {
+          const event =
+            change.kind === "upsert"
+              ? ({ case: "upsert", value: change.screen } as const)
+              : change.kind === "removed"
+                ? ({ case: "removedScreenId", value: change.screenId } as const)
+                : ({ case: "keepAlive", value: timestampFromDate(rt.clock.now()) } as const);
+          yield create(WatchFleetResponseSchema, { event });
+        }
+      } finally {
+        clearInterval(keepAlive);
+        unsubscribe();
+      }
+    },
+  };
+
+  function disconnect(screenId: string, why: string): void {
+    rt.registry.disconnect(screenId, new ConnectError(`${why}; register the screen again`, Code.Unauthenticated));
+  }
+}
+
+function normaliseTags(tags: readonly string[]): string[] {
+  const clean = [...new Set(tags.map((tag) => tag.trim().toLowerCase()))];
+  for (const tag of clean) {
+    if (tag.length < 1 || tag.length > 64)
+      throw new ConnectError("tags must be 1..64 characters", Code.InvalidArgument);
+  }
+  return clean;
+}
+
+function commandMessage(command: CommandRecord): CommandRecordMessage {
+  return create(CommandRecordSchema, {
+    command: {
+      commandId: command.id,
+      kind: command.kind,
+      issuedAt: timestampFromDate(command.issuedAt),
+      expiresAt: timestampFromDate(command.expiresAt),
+      identifySeconds: command.identifySeconds,
+    },
+    screenId: command.screenId,
+    status: command.status,
+    resultMessage: command.resultMessage,
+    completedAt: command.completedAt ? timestampFromDate(command.completedAt) : undefined,
+    hasScreenshot: command.hasScreenshot,
+  });
+}

@@ -1,0 +1,2 @@
+export type { PgWakeupsOptions } from "./pg-wakeups.ts";
+export { chunkPayloads, PgWakeups, wakeupChannel } from "./pg-wakeups.ts";

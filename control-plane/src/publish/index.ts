@@ -1,0 +1,3 @@
+export { desiredStateTableDdl, PgDesiredStateStore } from "./pg-desired-state-store.ts";
+export { Publisher } from "./publisher.ts";
+export { createPublishService } from "./service.ts";

@@ -1,0 +1,141 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { enrollScreen, openStream } from "../lib/fleet-device.ts";
+import { type FleetTestServer, ManualClock, startFleetTestServer } from "../lib/fleet-server.ts";
+
+const codeOf = (error: unknown) => (error instanceof ConnectError ? error.code : undefined);
+
+describe("registration and pairing", () => {
+  let server: FleetTestServer;
+  let clock: ManualClock;
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    server = await startFleetTestServer({ clock });
+  });
+  afterEach(() => server.close());
+
+  it("pairs a screen end to end: register → code → claim → CompletePairing returns the token once", async () => {
+    const device = server.device();
+    const registered = await device.register({
+      hardwareId: "pi-serial-0001",
+      facts: { model: "Raspberry Pi 4 Model B", hostname: "lobby-pi" },
+    });
+    expect(registered.outcome.case).toBe("pairing");
+    if (registered.outcome.case !== "pairing") return;
+    const ticket = registered.outcome.value;
+    expect(ticket.pairingCode).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    const waiting = await device.completePairing({ pairingSecret: ticket.pairingSecret });
+    expect(waiting.outcome.case).toBe("waiting");
+
+    const typed = ticket.pairingCode.toLowerCase().replace("-", " ");
+    const { screen } = await server.fleet().claimScreen({
+      pairingCode: typed,
+      name: "Lobby left",
+      tags: ["Ground-Floor"],
+      timezone: "Europe/Madrid",
+    });
+    expect(screen).toMatchObject({ name: "Lobby left", hardwareId: "pi-serial-0001", model: "Raspberry Pi 4 Model B" });
+    expect(screen?.tags).toEqual(["ground-floor"]);
+
+    const claimed = await device.completePairing({ pairingSecret: ticket.pairingSecret });
+    expect(claimed.outcome.case).toBe("claimed");
+    if (claimed.outcome.case !== "claimed") return;
+    expect(claimed.outcome.value.deviceId).toBe(screen?.id);
+    expect(claimed.outcome.value.deviceToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await expect(device.completePairing({ pairingSecret: ticket.pairingSecret })).rejects.toSatisfy(
+      (e) => codeOf(e) === Code.FailedPrecondition,
+    );
+
+    // The token works on the stream, and only its hash is stored.
+    const stream = openStream(device, claimed.outcome.value.deviceToken);
+    expect((await stream.next()).message.case).toBe("welcome");
+    stream.hangUp();
+    const stored = [...server.stores.screens.rows.values()][0];
+    expect(stored?.tokenHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored?.tokenHash).not.toContain(claimed.outcome.value.deviceToken);
+  });
+
+  it("answers a wrong, an expired and an already-used code identically", async () => {
+    const device = server.device();
+    const fleet = server.fleet();
+    const ticketOf = async (hardwareId: string) => {
+      const response = await device.register({ hardwareId });
+      if (response.outcome.case !== "pairing") throw new Error("expected a pairing ticket");
+      return response.outcome.value;
+    };
+    const used = await ticketOf("pi-a");
+    await fleet.claimScreen({ pairingCode: used.pairingCode, name: "A" });
+    const expired = await ticketOf("pi-b");
+    clock.advance(11 * 60_000);
+    const errors: ConnectError[] = [];
+    for (const pairingCode of ["BCDF-GHJK", expired.pairingCode, used.pairingCode, "not a code"]) {
+      errors.push(
+        await fleet.claimScreen({ pairingCode, name: "X" }).then(
+          () => {
+            throw new Error("claim should fail");
+          },
+          (error: unknown) => ConnectError.from(error),
+        ),
+      );
+    }
+    expect(new Set(errors.map((e) => `${e.code}:${e.rawMessage}`)).size).toBe(1);
+    expect(errors[0]?.code).toBe(Code.NotFound);
+    expect(expired.expiresAt && Number(expired.expiresAt.seconds) * 1000 - clock.now().getTime()).toBeLessThan(0);
+  });
+
+  it("lets exactly one of many concurrent claims of one code win", async () => {
+    const response = await server.device().register({ hardwareId: "pi-race" });
+    if (response.outcome.case !== "pairing") throw new Error("expected a pairing ticket");
+    const code = response.outcome.value.pairingCode;
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        server.fleet(`tenant-${i}`).claimScreen({ pairingCode: code, name: `S${i}` }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(server.stores.screens.rows.size).toBe(1);
+  });
+
+  it("enrolls a screen with a tenant key straight into the key's tenant and group", async () => {
+    const { group } = await server.fleet("tenant-b").createGroup({ name: "Site 7" });
+    const groupId = group?.id ?? "";
+    const { enrollmentKey } = await server
+      .fleet("tenant-b")
+      .createEnrollmentKey({ name: "site 7", groupId, maxUses: 1 });
+    const response = await server
+      .device()
+      .register({ hardwareId: "pi-7", enrollmentKey, facts: { hostname: "kiosk-7" } });
+    expect(response.outcome.case).toBe("enrolled");
+    const { screens } = await server.fleet("tenant-b").listScreens({});
+    expect(screens.map((s) => [s.name, s.groupId, s.hardwareId])).toEqual([["kiosk-7", groupId, "pi-7"]]);
+    expect((await server.fleet("tenant-a").listScreens({})).screens).toEqual([]);
+    await expect(server.device().register({ hardwareId: "pi-8", enrollmentKey })).rejects.toSatisfy(
+      (e) => codeOf(e) === Code.Unauthenticated,
+    );
+  });
+
+  it("rate-limits registration per address with RESOURCE_EXHAUSTED", async () => {
+    const limited = await startFleetTestServer({
+      rateLimits: { perIp: { burst: 3, perSecond: 0 }, global: { burst: 100, perSecond: 0 } },
+    });
+    try {
+      const device = limited.device();
+      for (let i = 0; i < 3; i++) await device.register({ hardwareId: `pi-${i}` });
+      await expect(device.register({ hardwareId: "pi-x" })).rejects.toSatisfy(
+        (e) => codeOf(e) === Code.ResourceExhausted,
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("refuses an unknown token and a viewer's claim", async () => {
+    const stream = openStream(server.device(), "not-a-token");
+    expect(codeOf(await stream.ended)).toBe(Code.Unauthenticated);
+    await enrollScreen(server, "pi-v");
+    await expect(
+      server.fleet("tenant-a", "viewer").claimScreen({ pairingCode: "BCDFGHJK", name: "x" }),
+    ).rejects.toSatisfy((e) => codeOf(e) === Code.PermissionDenied);
+  });
+});
