@@ -8,6 +8,7 @@ import {
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
+import type { FleetStores } from "../../src/fleet/index.ts";
 import type { FleetTestServer } from "./fleet-server.ts";
 
 /** A test screen's open stream: send messages, await the next server message, or hang up. */
@@ -78,7 +79,7 @@ export function openStream(
 
 /** Creates an enrollment key for `tenant` and enrolls a screen with it; returns its credentials. */
 export async function enrollScreen(
-  server: FleetTestServer,
+  server: Pick<FleetTestServer<FleetStores>, "fleet" | "device">,
   hardwareId: string,
   tenant = "tenant-a",
 ): Promise<DeviceCredentials> {

@@ -9,7 +9,13 @@ import pino from "pino";
 import { Registry } from "prom-client";
 import { type BlobReader, createAssetHandler } from "../../src/asset-http/index.ts";
 import { peerContextValues } from "../../src/device/index.ts";
-import { createFleetPlane, type FleetPlane, type FleetPlaneDeps, type Principal } from "../../src/fleet/index.ts";
+import {
+  createFleetPlane,
+  type FleetPlane,
+  type FleetPlaneDeps,
+  type FleetStores,
+  type Principal,
+} from "../../src/fleet/index.ts";
 import { createMemoryFleetStores, type MemoryFleetStores } from "./fleet-memory-stores.ts";
 
 /** A clock tests move by hand. */
@@ -38,12 +44,12 @@ export function headerPrincipal(context: HandlerContext): Principal {
   };
 }
 
-/** A running fleet server on a real HTTP/2 port 0 with in-memory stores. */
-export interface FleetTestServer {
+/** A running fleet server on a real HTTP/2 port 0 (in-memory stores unless others are given). */
+export interface FleetTestServer<S extends FleetStores = MemoryFleetStores> {
   baseUrl: string;
   server: http2.Http2Server;
   plane: FleetPlane;
-  stores: MemoryFleetStores;
+  stores: S;
   metrics: Registry;
   /** A new gRPC transport (its own HTTP/2 connection) to the server. */
   transport(): Transport;
@@ -54,14 +60,17 @@ export interface FleetTestServer {
   close(): Promise<void>;
 }
 
-/** Starts the fleet plane on `http2.createServer` (h2c), with the /assets handler in front. */
-export async function startFleetTestServer(
+/**
+ * Starts the fleet plane on `http2.createServer` (h2c), with the /assets handler in front. Pass
+ * `stores` to run on other implementations (test/fleet-pg runs these scenarios on PostgreSQL).
+ */
+export async function startFleetTestServer<S extends FleetStores = MemoryFleetStores>(
   options: Partial<Omit<FleetPlaneDeps, "stores" | "logger" | "metricsRegistry">> & {
-    stores?: MemoryFleetStores;
+    stores?: S;
     blobs?: BlobReader;
   } = {},
-): Promise<FleetTestServer> {
-  const stores = options.stores ?? createMemoryFleetStores();
+): Promise<FleetTestServer<S>> {
+  const stores = options.stores ?? (createMemoryFleetStores() as FleetStores as S);
   const metrics = new Registry();
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
   const plane = createFleetPlane({ ...options, stores, logger, metricsRegistry: metrics }, headerPrincipal);

@@ -1,0 +1,62 @@
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Logger } from "pino";
+import type { Config } from "./config/index.ts";
+import { startEmbeddedPostgres } from "./db/embedded-postgres.ts";
+import { createOrm, type MikroORM, migrate } from "./db/orm.ts";
+
+/** A migrated database connection, plus the embedded PostgreSQL when the config asked for one. */
+export interface OpenDatabase {
+  orm: MikroORM;
+  /** Closes the ORM, then stops the embedded PostgreSQL if this process started it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to `database.url`, or starts the embedded PostgreSQL in `database.embeddedDataDir`
+ * (created on first start), and applies pending migrations.
+ */
+export async function openDatabase(config: Config, logger: Logger): Promise<OpenDatabase> {
+  let url = config.database.url;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (!url) {
+    const dataDir = resolve(config.database.embeddedDataDir);
+    logger.info({ dataDir }, "starting embedded PostgreSQL (set DATABASE_URL to use your own server)");
+    const pg = await startEmbeddedPostgres({ dataDir, onLog: (line) => logger.debug({ postgres: line }) });
+    stopEmbedded = pg.stop;
+    url = await ensureAppDatabase(pg.url);
+  }
+  const orm = await createOrm({ url });
+  const applied = await migrate(orm);
+  if (applied.length > 0) logger.info({ migrations: applied }, "applied migrations");
+  return {
+    orm,
+    async close() {
+      await orm.close();
+      await stopEmbedded?.();
+    },
+  };
+}
+
+/** The embedded server's `avtech` database (created once), so data never lives in `postgres`. */
+async function ensureAppDatabase(adminUrl: string): Promise<string> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query("select 1 from pg_database where datname = 'avtech'");
+    if (exists.rowCount === 0) await client.query("create database avtech");
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = "/avtech";
+  return url.toString();
+}
+
+/** Creates the blob folder (and its tmp folder) so the first upload does not race on mkdir. */
+export async function prepareBlobDir(config: Config): Promise<string> {
+  const dir = resolve(config.blobDir);
+  await mkdir(resolve(dir, "tmp"), { recursive: true });
+  return dir;
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { policyFor } from "./policy.ts";
+
+describe("policyFor", () => {
+  it("lets anyone log in and probe health", () => {
+    expect(policyFor("avtech.auth.v1.AuthService", "Login").public).toBe(true);
+    expect(policyFor("grpc.health.v1.Health", "Check").public).toBe(true);
+    expect(policyFor("avtech.device.v1.DeviceService", "Connect").public).toBe(true);
+  });
+
+  it("needs an editor for mutations and audits them", () => {
+    expect(policyFor("avtech.content.v1.ContentService", "UploadVideo")).toEqual({
+      public: false,
+      minRole: "editor",
+      mutating: true,
+    });
+  });
+
+  it("lets viewers read without auditing", () => {
+    expect(policyFor("avtech.content.v1.ContentService", "ListVideos")).toEqual({
+      public: false,
+      minRole: "viewer",
+      mutating: false,
+    });
+  });
+
+  it("keeps user management and the audit log to admins", () => {
+    expect(policyFor("avtech.auth.v1.UserService", "ListUsers").minRole).toBe("admin");
+    expect(policyFor("avtech.auth.v1.AuditService", "ListAuditEvents").minRole).toBe("admin");
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./index.ts";
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 8080, http1Port: 8081 });
+    expect(config.limits.maxUploadBytes).toBe(100 * 1024 * 1024);
+    expect(config.limits.minDurationMs).toBe(1000);
+    expect(config.limits.maxDurationMs).toBe(20_000);
+    expect(config.limits.allowedCodecs).toEqual(["h264"]);
+    expect(config.logLevel).toBe("info");
+  });
+
+  it("reads environment variables over the file", () => {
+    const config = loadConfig({
+      env: { AVTECH_CONFIG: "/etc/avtech.json", AVTECH_PORT: "9000", AVTECH_ALLOWED_CODECS: "h264, hevc" },
+      readFile: () => JSON.stringify({ listen: { port: 7000, host: "127.0.0.1" }, blobDir: "/srv/blobs" }),
+    });
+    expect(config.listen.port).toBe(9000);
+    expect(config.listen.host).toBe("127.0.0.1");
+    expect(config.blobDir).toBe("/srv/blobs");
+    expect(config.limits.allowedCodecs).toEqual(["h264", "hevc"]);
+  });
+
+  it("is frozen", () => {
+    const config = loadConfig({ env: {} });
+    expect(Object.isFrozen(config.limits)).toBe(true);
+    expect(() => {
+      (config.limits as { maxUploadBytes: number }).maxUploadBytes = 1;
+    }).toThrow();
+  });
+
+  it("names every bad key in one error", () => {
+    const attempt = () =>
+      loadConfig({ env: { AVTECH_PORT: "eighty", AVTECH_TLS_CERT: "/c.pem", DATABASE_URL: "mysql://x" } });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/listen\.port/);
+    expect(attempt).toThrow(/tls\.keyFile/);
+    expect(attempt).toThrow(/database\.url/);
+  });
+
+  it("refuses unknown keys in the file", () => {
+    expect(() =>
+      loadConfig({ env: { AVTECH_CONFIG: "/c.json" }, readFile: () => JSON.stringify({ blobdir: "/x" }) }),
+    ).toThrow(/blobdir/);
+  });
+
+  it("refuses durations where the minimum exceeds the maximum", () => {
+    expect(() => loadConfig({ env: { AVTECH_MIN_DURATION_MS: "30000" } })).toThrow(/minDurationMs/);
+  });
+});

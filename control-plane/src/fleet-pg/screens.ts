@@ -1,0 +1,285 @@
+import { DisplayHoursSchema, type Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import type pg from "pg";
+import type { GroupRecord, GroupStore, ScreenEdit, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
+import type { ClaimTransactions } from "./claims.ts";
+import { rollbackAndRelease } from "./claims.ts";
+import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
+
+/** `screens.settings` as written here; the core's publish sources read volume and orientation. */
+interface StoredSettings {
+  volumePercent?: number;
+  orientation?: number;
+  displayHours?: JsonValue[];
+}
+
+interface ScreenRow {
+  id: string;
+  tenant_id: string;
+  hardware_id: string;
+  name: string;
+  group_id: string | null;
+  tags: string[];
+  timezone: string;
+  settings: StoredSettings;
+  model: string;
+  os_version: string;
+  player_version: string;
+  first_seen_at: Date | null;
+  created_at: Date;
+  claimed_at: Date | null;
+  token_hash: string | null;
+  revision: number;
+}
+
+const selectScreens = `
+  SELECT s.id, s.tenant_id, s.hardware_id, s.name, s.group_id, s.timezone, s.settings, s.created_at, s.claimed_at,
+         s.token_hash, coalesce(d.model, '') AS model, coalesce(d.os_version, '') AS os_version,
+         coalesce(d.player_version, '') AS player_version, d.first_seen_at, coalesce(d.revision, 1) AS revision,
+         coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM screen_tags t WHERE t.screen_id = s.id), '{}') AS tags
+    FROM screens s LEFT JOIN screen_devices d ON d.screen_id = s.id`;
+
+function toRecord(row: ScreenRow): ScreenRecord {
+  const settings = row.settings ?? {};
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    hardwareId: row.hardware_id,
+    name: row.name,
+    groupId: row.group_id ?? "",
+    tags: row.tags,
+    timezone: row.timezone,
+    volumePercent: settings.volumePercent ?? 100,
+    orientation: (settings.orientation ?? 0) as Orientation,
+    displayHours: (settings.displayHours ?? []).map((json) => fromJson(DisplayHoursSchema, json)),
+    model: row.model,
+    osVersion: row.os_version,
+    playerVersion: row.player_version,
+    firstSeenAt: row.first_seen_at ?? row.created_at,
+    claimedAt: row.claimed_at ?? row.created_at,
+    tokenHash: row.token_hash ?? undefined,
+    revision: row.revision,
+  };
+}
+
+function settingsOf(screen: Pick<ScreenRecord, "volumePercent" | "orientation" | "displayHours">): StoredSettings {
+  return {
+    volumePercent: screen.volumePercent,
+    orientation: screen.orientation,
+    displayHours: screen.displayHours.map((hours) => toJson(DisplayHoursSchema, hours)),
+  };
+}
+
+async function replaceTags(client: pg.PoolClient, tenantId: string, screenId: string, tags: readonly string[]) {
+  await client.query("DELETE FROM screen_tags WHERE screen_id = $1", [screenId]);
+  if (tags.length === 0) return;
+  await client.query(
+    `INSERT INTO screen_tags (id, tenant_id, screen_id, tag)
+     SELECT gen_random_uuid(), $1, $2, tag FROM unnest($3::text[]) AS tag`,
+    [tenantId, screenId, tags],
+  );
+}
+
+/**
+ * ScreenStore on the core's `screens` + `screen_tags` tables. Unique `token_hash` and unique
+ * `(tenant_id, hardware_id)` are database constraints; `update` is `… WHERE revision = $n`.
+ */
+export class PgScreenStore implements ScreenStore {
+  readonly #pool: pg.Pool;
+  readonly #claims: ClaimTransactions;
+
+  constructor(pool: pg.Pool, claims: ClaimTransactions) {
+    this.#pool = pool;
+    this.#claims = claims;
+  }
+
+  async create(screen: ScreenRecord): Promise<void> {
+    const insert = async (client: pg.PoolClient) => {
+      await client.query(
+        `INSERT INTO screens (id, tenant_id, name, hardware_id, group_id, timezone, settings, token_hash, created_at,
+                              claimed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+        [
+          screen.id,
+          screen.tenantId,
+          screen.name,
+          screen.hardwareId,
+          nullIfEmpty(screen.groupId),
+          screen.timezone,
+          JSON.stringify(settingsOf(screen)),
+          screen.tokenHash ?? null,
+          screen.claimedAt,
+        ],
+      );
+      await client.query(
+        `INSERT INTO screen_devices (screen_id, model, os_version, player_version, first_seen_at, revision)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [screen.id, screen.model, screen.osVersion, screen.playerVersion, screen.firstSeenAt, screen.revision],
+      );
+      await replaceTags(client, screen.tenantId, screen.id, screen.tags);
+    };
+    // ClaimScreen: the pairing claim for this screen id is still open; commit both together.
+    const claim = this.#claims.take(screen.id);
+    if (!claim) {
+      await inTransaction(this.#pool, insert);
+      return;
+    }
+    try {
+      await insert(claim);
+      await claim.query("COMMIT");
+      claim.release();
+    } catch (error) {
+      await rollbackAndRelease(claim);
+      throw error;
+    }
+  }
+
+  async findByTokenHash(tokenHash: string): Promise<ScreenRecord | undefined> {
+    const { rows } = await this.#pool.query<ScreenRow>(`${selectScreens} WHERE s.token_hash = $1`, [tokenHash]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async findByHardwareId(tenantId: string, hardwareId: string): Promise<ScreenRecord | undefined> {
+    if (!isUuid(tenantId)) return undefined;
+    const { rows } = await this.#pool.query<ScreenRow>(
+      `${selectScreens} WHERE s.tenant_id = $1 AND s.hardware_id = $2`,
+      [tenantId, hardwareId],
+    );
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async get(tenantId: string, id: string): Promise<ScreenRecord | undefined> {
+    if (!isUuid(tenantId) || !isUuid(id)) return undefined;
+    const { rows } = await this.#pool.query<ScreenRow>(`${selectScreens} WHERE s.tenant_id = $1 AND s.id = $2`, [
+      tenantId,
+      id,
+    ]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async list(tenantId: string): Promise<ScreenRecord[]> {
+    if (!isUuid(tenantId)) return [];
+    const { rows } = await this.#pool.query<ScreenRow>(
+      `${selectScreens} WHERE s.tenant_id = $1 ORDER BY s.name, s.id`,
+      [tenantId],
+    );
+    return rows.map(toRecord);
+  }
+
+  async setTokenHash(tenantId: string, id: string, tokenHash: string | undefined): Promise<boolean> {
+    if (!isUuid(tenantId) || !isUuid(id)) return false;
+    const { rowCount } = await this.#pool.query("UPDATE screens SET token_hash = $3 WHERE tenant_id = $1 AND id = $2", [
+      tenantId,
+      id,
+      tokenHash ?? null,
+    ]);
+    return rowCount === 1;
+  }
+
+  async update(
+    tenantId: string,
+    id: string,
+    expectedRevision: number,
+    edit: ScreenEdit,
+  ): Promise<ScreenRecord | "stale" | "not-found"> {
+    if (!isUuid(tenantId) || !isUuid(id)) return "not-found";
+    return inTransaction(this.#pool, async (client) => {
+      // A screen row written by other code has no device row yet: it starts at revision 1.
+      await client.query(
+        `INSERT INTO screen_devices (screen_id, first_seen_at)
+         SELECT id, created_at FROM screens WHERE tenant_id = $1 AND id = $2 ON CONFLICT DO NOTHING`,
+        [tenantId, id],
+      );
+      // The revision check and bump come first: it is the optimistic lock for the whole edit.
+      const { rowCount } = await client.query(
+        `UPDATE screen_devices d SET revision = d.revision + 1
+           FROM screens s
+          WHERE d.screen_id = s.id AND s.tenant_id = $1 AND s.id = $2 AND d.revision = $3`,
+        [tenantId, id, expectedRevision],
+      );
+      if (rowCount !== 1) {
+        const exists = await client.query("SELECT 1 FROM screens WHERE tenant_id = $1 AND id = $2", [tenantId, id]);
+        return exists.rowCount === 1 ? "stale" : "not-found";
+      }
+      await client.query(
+        `UPDATE screens SET name = $2, group_id = $3, timezone = $4, settings = settings || $5::jsonb WHERE id = $1`,
+        [id, edit.name, nullIfEmpty(edit.groupId), edit.timezone, JSON.stringify(settingsOf(edit))],
+      );
+      await replaceTags(client, tenantId, id, edit.tags);
+      const { rows } = await client.query<ScreenRow>(`${selectScreens} WHERE s.id = $1`, [id]);
+      const row = rows[0];
+      if (!row) throw new Error(`screen ${id} vanished inside its own update transaction`);
+      return toRecord(row);
+    });
+  }
+
+  async updateVersions(id: string, versions: { playerVersion: string; osVersion: string }): Promise<void> {
+    if (!isUuid(id)) return;
+    await this.#pool.query("UPDATE screen_devices SET player_version = $2, os_version = $3 WHERE screen_id = $1", [
+      id,
+      versions.playerVersion,
+      versions.osVersion,
+    ]);
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    if (!isUuid(tenantId) || !isUuid(id)) return false;
+    const { rowCount } = await this.#pool.query("DELETE FROM screens WHERE tenant_id = $1 AND id = $2", [tenantId, id]);
+    return rowCount === 1;
+  }
+}
+
+/** GroupStore on the core's `groups` table (names unique per tenant by constraint). */
+export class PgGroupStore implements GroupStore {
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  async create(group: GroupRecord): Promise<boolean> {
+    try {
+      const { rowCount } = await this.#pool.query(
+        `INSERT INTO groups (id, tenant_id, name, created_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (tenant_id, name) DO NOTHING`,
+        [group.id, group.tenantId, group.name],
+      );
+      return rowCount === 1;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async get(tenantId: string, id: string): Promise<GroupRecord | undefined> {
+    if (!isUuid(tenantId) || !isUuid(id)) return undefined;
+    const { rows } = await this.#pool.query<{ id: string; tenant_id: string; name: string }>(
+      "SELECT id, tenant_id, name FROM groups WHERE tenant_id = $1 AND id = $2",
+      [tenantId, id],
+    );
+    const row = rows[0];
+    return row && { id: row.id, tenantId: row.tenant_id, name: row.name };
+  }
+
+  async list(tenantId: string): Promise<Array<GroupRecord & { screenCount: number }>> {
+    if (!isUuid(tenantId)) return [];
+    const { rows } = await this.#pool.query<{ id: string; tenant_id: string; name: string; screen_count: number }>(
+      `SELECT g.id, g.tenant_id, g.name, (SELECT count(*)::int FROM screens s WHERE s.group_id = g.id) AS screen_count
+         FROM groups g WHERE g.tenant_id = $1 ORDER BY g.name`,
+      [tenantId],
+    );
+    return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, name: row.name, screenCount: row.screen_count }));
+  }
+
+  async delete(tenantId: string, id: string): Promise<"deleted" | "not-found" | "not-empty"> {
+    if (!isUuid(tenantId) || !isUuid(id)) return "not-found";
+    const { rowCount } = await this.#pool.query(
+      `DELETE FROM groups g WHERE g.id = $1 AND g.tenant_id = $2
+          AND NOT EXISTS (SELECT 1 FROM screens s WHERE s.group_id = $1)`,
+      [id, tenantId],
+    );
+    if (rowCount === 1) return "deleted";
+    const exists = await this.#pool.query("SELECT 1 FROM groups WHERE id = $1 AND tenant_id = $2", [id, tenantId]);
+    return exists.rowCount === 1 ? "not-empty" : "not-found";
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * @avtech/control-plane: what a demo, an end-to-end test or another process embedding the
+ * control plane needs. The process entry points are main.ts (server) and cli.ts (admin CLI).
+ */
+
+export type {
+  AdminCommands,
+  CreateApiTokenInput,
+  CreateTenantInput,
+  CreateUserInput,
+} from "./admin/index.ts";
+export { AdminCommandError, createAdminCommands } from "./admin/index.ts";
+export type { OpenDatabase } from "./app.ts";
+export { openDatabase, prepareBlobDir } from "./app.ts";
+export type { Principal } from "./auth/index.ts";
+export { principalOf } from "./auth/index.ts";
+export type { Clock } from "./clock.ts";
+export { systemClock } from "./clock.ts";
+export type { Config, ConfigInput, ConfigSources } from "./config/index.ts";
+export { ConfigError, loadConfig } from "./config/index.ts";
+export type { BlobStore, MediaTools } from "./content/index.ts";
+export { createFfmpegTools, createFsBlobStore } from "./content/index.ts";
+export { createOrm, migrate } from "./db/orm.ts";
+export { createLogger } from "./logger.ts";
+export { createDbAssetCatalog, createDbPublishSources } from "./schedule/index.ts";
+export type { HttpRoute } from "./server/http-routes.ts";
+export type { ControlPlaneServer, ServerAddresses, ServerDeps } from "./server/server.ts";
+export { createServer, servedFiles } from "./server/server.ts";
+
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { type AdminCommands, createAdminCommands as makeAdminCommands } from "./admin/index.ts";
+import type { Config } from "./config/index.ts";
+
+/** The admin commands (createTenant, createUser, createApiToken) over a migrated ORM, with the config's tenant defaults. */
+export function adminCommands(orm: MikroORM, config: Pick<Config, "defaultTenantQuota">): AdminCommands {
+  return makeAdminCommands(orm, config.defaultTenantQuota);
+}

@@ -1,0 +1,12 @@
+import type { MigrationObject } from "@mikro-orm/core";
+import { Migration20261123212853_initial } from "./Migration20261123212853_initial.ts";
+import { Migration20261123230000_fleet } from "./Migration20261123230000_fleet.ts";
+
+/**
+ * Every migration, oldest first. Listed statically (rather than discovered from the folder) so
+ * they load the same way under Node, vitest and the benchmarks. Add new ones at the end.
+ */
+export const migrations: MigrationObject[] = [
+  { name: "Migration20261123212853_initial", class: Migration20261123212853_initial },
+  { name: "Migration20261123230000_fleet", class: Migration20261123230000_fleet },
+];

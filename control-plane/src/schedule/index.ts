@@ -1,0 +1,3 @@
+export { createDbAssetCatalog, createDbPublishSources } from "./publish-sources.ts";
+export type { ScheduleServiceDeps } from "./service.ts";
+export { createScheduleService } from "./service.ts";

@@ -1,0 +1,2 @@
+export { createAuthService, principalToProto } from "./auth-service.ts";
+export { createUserService } from "./user-service.ts";

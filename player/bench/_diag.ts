@@ -1,0 +1,360 @@
+/**
+ * Player memory benchmark: the whole player (`avtech-player run`, a child process) enrolls with a
+ * local control plane, downloads a 20-clip playlist and plays it with real mpv (`--vo=null
+ * --ao=null`), first as TypeScript under Node (the reference), then as the bundled device build
+ * (player/dist, built here), plain and with Node flags for the device. For each it samples the
+ * player process's RSS and CPU for 15 s of playback, after the state was acked.
+ *
+ * `AVTECH_BENCH_VARIANTS=bundled,bundled-semi1` runs a subset (the reference always runs).
+ */
+import { execFile, type SpawnOptions, spawn } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttp2Server, type Http2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { AsyncQueue } from "@avtech/proto";
+import { type ConnectResponse, ConnectResponseSchema, DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { type Metric, reportMetrics } from "../../bench/metric.ts";
+import { bundlePlayer } from "../build/index.ts";
+
+const run = promisify(execFile);
+const clipCount = 20;
+const clipSeconds = 1;
+const sampleSeconds = 15;
+const settleMs = 2_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const mib = (bytes: number) => bytes / 2 ** 20;
+
+/** One way of running the player. */
+interface Variant {
+  name: string;
+  description: string;
+  /** Node flags, then the entry script. */
+  argv: string[];
+  /** Extra environment (e.g. glibc malloc tuning), as a systemd unit would set it. */
+  env?: Record<string, string>;
+}
+
+interface Sample {
+  maxRss: number;
+  endRss: number;
+  cpuPercent: number;
+  clipsPlayed: number;
+  startMs: number;
+}
+
+const root = join(import.meta.dirname, "..");
+const dir = await mkdtemp(join(tmpdir(), "avtech-memory-bench-"));
+const servers: { close(): void }[] = [];
+try {
+  console.log("bundling the player (plain and minified)");
+  const plain = await bundlePlayer();
+  const minified = await bundlePlayer({ outfile: join(dir, "min", "avtech-player.mjs"), minify: true });
+  console.log(`bundle ${mib(plain.bytes).toFixed(2)} MiB, minified ${mib(minified.bytes).toFixed(2)} MiB`);
+
+  const reference: Variant = { ...{},
+    name: "unbundled",
+    description: "node src/cli.ts",
+    argv: [join(root, "src", "cli.ts")],
+  };
+  const variants: Variant[] = [
+    { name: "bundled", description: "node dist/avtech-player.mjs", argv: [plain.outfile] },
+    { name: "ls", description: "lite semi1", argv: ["--lite-mode", "--max-semi-space-size=1", plain.outfile] },
+    { name: "ls-a2", description: "lite semi1 arena2", argv: ["--lite-mode", "--max-semi-space-size=1", plain.outfile], env: { MALLOC_ARENA_MAX: "2" } },
+    { name: "l-min", description: "lite min", argv: ["--lite-mode", minified.outfile] },
+    { name: "ls-a2-min", description: "lite semi1 arena2 min", argv: ["--lite-mode", "--max-semi-space-size=1", minified.outfile], env: { MALLOC_ARENA_MAX: "2" } },
+    { name: "ls-a2-sm", description: "lite semi1 arena2 sourcemaps", argv: ["--lite-mode", "--max-semi-space-size=1", "--enable-source-maps", plain.outfile], env: { MALLOC_ARENA_MAX: "2" } },
+    { name: "bundled-min", description: "minified bundle", argv: [minified.outfile] },
+    {
+      name: "bundled-semi1",
+      description: "bundle, --max-semi-space-size=1",
+      argv: ["--max-semi-space-size=1", plain.outfile],
+    },
+    {
+      name: "bundled-semi1-lite",
+      description: "bundle, --max-semi-space-size=1 --lite-mode",
+      argv: ["--max-semi-space-size=1", "--lite-mode", plain.outfile],
+    },
+    { name: "bundled-jitless", description: "bundle, --jitless", argv: ["--jitless", plain.outfile] },
+    {
+      name: "bundled-sourcemaps",
+      description: "bundle, --enable-source-maps",
+      argv: ["--enable-source-maps", plain.outfile],
+    },
+  ];
+  const wanted = process.env.AVTECH_BENCH_VARIANTS?.split(",").filter(Boolean);
+  const selected = wanted ? variants.filter((v) => wanted.includes(v.name)) : variants;
+
+  console.log(`rendering ${clipCount} clips of ${clipSeconds} s (320x240, 25 fps, H.264)`);
+  const clips: { path: string; sha256: string; size: number }[] = [];
+  for (let i = 0; i < clipCount; i++) {
+    const path = join(dir, `clip${i}.mp4`);
+    await run("ffmpeg", [
+      ...["-loglevel", "error", "-y", "-f", "lavfi"],
+      ...["-i", `testsrc=size=320x240:rate=25:duration=${clipSeconds}`],
+      ...["-vf", `drawtext=text='${i} %{frame_num}':fontsize=24:fontcolor=white:x=8:y=8`],
+      ...["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", path],
+    ]);
+    const { stdout } = await run("sha256sum", [path]);
+    clips.push({ path, sha256: stdout.slice(0, 64), size: (await stat(path)).size });
+  }
+
+  const assets = await startAssetServer(new Map(clips.map((c) => [c.sha256, c.path])));
+  servers.push(assets.server);
+  const controlPlane = await startControlPlane(clips, assets.baseUrl);
+  servers.push(controlPlane.server);
+
+  const results = new Map<string, Sample>();
+  for (const variant of (process.env.NOREF ? selected : [reference, ...selected])) {
+    console.log(`${variant.name}: ${variant.description}`);
+    const sample = await measure(variant, controlPlane);
+    results.set(variant.name, sample);
+    console.log(
+      `  RSS max ${mib(sample.maxRss).toFixed(1)} MiB (end ${mib(sample.endRss).toFixed(1)}), ` +
+        `CPU ${sample.cpuPercent.toFixed(2)} % of a core, ${sample.clipsPlayed} clips played, ` +
+        `start → state acked ${sample.startMs.toFixed(0)} ms`,
+    );
+  }
+
+  const ref = results.get(reference.name) ?? results.values().next().value;
+  if (!ref) throw new Error("the reference run produced no sample");
+  const metrics: Metric[] = [
+    { name: "player.memory.bundle_size", value: mib(plain.bytes), unit: "MiB" },
+    { name: "player.memory.bundle_size_minified", value: mib(minified.bytes), unit: "MiB" },
+    { name: "player.memory.unbundled_rss", value: mib(ref.maxRss), unit: "MiB", goal: "<= 80 MiB" },
+    { name: "player.memory.unbundled_cpu", value: ref.cpuPercent, unit: "% of a core" },
+  ];
+  for (const variant of selected) {
+    const s = results.get(variant.name);
+    if (!s) continue;
+    metrics.push(
+      {
+        name: `player.memory.${variant.name}_rss`,
+        value: mib(s.maxRss),
+        unit: "MiB",
+        reference: "the same player as TypeScript under Node (node src/cli.ts)",
+        reference_value: mib(ref.maxRss),
+        // Lower is better: > 1 means the variant uses less memory than the reference.
+        ratio: ref.maxRss / s.maxRss,
+        goal: "<= 80 MiB",
+      },
+      {
+        name: `player.memory.${variant.name}_cpu`,
+        value: s.cpuPercent,
+        unit: "% of a core",
+        reference: "node src/cli.ts",
+        reference_value: ref.cpuPercent,
+        goal: "<= 2 %",
+      },
+      {
+        name: `player.memory.${variant.name}_start_to_acked`,
+        value: s.startMs,
+        unit: "ms",
+        reference: "node src/cli.ts",
+        reference_value: ref.startMs,
+      },
+    );
+  }
+  reportMetrics(metrics);
+} finally {
+  for (const server of servers) server.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Runs one player from a fresh data folder until its state is acked, lets it settle, then
+ * samples its RSS and CPU while it plays. Proof-of-play events received during the window show
+ * that it really was cycling through the playlist.
+ */
+async function measure(variant: Variant, cp: ControlPlane): Promise<Sample> {
+  const home = join(dir, variant.name);
+  await mkdir(join(home, "tmp"), { recursive: true });
+  const config = join(home, "avtech.toml");
+  await writeFile(
+    config,
+    [
+      `control_plane_url = "${cp.baseUrl}"`,
+      `enrollment_key = "bench"`,
+      `data_dir = "${join(home, "data")}"`,
+      `log_level = "info"`,
+      "[mpv]",
+      `vo = "null"`,
+      `extra_args = ["--ao=null"]`,
+      "",
+    ].join("\n"),
+  );
+  const started = performance.now();
+  const acked = cp.nextAck();
+  const options: SpawnOptions = {
+    // Every player gets its own TMPDIR: the runtime folder (mpv pidfile, slates) lives there.
+    env: { PATH: process.env.PATH, TMPDIR: join(home, "tmp"), LOG_LEVEL: "info", PROBE_OUT: join(dir, `../probe-${variant.name}.jsonl`), ...variant.env },
+    stdio: ["ignore", "ignore", "pipe"],
+  };
+  const child = spawn(process.execPath, [...variant.argv, "run", "--config", config], options);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    const outcome = await Promise.race([
+      acked.then(() => "acked" as const),
+      exited.then(() => "exited" as const),
+      sleep(60_000).then(() => "timeout" as const),
+    ]);
+    if (outcome !== "acked") throw new Error(`${variant.name}: player ${outcome} before acking the state\n${stderr}`);
+    const startMs = performance.now() - started;
+    await sleep(settleMs);
+    const pid = child.pid ?? 0;
+    const cpu0 = await processCpuMs(pid);
+    const played0 = cp.playEvents;
+    const t0 = performance.now();
+    let maxRss = 0;
+    let endRss = 0;
+    while (performance.now() - t0 < sampleSeconds * 1000) {
+      await sleep(250);
+      endRss = await processRss(pid);
+      maxRss = Math.max(maxRss, endRss);
+    }
+    const cpuPercent = (((await processCpuMs(pid)) - cpu0) / (performance.now() - t0)) * 100;
+    // Proof of play is batched every second: wait for the last batch of the window.
+    await sleep(1_500);
+    const clipsPlayed = cp.playEvents - played0;
+    if (clipsPlayed < sampleSeconds / clipSeconds / 2) {
+      throw new Error(`${variant.name}: only ${clipsPlayed} clips played in ${sampleSeconds} s\n${stderr}`);
+    }
+    return { maxRss, endRss, cpuPercent, clipsPlayed, startMs };
+  } finally {
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, sleep(10_000).then(() => "timeout")]);
+    if (code === "timeout") child.kill("SIGKILL");
+  }
+}
+
+interface ControlPlane {
+  baseUrl: string;
+  server: Http2Server;
+  /** Proof-of-play events received so far. */
+  readonly playEvents: number;
+  /** Resolves at the next sync report that says "applied". */
+  nextAck(): Promise<void>;
+}
+
+/**
+ * A minimal DeviceService over h2c on port 0: enrolls every screen, welcomes it (heartbeats
+ * every 5 s, so health sampling happens during the window, proof of play every second) and
+ * sends one desired state with the playlist.
+ */
+async function startControlPlane(clips: { sha256: string; size: number }[], assetBase: string): Promise<ControlPlane> {
+  let playEvents = 0;
+  let ackWaiters: (() => void)[] = [];
+  const state = create(DesiredStateSchema, {
+    screenId: "screen-bench",
+    version: 1n,
+    contentHash: "bench-1",
+    settings: { timezone: "UTC", screenName: "Bench", volumePercent: 0 },
+    playlists: [
+      {
+        id: "main",
+        name: "main",
+        items: clips.map((c, i) => ({ assetSha256: c.sha256, durationMs: clipSeconds * 1000, videoId: `v${i}` })),
+      },
+    ],
+    defaultPlaylistId: "main",
+    assets: clips.map((c) => ({
+      sha256: c.sha256,
+      sizeBytes: BigInt(c.size),
+      url: `${assetBase}/assets/${c.sha256}`,
+      contentType: "video/mp4",
+    })),
+  });
+  const handler = connectNodeAdapter({
+    routes: (router) =>
+      router.service(DeviceService, {
+        register: async () => ({
+          outcome: { case: "enrolled", value: { deviceId: "dev-bench", deviceToken: "token", screenName: "Bench" } },
+        }),
+        connect: (requests) => {
+          const out = new AsyncQueue<ConnectResponse>();
+          void (async () => {
+            try {
+              for await (const request of requests) {
+                const m = request.message;
+                if (m.case === "hello") {
+                  const welcome = {
+                    deviceId: "dev-bench",
+                    screenName: "Bench",
+                    serverTime: timestampFromDate(new Date()),
+                    config: { heartbeatIntervalSeconds: 5, playEventBatchSeconds: 1 },
+                  };
+                  out.push(create(ConnectResponseSchema, { message: { case: "welcome", value: welcome } }));
+                  out.push(create(ConnectResponseSchema, { message: { case: "desiredState", value: state } }));
+                } else if (m.case === "syncReport" && m.value.result.case === "applied") {
+                  const waiters = ackWaiters;
+                  ackWaiters = [];
+                  for (const resolve of waiters) resolve();
+                } else if (m.case === "playEvents") {
+                  playEvents += m.value.events.length;
+                }
+              }
+            } catch {
+              // The player went away (it is stopped after every run).
+            } finally {
+              out.close();
+            }
+          })();
+          return out;
+        },
+      }),
+  });
+  const server = createHttp2Server(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    server,
+    get playEvents() {
+      return playEvents;
+    },
+    nextAck: () => new Promise((resolve) => ackWaiters.push(resolve)),
+  };
+}
+
+/** Serves `/assets/<sha256>` over HTTP/1.1 (h2c and HTTP/1.1 cannot share a port without TLS). */
+async function startAssetServer(files: Map<string, string>): Promise<{ server: Server; baseUrl: string }> {
+  const server = createHttpServer((req, res) => {
+    const path = files.get(req.url?.replace(/^\/assets\//, "") ?? "");
+    if (!path) {
+      res.writeHead(404).end();
+      return;
+    }
+    void stat(path).then((s) => {
+      res.writeHead(200, { "content-length": s.size, "content-type": "video/mp4" });
+      createReadStream(path).pipe(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, baseUrl: `http://127.0.0.1:${port}` };
+}
+
+async function processRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** utime + stime of `pid` in ms (clock ticks are 100 Hz on Linux). */
+async function processCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+

@@ -1,0 +1,13 @@
+export type { CacheSnapshot, FsSpace, SpaceProbe, VerifyResult } from "./cache.ts";
+export { AssetCache, statfsProbe } from "./cache.ts";
+export type { DownloadContext, DownloadOutcome, DownloadRequest } from "./download.ts";
+export { downloadAsset } from "./download.ts";
+export type { AssetFailureReason } from "./failure.ts";
+export { AssetFailure } from "./failure.ts";
+export type { StreamHasher } from "./hasher.ts";
+export { inlineHasher, workerHasher } from "./hasher.ts";
+export type { HttpGetter, HttpGetterOptions, HttpResponse } from "./http.ts";
+export { createHttpGetter } from "./http.ts";
+export { PlayTimes } from "./play-times.ts";
+export type { QuotaEntry, QuotaInput, QuotaPlan } from "./quota.ts";
+export { planQuota } from "./quota.ts";

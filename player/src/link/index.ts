@@ -1,0 +1,10 @@
+export type { CommandDeps } from "./commands.ts";
+export { restartExitCode, runCommand, screenshotChunkBytes } from "./commands.ts";
+export type { HealthSource, LinkDeps, LinkReconciler, LinkStatus, ReconnectOptions } from "./link.ts";
+export { Link } from "./link.ts";
+export type { PendingBatch, PlayEventBufferOptions } from "./play-buffer.ts";
+export { PlayEventBuffer } from "./play-buffer.ts";
+export type { RegistrationDeps } from "./register.ts";
+export { ensureCredentials } from "./register.ts";
+export type { ControlPlaneTransportOptions } from "./transport.ts";
+export { createControlPlaneTransport } from "./transport.ts";

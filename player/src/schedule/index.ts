@@ -1,0 +1,2 @@
+export type { MediaIndex, ScheduleSnapshot, ScheduleTimerDeps } from "./timer.ts";
+export { ScheduleTimer } from "./timer.ts";

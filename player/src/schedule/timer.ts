@@ -1,0 +1,148 @@
+import { evaluateSchedule, isValidTimeZone } from "@avtech/proto";
+import type { DesiredState } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import type { Logger } from "pino";
+import type { Clock, TimerHandle } from "../lib/index.ts";
+import type { Playback, PlayItem, PlayPlan } from "../playback/types.ts";
+
+/** Where verified media lives (the asset cache). */
+export interface MediaIndex {
+  has(sha256: string): boolean;
+  pathOf(sha256: string): string;
+}
+
+/** Dependencies of the {@link ScheduleTimer}. */
+export interface ScheduleTimerDeps {
+  playback: Playback;
+  media: MediaIndex;
+  clock: Clock;
+  logger: Logger;
+  /** The config's `timezone`; overrides the desired state's. */
+  timezoneOverride?: string | undefined;
+  /**
+   * Longest sleep between evaluations; default 60 000 ms. The timer aims at the next change,
+   * but never sleeps longer than this, so a wall-clock step (NTP sync after boot on a Pi
+   * without RTC) is noticed within this delay.
+   */
+  maxSleepMs?: number;
+}
+
+/** What the timer decided last. */
+export interface ScheduleSnapshot {
+  version: string;
+  playlistId: string | undefined;
+  ruleId: string | undefined;
+  nextChangeAt: string;
+  timezone: string;
+}
+
+/**
+ * Plays the desired state's schedule offline: evaluates its rules in the screen's time zone,
+ * tells Playback what to play (or shows the standby slate), and arms a timer for the next
+ * change. Calls Playback only when the decision changes.
+ */
+export class ScheduleTimer {
+  readonly #deps: ScheduleTimerDeps;
+  #state: DesiredState | undefined;
+  #timer: TimerHandle | undefined;
+  #lastKey: string | undefined;
+  #snapshot: ScheduleSnapshot | undefined;
+  #stopped = false;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(deps: ScheduleTimerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Switches to `state` and plays what it says now; resolves when Playback has been told. */
+  playState(state: DesiredState): Promise<void> {
+    this.#state = state;
+    return this.evaluate();
+  }
+
+  /** The last decision, for the status file. */
+  get snapshot(): ScheduleSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** Re-evaluates now (also used on clock jumps); evaluations are serialised. */
+  evaluate(): Promise<void> {
+    this.#queue = this.#queue.then(
+      () => this.#evaluate(),
+      () => this.#evaluate(),
+    );
+    return this.#queue;
+  }
+
+  /** Shows the standby slate when there is no state at all (first boot before any content). */
+  async showStandby(screenName: string): Promise<void> {
+    this.#lastKey = "standby";
+    await this.#deps.playback.showSlate({ kind: "standby", screenName });
+  }
+
+  /** Disarms the timer. */
+  stop(): void {
+    this.#stopped = true;
+    this.#timer?.cancel();
+  }
+
+  async #evaluate(): Promise<void> {
+    const { clock, playback, logger } = this.#deps;
+    const state = this.#state;
+    if (!state || this.#stopped) return;
+    this.#timer?.cancel();
+    const now = clock.now();
+    const timezone = this.#timezone(state);
+    const decision = evaluateSchedule(
+      { rules: state.rules, defaultPlaylistId: state.defaultPlaylistId, timezone },
+      now,
+    );
+    this.#snapshot = {
+      version: state.version.toString(),
+      playlistId: decision.playlistId,
+      ruleId: decision.ruleId,
+      nextChangeAt: decision.nextChangeAt.toISOString(),
+      timezone,
+    };
+    const plan = decision.playlistId ? this.#plan(state, decision.playlistId, decision.ruleId ?? "") : undefined;
+    const key = plan
+      ? JSON.stringify([state.version.toString(), state.contentHash, plan.playlistId, plan.ruleId, plan.items.length])
+      : "standby";
+    if (key !== this.#lastKey) {
+      this.#lastKey = key;
+      if (plan) {
+        logger.info({ playlistId: plan.playlistId, ruleId: plan.ruleId, items: plan.items.length }, "schedule: play");
+        await playback.play(plan);
+      } else {
+        logger.info({ playlistId: decision.playlistId }, "schedule: standby");
+        await playback.showSlate({ kind: "standby", screenName: state.settings?.screenName ?? "" });
+      }
+    }
+    const delay = Math.min(
+      Math.max(0, decision.nextChangeAt.getTime() - now.getTime()),
+      this.#deps.maxSleepMs ?? 60_000,
+    );
+    if (!this.#stopped) this.#timer = clock.setTimeout(() => void this.evaluate(), delay);
+  }
+
+  #plan(state: DesiredState, playlistId: string, ruleId: string): PlayPlan | undefined {
+    const playlist = state.playlists.find((p) => p.id === playlistId);
+    const items: PlayItem[] = [];
+    for (const item of playlist?.items ?? []) {
+      // A file deleted as corrupt after boot is skipped until the reconciler has fetched it again.
+      if (!this.#deps.media.has(item.assetSha256)) continue;
+      items.push({
+        path: this.#deps.media.pathOf(item.assetSha256),
+        assetSha256: item.assetSha256,
+        videoId: item.videoId,
+        durationMs: item.durationMs,
+      });
+    }
+    return items.length > 0 ? { playlistId, ruleId, items } : undefined;
+  }
+
+  #timezone(state: DesiredState): string {
+    const candidates = [this.#deps.timezoneOverride, state.settings?.timezone];
+    for (const zone of candidates) if (zone && isValidTimeZone(zone)) return zone;
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  }
+}
