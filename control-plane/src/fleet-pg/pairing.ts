@@ -117,6 +117,15 @@ export class PgPairingStore implements PairingStore {
     return rows[0] && toPairing(rows[0]);
   }
 
+  /**
+   * Deletes pairing rows that expired before `before` (claimed ones included: their screen exists
+   * by then and CompletePairing long stopped polling). Returns how many.
+   */
+  async prune(before: Date): Promise<number> {
+    const { rowCount } = await this.#pool.query("DELETE FROM pairing_codes WHERE expires_at < $1", [before]);
+    return rowCount ?? 0;
+  }
+
   async markDelivered(secretHash: string): Promise<boolean> {
     const { rowCount } = await this.#pool.query(
       `UPDATE pairing_codes SET delivered = true

@@ -222,10 +222,16 @@ export class PgScreenStore implements ScreenStore {
     ]);
   }
 
+  /** Deletes the screen (tags, status, commands cascade) and its desired-state history. */
   async delete(tenantId: string, id: string): Promise<boolean> {
     if (!isUuid(tenantId) || !isUuid(id)) return false;
-    const { rowCount } = await this.#pool.query("DELETE FROM screens WHERE tenant_id = $1 AND id = $2", [tenantId, id]);
-    return rowCount === 1;
+    return inTransaction(this.#pool, async (client) => {
+      const { rowCount } = await client.query("DELETE FROM screens WHERE tenant_id = $1 AND id = $2", [tenantId, id]);
+      if (rowCount !== 1) return false;
+      // desired_state is keyed by text ids (no foreign key): remove the history explicitly.
+      await client.query("DELETE FROM desired_state WHERE screen_id = $1", [id]);
+      return true;
+    });
   }
 }
 

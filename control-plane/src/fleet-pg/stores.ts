@@ -12,13 +12,15 @@ import { PgScreenStatusStore } from "./status.ts";
 
 /** The fleet stores on PostgreSQL, with the write-behind parts exposed for flushing. */
 export interface PgFleetStores extends FleetStores {
+  pairings: PgPairingStore;
   statuses: PgScreenStatusStore;
   health: PgHealthStore;
   /** Writes buffered heartbeats and health samples now. */
   flush(): Promise<void>;
   /**
-   * Flushes every `flushMs` (default 3000) until the returned function is called; that
-   * function flushes once more (graceful shutdown loses no heartbeat).
+   * Flushes every `flushMs` (default 3000) and prunes pairing codes expired for a day (hourly)
+   * until the returned function is called; that function flushes once more (graceful shutdown
+   * loses no heartbeat).
    */
   startFlushing(options?: { flushMs?: number }): () => Promise<void>;
   /** Rolls back claims still waiting for their screen. Does not end the pool (the caller owns it). */
@@ -34,13 +36,14 @@ export function createPgFleetStores(deps: { pool: pg.Pool; orm: MikroORM; logger
   const claims = new ClaimTransactions();
   const statuses = new PgScreenStatusStore(pool);
   const health = new PgHealthStore(pool);
+  const pairings = new PgPairingStore(pool, claims);
   const flush = async () => {
     await Promise.all([statuses.flush(), health.flush()]);
   };
   return {
     screens: new PgScreenStore(pool, claims),
     groups: new PgGroupStore(pool),
-    pairings: new PgPairingStore(pool, claims),
+    pairings,
     enrollmentKeys: new PgEnrollmentKeyStore(pool),
     desiredStates: new PgDesiredStateStore(pool),
     statuses,
@@ -57,8 +60,15 @@ export function createPgFleetStores(deps: { pool: pg.Pool; orm: MikroORM; logger
         running = flush().catch((error: unknown) => logger.error({ err: error }, "heartbeat flush failed"));
       }, options.flushMs ?? 3000);
       timer.unref();
+      const pairingTimer = setInterval(() => {
+        pairings
+          .prune(new Date(Date.now() - 86_400_000))
+          .catch((error: unknown) => logger.error({ err: error }, "pairing prune failed"));
+      }, 3_600_000);
+      pairingTimer.unref();
       return async () => {
         clearInterval(timer);
+        clearInterval(pairingTimer);
         await running;
         await flush().catch((error: unknown) => logger.error({ err: error }, "final heartbeat flush failed"));
       };

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
+import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import { AuditService, file_avtech_auth_v1_audit } from "@avtech/proto/gen/avtech/auth/v1/audit_pb.js";
 import { AuthService, file_avtech_auth_v1_auth } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
@@ -25,11 +26,13 @@ import { createContentService } from "../content/service.ts";
 import { createScopeFactory } from "../db/tenant-scope.ts";
 import { peerContextValues } from "../device/context.ts";
 import { registerGrpcStandardServices } from "../grpc-std/index.ts";
+import { createConsoleStaticRoute, createVideoRoutes } from "../http/index.ts";
 import { createScheduleService } from "../schedule/service.ts";
 import { createAuthService, createUserService } from "../users/index.ts";
 import { createErrorInterceptor } from "./errors.ts";
 import { createHttpFallback, type HttpRoute } from "./http-routes.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
+import { createProtocolSniffer } from "./protocol-sniffer.ts";
 import { createReadiness, type Readiness } from "./readiness.ts";
 import { unimplementedService } from "./unimplemented.ts";
 
@@ -48,8 +51,10 @@ export interface ServerDeps {
     fleet?: ServiceImpl<typeof FleetService>;
     device?: ServiceImpl<typeof DeviceService>;
   };
-  /** Plain HTTP routes beside Connect (asset downloads, console files). */
+  /** Plain HTTP routes beside Connect (asset downloads), tried before the console's files. */
   httpRoutes?: readonly HttpRoute[];
+  /** The built console served under `/`; defaults to control-plane/console/dist. */
+  consoleDir?: string;
 }
 
 /** Where a started server listens. */
@@ -151,7 +156,13 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
       blobs: deps.blobs,
       tokens,
       logger,
-      extra: deps.httpRoutes,
+      // The console's video endpoints, then the caller's routes (e.g. /assets/<sha256> for
+      // screens), then the console's static files, which answer only for files in dist.
+      extra: [
+        createVideoRoutes({ ...deps, limits, tokens, onUpload: metrics.upload }),
+        ...(deps.httpRoutes ?? []),
+        createConsoleStaticRoute(deps.consoleDir),
+      ],
     }) as ConnectNodeAdapterOptions["fallback"],
   });
 
@@ -181,6 +192,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     ? undefined
     : http.createServer({ requestTimeout: 300_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 }, handler);
   if (h1) h1.keepAliveTimeout = 65_000;
+  const front = h1 && !tls ? createProtocolSniffer(h2 as http2.Http2Server, h1) : undefined;
 
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
@@ -189,7 +201,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     session.once("close", () => sessions.delete(session));
   });
 
-  const listenOn = (server: http.Server | http2.Http2Server, port: number) =>
+  const listenOn = (server: net.Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, config.listen.host, () => {
@@ -206,7 +218,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     http2Server: h2,
     async listen() {
       await readiness.check();
-      const port = await listenOn(h2, config.listen.port);
+      const port = await listenOn(front ?? h2, config.listen.port);
       const http1Port = h1 ? await listenOn(h1, config.listen.http1Port) : undefined;
       const host = config.listen.host === "0.0.0.0" || config.listen.host === "::" ? "127.0.0.1" : config.listen.host;
       const scheme = tls ? "https" : "http";
@@ -223,6 +235,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
       readiness.drain();
       const closed = Promise.all([
         new Promise<void>((resolve) => (h2.listening ? h2.close(() => resolve()) : resolve())),
+        new Promise<void>((resolve) => (front?.listening ? front.close(() => resolve()) : resolve())),
         new Promise<void>((resolve) => (h1?.listening ? h1.close(() => resolve()) : resolve())),
       ]);
       // GOAWAY: clients finish in-flight calls and open no new streams on these sessions.

@@ -69,7 +69,9 @@ async function registerOnce(deps: RegistrationDeps, signal: AbortSignal): Promis
     throw new Error("Register answered with neither credentials nor a pairing code");
   const ticket = response.outcome.value;
   const expiresAt = ticket.expiresAt ? timestampDate(ticket.expiresAt) : new Date(clock.now().getTime() + 15 * 60_000);
-  deps.logger.info({ expiresAt }, "showing the pairing code");
+  // The code is public (it is on screen); logging it lets an installer read it over SSH or the
+  // journal when the display is not in view. The pairing secret is never logged.
+  deps.logger.info({ pairingCode: ticket.pairingCode, expiresAt }, "showing the pairing code");
   await playback.showSlate({ kind: "pairing", pairingCode: ticket.pairingCode, expiresAt });
   const pollMs = Math.max(1, ticket.pollIntervalSeconds || 5) * 1000;
   while (clock.now() < expiresAt) {

@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createAdminCommands } from "../../src/admin/index.ts";
+import { systemClock } from "../../src/clock.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
+import { createFleetWiring, type FleetWiring } from "../../src/fleet-pg/index.ts";
+import { createLogger } from "../../src/logger.ts";
+import { createServer, type ServerAddresses } from "../../src/server/server.ts";
+import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-database.ts";
+
+/** The real control plane with the fleet plane wired exactly as main.ts does, on port 0. */
+export interface FleetApp {
+  db: MigratedDatabase;
+  fleet: FleetWiring;
+  addresses: ServerAddresses;
+  /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
+  client<S extends DescService>(service: S, token: string): Client<S>;
+  /** Creates a tenant and an admin API token through the admin commands; returns the token. */
+  createTenant(slug: string): Promise<{ id: string; adminToken: string }>;
+  close(): Promise<void>;
+}
+
+/** Starts the control plane (own database and blob folder) with the fleet plane on PostgreSQL. */
+export async function startFleetApp(): Promise<FleetApp> {
+  const db = await createMigratedDatabase();
+  const blobDir = await mkdtemp(join(tmpdir(), "avtech-fleet-blobs-"));
+  const config = loadConfig({
+    env: { LOG_LEVEL: process.env.LOG_LEVEL },
+    overrides: { listen: { host: "127.0.0.1", port: 0, http1Port: 0 }, database: { url: db.database.url }, blobDir },
+  });
+  const logger = createLogger(config);
+  const blobs = createFsBlobStore(blobDir);
+  const fleet = await createFleetWiring({ orm: db.orm, blobs, logger, clock: systemClock, flushMs: 200 });
+  const server = createServer({
+    config,
+    orm: db.orm,
+    blobs,
+    media: createFfmpegTools(config),
+    logger,
+    clock: systemClock,
+    services: fleet.services,
+    httpRoutes: fleet.httpRoutes,
+  });
+  fleet.attach(server);
+  const addresses = await server.listen();
+  const admin = createAdminCommands(db.orm, config.defaultTenantQuota);
+  const bearer =
+    (token: string): Interceptor =>
+    (next) =>
+    (req) => {
+      req.header.set("authorization", `Bearer ${token}`);
+      return next(req);
+    };
+  return {
+    db,
+    fleet,
+    addresses,
+    client: (service, token) =>
+      createClient(
+        service,
+        createConnectTransport({ baseUrl: addresses.http1Url, httpVersion: "1.1", interceptors: [bearer(token)] }),
+      ),
+    async createTenant(slug) {
+      const tenant = await admin.createTenant({ slug });
+      const { secret } = await admin.createApiToken({ tenant: slug, name: "e2e admin", role: "admin" });
+      return { id: tenant.id, adminToken: secret };
+    },
+    async close() {
+      fleet.endStreams();
+      await server.close(1000);
+      await fleet.close();
+      await db.close();
+      await rm(blobDir, { recursive: true, force: true });
+    },
+  };
+}

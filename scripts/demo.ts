@@ -1,0 +1,329 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { adminCommands, createLogger, loadConfig, openDatabase } from "@avtech/control-plane";
+import {
+  ContentService,
+  type UploadVideoRequest,
+  UploadVideoRequestSchema,
+} from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { DayOfWeek } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
+import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { findFreePort, startEmbeddedPostgres } from "../control-plane/src/db/embedded-postgres.ts";
+import { startFleetSimulator } from "../player/sim/index.ts";
+import { ensureDemoClips } from "./lib/demo-clips.ts";
+
+/**
+ * `make demo`: an embedded PostgreSQL, the control plane (console included), a demo tenant with
+ * generated clips, playlists, dayparts and a publish, 50 simulated screens, and one real player
+ * driving mpv that pairs with a code like a new screen in the field. Runs until Ctrl-C; the data
+ * in .data/demo survives restarts.
+ */
+const root = join(import.meta.dirname, "..");
+const dataDir = join(root, ".data", "demo");
+const demo = {
+  tenant: "demo",
+  admin: { email: "admin@demo.avtech", password: "avtech-demo-admin" },
+  viewer: { email: "viewer@demo.avtech", password: "avtech-demo-viewer" },
+  simulatedScreens: Number(process.env.AVTECH_DEMO_SCREENS ?? 50),
+};
+const children: ChildProcess[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+
+function step(message: string): void {
+  process.stdout.write(`[demo] ${message}\n`);
+}
+
+async function main(): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  step("starting PostgreSQL (embedded, data in .data/demo/postgres)");
+  const postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, "postgres") });
+  cleanups.push(() => postgres.stop());
+
+  const grpcPort = await preferredPort(8080);
+  const httpPort = await preferredPort(8081);
+  const env = {
+    ...process.env,
+    DATABASE_URL: postgres.url,
+    AVTECH_HOST: "127.0.0.1",
+    AVTECH_PORT: String(grpcPort),
+    AVTECH_HTTP1_PORT: String(httpPort),
+    AVTECH_BLOB_DIR: join(dataDir, "blobs"),
+  };
+  step(
+    `starting the control plane (gRPC h2c :${grpcPort}, console + gRPC-Web :${httpPort}; log in .data/demo/control-plane.log)`,
+  );
+  const server = spawnLogged("control-plane", [join(root, "control-plane/src/main.ts")], env, "control-plane.log");
+  await waitForReady(`http://127.0.0.1:${httpPort}/readyz`, server);
+
+  const config = loadConfig({ env });
+  const database = await openDatabase(config, createLogger({ logLevel: "warn" }));
+  const admin = adminCommands(database.orm, config);
+  await admin.createTenant({ slug: demo.tenant, name: "Demo Coffee Co." }).catch(ignoreExisting);
+  await admin
+    .createUser({ tenant: demo.tenant, ...demo.admin, role: "admin", displayName: "Demo admin" })
+    .catch(ignoreExisting);
+  await admin
+    .createUser({ tenant: demo.tenant, ...demo.viewer, role: "viewer", displayName: "Demo viewer" })
+    .catch(ignoreExisting);
+  const { secret } = await admin.createApiToken({
+    tenant: demo.tenant,
+    name: `demo ${new Date().toISOString()}`,
+    role: "admin",
+  });
+  await database.close();
+
+  const bearer: Interceptor = (next) => (request) => {
+    request.header.set("authorization", `Bearer ${secret}`);
+    return next(request);
+  };
+  const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}`, interceptors: [bearer] });
+  const content = createClient(ContentService, transport);
+  const schedule = createClient(ScheduleService, transport);
+  const fleet = createClient(FleetService, transport);
+  const publish = createClient(PublishService, transport);
+
+  step("generating and uploading the demo clips (ffmpeg)");
+  const clips = await ensureDemoClips(join(dataDir, "clips"));
+  const videoIds = new Map<string, string>();
+  for (const clip of clips) {
+    const { video } = await content.uploadVideo(uploadStream(clip.path, clip.name));
+    if (video) videoIds.set(clip.name, video.id);
+  }
+  const ids = (...names: string[]) => names.map((name) => videoIds.get(name) ?? "").filter(Boolean);
+
+  step("creating playlists, dayparts and the default playlist");
+  const playlists = await ensurePlaylists(schedule, {
+    "Welcome loop": ids("Welcome to AVTech", "Company news"),
+    Breakfast: ids("Breakfast until 11 am", "Welcome to AVTech"),
+    Lunch: ids("Lunch menu", "Company news"),
+    Evening: ids("Evening specials", "Welcome to AVTech"),
+  });
+  const weekdays = [DayOfWeek.MONDAY, DayOfWeek.TUESDAY, DayOfWeek.WEDNESDAY, DayOfWeek.THURSDAY, DayOfWeek.FRIDAY];
+  await ensureRules(schedule, [
+    {
+      name: "Weekday breakfast",
+      playlistId: playlists.Breakfast,
+      from: 6 * 60,
+      to: 11 * 60,
+      days: weekdays,
+      priority: 10,
+    },
+    { name: "Lunch", playlistId: playlists.Lunch, from: 11 * 60, to: 15 * 60, days: [], priority: 10 },
+    { name: "Evening", playlistId: playlists.Evening, from: 18 * 60, to: 23 * 60, days: [], priority: 10 },
+  ]);
+  await schedule.setDefaultPlaylist({
+    target: { kind: { case: "wholeTenant", value: true } },
+    playlistId: playlists["Welcome loop"],
+  });
+
+  step(`starting ${demo.simulatedScreens} simulated screens (fleet simulator, real streams)`);
+  const { enrollmentKey } = await fleet.createEnrollmentKey({ name: "demo simulator" });
+  const simulator = await startFleetSimulator({
+    baseUrl: `http://127.0.0.1:${grpcPort}`,
+    count: demo.simulatedScreens,
+    enrollmentKey,
+    hardwareIdPrefix: "demo-sim",
+    heartbeatIntervalMs: 15_000,
+  });
+  cleanups.unshift(() => simulator.stop());
+  await simulator.whenConnected(60_000);
+
+  step("starting a real player (mpv) that pairs with a code, as a new screen in the field would");
+  const player = await startRealPlayer(grpcPort);
+  const pairingCode = await player.pairingCode;
+  step(`the player shows pairing code ${pairingCode}; claiming it as "Demo player (real mpv)"`);
+  await fleet.claimScreen({ pairingCode, name: "Demo player (real mpv)", tags: ["real"], timezone: localZone() });
+
+  step("publishing to the whole tenant");
+  const { results } = await publish.publish({});
+  const changed = results.filter((result) => result.changed).length;
+  step(`published: ${results.length} screens, ${changed} with a new version`);
+
+  step("");
+  step(`console:  http://127.0.0.1:${httpPort}/`);
+  step(
+    `sign in:  tenant "${demo.tenant}", ${demo.admin.email} / ${demo.admin.password} (viewer: ${demo.viewer.email} / ${demo.viewer.password})`,
+  );
+  step(
+    `player:   ${process.env.DISPLAY ? "mpv window on this display" : "mpv with a null video output (no display)"}; its log is .data/demo/player.log`,
+  );
+  step("Ctrl-C stops everything; the data stays in .data/demo");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+}
+
+function uploadStream(path: string, name: string): AsyncIterable<UploadVideoRequest> {
+  return (async function* () {
+    yield create(UploadVideoRequestSchema, {
+      part: { case: "metadata", value: { fileName: `${name.toLowerCase().replace(/\W+/g, "-")}.mp4`, name } },
+    });
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+      yield create(UploadVideoRequestSchema, { part: { case: "chunk", value: chunk as Buffer } });
+    }
+  })();
+}
+
+async function ensurePlaylists(
+  schedule: Client<typeof ScheduleService>,
+  wanted: Record<string, string[]>,
+): Promise<Record<string, string>> {
+  const { playlists } = await schedule.listPlaylists({});
+  const result: Record<string, string> = {};
+  for (const [name, videoIds] of Object.entries(wanted)) {
+    const existing = playlists.find((playlist) => playlist.name === name);
+    result[name] = existing ? existing.id : ((await schedule.createPlaylist({ name, videoIds })).playlist?.id ?? "");
+  }
+  return result;
+}
+
+async function ensureRules(
+  schedule: Client<typeof ScheduleService>,
+  wanted: Array<{
+    name: string;
+    playlistId: string | undefined;
+    from: number;
+    to: number;
+    days: DayOfWeek[];
+    priority: number;
+  }>,
+): Promise<void> {
+  const { rules } = await schedule.listRules({});
+  for (const rule of wanted) {
+    if (rules.some((existing) => existing.name === rule.name)) continue;
+    await schedule.createRule({
+      rule: {
+        name: rule.name,
+        target: { kind: { case: "wholeTenant", value: true } },
+        playlistId: rule.playlistId ?? "",
+        priority: rule.priority,
+        daysOfWeek: rule.days,
+        window: { startMinute: rule.from, endMinute: rule.to },
+        enabled: true,
+      },
+    });
+  }
+}
+
+async function startRealPlayer(grpcPort: number): Promise<{ pairingCode: Promise<string> }> {
+  const playerDir = join(dataDir, "player");
+  await mkdir(playerDir, { recursive: true });
+  const vo = process.env.DISPLAY ? "gpu" : "null";
+  const configPath = join(playerDir, "avtech.toml");
+  await writeFile(
+    configPath,
+    [
+      "# Written by make demo.",
+      `control_plane_url = "http://127.0.0.1:${grpcPort}"`,
+      "pairing = true",
+      `data_dir = "${join(playerDir, "data")}"`,
+      "max_media_bytes = 1073741824",
+      "min_free_bytes = 104857600",
+      "",
+      "[mpv]",
+      `vo = "${vo}"`,
+      `extra_args = [${process.env.DISPLAY ? "" : '"--ao=null"'}]`,
+      "",
+    ].join("\n"),
+  );
+  const child = spawnLogged(
+    "player",
+    [join(root, "player/src/cli.ts"), "run", "--config", configPath],
+    process.env,
+    "player.log",
+  );
+  const pairingCode = new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      try {
+        const entry = JSON.parse(line) as { pairingCode?: string; msg?: string };
+        if (entry.pairingCode) resolve(entry.pairingCode);
+        if (entry.msg === "registered")
+          reject(new Error("the player already has credentials (delete .data/demo/player to pair again)"));
+      } catch {
+        // not a log line
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`the player exited with code ${code}; see .data/demo/player.log`)));
+  });
+  return { pairingCode };
+}
+
+function spawnLogged(name: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const log = createWriteStream(join(dataDir, logFile), { flags: "a" });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  children.push(child);
+  child.once("exit", (code, signal) => {
+    if (!shuttingDown) step(`${name} exited (code ${code}, signal ${signal}); see .data/demo/${logFile}`);
+  });
+  return child;
+}
+
+async function waitForReady(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error("the control plane exited during start-up; see .data/demo/control-plane.log");
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`the control plane did not become ready at ${url} within 2 minutes`);
+}
+
+async function preferredPort(port: number): Promise<number> {
+  const { createServer } = await import("node:net");
+  const free = await new Promise<boolean>((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+  return free ? port : findFreePort();
+}
+
+function ignoreExisting(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/exists|already|taken|duplicate/i.test(message)) throw error;
+}
+
+function localZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+let shuttingDown = false;
+async function shutdown(): Promise<void> {
+  shuttingDown = true;
+  step("stopping");
+  for (const child of children.reverse()) {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await Promise.race([once(child, "exit"), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    }
+  }
+  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+}
+
+try {
+  await main();
+} catch (error) {
+  const message = error instanceof ConnectError ? `${Code[error.code]}: ${error.rawMessage}` : String(error);
+  process.stderr.write(`[demo] failed: ${message}\n`);
+  process.exitCode = 1;
+} finally {
+  await shutdown();
+}
