@@ -1,2 +1,2 @@
 export type { BundleOptions, BundleResult } from "./bundle.ts";
-export { bundlePlayer, defaultOutfile, optionalExternals } from "./bundle.ts";
+export { bundlePlayer, defaultOutfile, deviceNodeFlags, optionalExternals } from "./bundle.ts";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BundleResult, bundlePlayer, optionalExternals } from "../../build/index.ts";
+import { type BundleResult, bundlePlayer, deviceNodeFlags, optionalExternals } from "../../build/index.ts";
 
 const run = promisify(execFile);
 
@@ -42,7 +42,10 @@ function waitForLine(child: ChildProcess, match: (line: string) => boolean, time
   return new Promise((resolve, reject) => {
     let pending = "";
     let seen = "";
-    const timer = setTimeout(() => reject(new Error(`no matching line within ${timeoutMs} ms; got:\n${seen}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no matching line within ${timeoutMs} ms; got:\n${seen}`)),
+      timeoutMs,
+    );
     child.stdout?.setEncoding("utf8");
     child.stdout?.on("data", (chunk: string) => {
       seen += chunk;
@@ -85,7 +88,10 @@ describe("the device bundle (player/build)", () => {
   });
 
   it("prints its usage with no node_modules anywhere above it", async () => {
-    const { stdout } = await run(process.execPath, [bundle.outfile, "--help"], { cwd: dir, env: nodeEnv() });
+    const { stdout } = await run(process.execPath, [...deviceNodeFlags, bundle.outfile, "--help"], {
+      cwd: dir,
+      env: nodeEnv(),
+    });
     expect(stdout).toMatch(/^usage: avtech-player <command>/);
     expect(stdout).toContain("doctor");
   });
@@ -98,7 +104,7 @@ describe("the device bundle (player/build)", () => {
       env: nodeEnv(),
     }).catch((error: unknown) => error as { code: number; stderr: string });
     expect(failure).toMatchObject({ code: 2 });
-    expect((failure as { stderr: string }).stderr).toMatch(/^avtech-player: [^]*unknown key "log_levle"/);
+    expect((failure as { stderr: string }).stderr).toMatch(/^avtech-player: [\s\S]*unknown key "log_levle"/);
     expect((failure as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -119,7 +125,8 @@ describe("the device bundle (player/build)", () => {
         "",
       ].join("\n"),
     );
-    const child = spawn(process.execPath, [bundle.outfile, "run", "--config", config], {
+    // With the device's Node flags: --lite-mode has no WebAssembly, so this also catches a dependency that needs it.
+    const child = spawn(process.execPath, [...deviceNodeFlags, bundle.outfile, "run", "--config", config], {
       cwd: dir,
       env: nodeEnv(),
       stdio: ["ignore", "pipe", "pipe"],
@@ -128,10 +135,14 @@ describe("the device bundle (player/build)", () => {
       const started = await waitForLine(child, (line) => line.includes('"player started"'), 15_000);
       expect(JSON.parse(started)).toMatchObject({ level: 30, msg: "player started" });
 
-      const { stdout } = await run(process.execPath, [bundle.outfile, "status", "--config", config], {
-        cwd: dir,
-        env: nodeEnv(),
-      });
+      const { stdout } = await run(
+        process.execPath,
+        [...deviceNodeFlags, bundle.outfile, "status", "--config", config],
+        {
+          cwd: dir,
+          env: nodeEnv(),
+        },
+      );
       // The connecting slate is on screen and mpv answers (not RECOVERING, not UNHEALTHY).
       expect(stdout).toMatch(/^playback {3}STANDBY$/m);
       expect(stdout).toMatch(/^link {7}\w+/m);
