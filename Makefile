@@ -45,9 +45,10 @@ typecheck:
 	tsc -p tsconfig.json
 	@if [ -f control-plane/console/tsconfig.json ]; then tsc -p control-plane/console/tsconfig.json; fi
 
-## build: build what is served (the console) and check types
+## build: build the console (served by the control plane) and the player's device bundle, and check types
 build: setup typecheck
-	@if [ -f control-plane/console/package.json ] || [ -f control-plane/console/vite.config.ts ]; then npm run --silent -w @avtech/control-plane build:console; fi
+	npm run --silent -w @avtech/control-plane build:console
+	npm run --silent -w @avtech/player bundle
 
 ## image: build the flashable Raspberry Pi image (see image/README.md)
 image: setup

@@ -12,7 +12,14 @@ export default defineConfig({
   root: import.meta.dirname,
   base: "./",
   plugins: [react()],
-  build: { outDir: "dist", emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 1024 },
+  // Hashed files go to /console-assets/: /assets/<sha256> is the screens' media route.
+  build: {
+    outDir: "dist",
+    assetsDir: "console-assets",
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 1024,
+  },
   server: {
     proxy: {
       "^/avtech\\.": { target: apiUrl, changeOrigin: true },

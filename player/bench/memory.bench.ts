@@ -149,7 +149,7 @@ try {
     { name: "player.memory.unbundled_cpu", value: ref.cpuPercent, unit: "% of a core" },
     { name: "player.memory.unbundled_startup_cpu", value: ref.startupCpuMs, unit: "ms" },
   ];
-  const referenceName = "the same player as TypeScript under Node (node src/cli.ts)";
+  const referenceName = "unbundled (node src/cli.ts)";
   for (const variant of selected) {
     const s = results.get(variant.name);
     if (!s) continue;

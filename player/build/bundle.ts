@@ -20,7 +20,7 @@ export const optionalExternals: readonly string[] = ["osx-temperature-sensor", "
  * WebAssembly; the player uses node:http and node:http2), lazily allocated feedback, a smaller
  * heap. Measured by bench/memory.bench.ts: the player's RSS while playing drops from ~98 to
  * ~76 MiB for a CPU cost within the noise of a mostly idle player. Do not add
- * `--enable-source-maps` on devices: it costs ~26 MiB.
+ * `--enable-source-maps` on devices: it costs ~25 MiB.
  */
 export const deviceNodeFlags: readonly string[] = ["--lite-mode"];
 
@@ -31,7 +31,7 @@ export interface BundleOptions {
   /** The output file (`.mjs`); its source map is written beside it as `<outfile>.map`. Default {@link defaultOutfile}. */
   outfile?: string;
   /**
-   * Minify whitespace, syntax and identifiers. Default true: under `--lite-mode` it saves ~4.5 MiB
+   * Minify whitespace, syntax and identifiers. Default true: under `--lite-mode` it saves ~4 MiB
    * of RSS (less source and scope data kept by V8). Function and class names are kept, so stack
    * traces still name functions and `error.name` reads the same; positions map back through the
    * source map.
@@ -130,7 +130,7 @@ interface BundledPackage {
   dir: string;
 }
 
-/** The npm packages (outermost node_modules folder wins for nested ones) that went into the bundle. */
+/** The npm packages that went into the bundle (a nested copy counts under its innermost node_modules folder). */
 async function bundledPackages(metafile: Metafile): Promise<BundledPackage[]> {
   const dirs = new Set<string>();
   for (const input of Object.keys(metafile.inputs)) {

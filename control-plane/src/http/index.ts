@@ -1,0 +1,3 @@
+export { consoleAssetsDir, createConsoleStaticRoute, defaultConsoleDist } from "./console-static.ts";
+export type { VideoRoutesDeps } from "./videos.ts";
+export { createVideoRoutes } from "./videos.ts";
