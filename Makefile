@@ -6,6 +6,11 @@ export PATH := $(CURDIR)/.toolchain/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # npm's user config on some machines carries an unknown key that makes every npm call warn.
 export npm_config_loglevel := error
 
+# Debian packages the image build (and its boot test) need beyond `setup`'s.
+IMAGE_APT := mmdebstrap qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu bmap-tools cloud-guest-utils
+# arm64 binaries run under qemu-user during the build: make sure binfmt_misc knows them.
+ENABLE_ARM64_BINFMT := arch-test arm64 >/dev/null 2>&1 || { mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64; }
+
 .PHONY: setup demo test test-full bench proto proto-check lint typecheck build image clean distclean
 
 ## setup: install Node 24, Debian packages and npm dependencies when missing (idempotent)
@@ -22,6 +27,8 @@ test: setup proto-check lint typecheck
 
 ## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs)
 test-full: setup proto-check lint typecheck
+	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm
+	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
 
 ## bench: performance benchmarks, printed as a table and written to bench/results.json
@@ -51,8 +58,10 @@ build: setup typecheck
 	npm run --silent -w @avtech/player bundle
 
 ## image: build the flashable Raspberry Pi image (see image/README.md)
-image: setup
-	@if [ -x image/build.sh ]; then image/build.sh; else echo "image: not built yet (image/build.sh is not written)"; fi
+image:
+	@scripts/setup.sh $(IMAGE_APT)
+	@$(ENABLE_ARM64_BINFMT)
+	image/build.sh
 
 ## clean: remove build outputs, test artifacts and demo data
 clean:

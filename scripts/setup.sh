@@ -66,5 +66,6 @@ ensure_node_modules() {
 
 ensure_node
 export PATH="$toolchain/node/bin:$PATH"
-ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils "$@"
+ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils \
+  mtools dosfstools e2fsprogs fdisk ansible ansible-lint "$@"
 ensure_node_modules

@@ -1,0 +1,95 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { imageDir, repoDir, runProgram } from "./helpers.ts";
+
+let out: string;
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), "avtech-recipe-"));
+});
+afterAll(async () => {
+  await rm(out, { recursive: true, force: true });
+});
+
+/** Runs build.sh with its output and work folders in a temp folder. */
+function build(env: Record<string, string>, ...stages: string[]) {
+  return runProgram(join(imageDir, "build.sh"), stages, { AVTECH_OUT: out, AVTECH_WORK: join(out, "work"), ...env });
+}
+
+describe("image/build.sh settings", () => {
+  it("names the valid package sources when given an unknown one", async () => {
+    const result = await build({ AVTECH_PACKAGE_SOURCE: "ubuntu" }, "base");
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("unknown AVTECH_PACKAGE_SOURCE 'ubuntu': use debian or raspios");
+  });
+
+  it("says what the raspios source needs when Raspberry Pi's archive key is missing", async () => {
+    const result = await build(
+      { AVTECH_PACKAGE_SOURCE: "raspios", AVTECH_RASPIOS_KEYRING: join(out, "missing.gpg") },
+      "base",
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain("package source raspios needs Raspberry Pi's archive key");
+  });
+
+  it("says what to do when the raspios snapshot is not there", async () => {
+    const result = await build(
+      {
+        AVTECH_PACKAGE_SOURCE: "raspios",
+        AVTECH_RASPIOS_KEYRING: "/usr/share/keyrings/debian-archive-keyring.gpg",
+        AVTECH_RASPIOS_MIRROR: `file://${out}/no-snapshot`,
+      },
+      "base",
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain(`no apt repository at file://${out}/no-snapshot`);
+  });
+
+  it("rejects an unknown stage and logs progress with timestamps", async () => {
+    const result = await build({}, "frobnicate");
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/\[\d\d:\d\d:\d\d \+\d\d:\d\d\] .*unknown stage 'frobnicate'/);
+  });
+});
+
+describe("player release archive", () => {
+  it("is readable by the unprivileged avtech user once unpacked (folders 0755, files world-readable)", async () => {
+    const tgz = join(out, "app.tar.gz");
+    const made = await runProgram("bash", [
+      "-c",
+      `source "${imageDir}/lib/common.sh" && source "${imageDir}/lib/app.sh" && build_app_archive "${tgz}" player proto provisioning`,
+    ]);
+    expect(made.code, made.stdout + made.stderr).toBe(0);
+    const listing = (await runProgram("tar", ["-tvzf", tgz])).stdout.trim().split("\n");
+    expect(listing[0]).toMatch(/^drwxr-xr-x .* \.\/$/);
+    expect(listing.some((l) => / \.\/player\/src\/cli\.ts$/.test(l))).toBe(true);
+    expect(listing.some((l) => / \.\/node_modules\/@connectrpc\/connect\//.test(l))).toBe(true);
+    expect(listing.some((l) => / \.\/(player|proto|provisioning)\/.*\.test\.ts$/.test(l))).toBe(false);
+    const unreadable = listing.filter((l) => !/^(l|-r..r..r|dr.xr.xr.x)/.test(l));
+    expect(unreadable).toEqual([]);
+  });
+});
+
+describe("ansible", () => {
+  it("is ansible-lint clean (production profile) and the playbooks pass syntax-check", async () => {
+    const ansibleDir = join(repoDir, "ansible");
+    const lint = await runProgram(
+      "ansible-lint",
+      ["--nocolor"],
+      { ANSIBLE_CONFIG: join(ansibleDir, "ansible.cfg") },
+      ansibleDir,
+    );
+    expect(lint.stdout + lint.stderr).toMatch(/Passed with production profile: 0 failure\(s\), 0 warning\(s\)/);
+    expect(lint.code).toBe(0);
+    for (const playbook of ["site.yml", "image.yml"]) {
+      const check = await runProgram(
+        "ansible-playbook",
+        ["--syntax-check", join(ansibleDir, "playbooks", playbook)],
+        { ANSIBLE_CONFIG: join(ansibleDir, "ansible.cfg") },
+        ansibleDir,
+      );
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+    }
+  });
+});

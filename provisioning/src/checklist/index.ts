@@ -1,0 +1,1 @@
+export { pairingChecklist } from "./checklist.ts";

@@ -1,0 +1,2 @@
+export type { EnrollmentKey, EnrollmentKeyRequest } from "./enroll.ts";
+export { createEnrollmentKey } from "./enroll.ts";

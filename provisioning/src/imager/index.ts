@@ -1,0 +1,2 @@
+export type { ImagerDevice, ImagerEntry, ImagerEntryInput } from "./imager.ts";
+export { imagerEntry, imagerRepository } from "./imager.ts";
