@@ -1,4 +1,7 @@
-import { createHash, randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import { hashSecret } from "../auth/secrets.ts";
+
+export { hashSecret };
 
 /**
  * RFC 8628 §6.1's consonant alphabet: no vowels (no words), no look-alikes (0/O, 1/I).
@@ -33,11 +36,6 @@ export function normalisePairingCode(typed: string): string | undefined {
 /** A 256-bit random secret (device token, session, API token, pairing secret), base64url. */
 export function newSecret(): string {
   return randomBytes(32).toString("base64url");
-}
-
-/** How secrets are stored: sha256 hex. They are 256-bit random, so no slow KDF is needed. */
-export function hashSecret(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
 }
 
 /** Constant-time comparison of two hex hashes. */
