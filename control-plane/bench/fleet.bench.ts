@@ -134,7 +134,7 @@ server.close();
 
 const sorted = [...latencies].sort((a, b) => a - b);
 const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-const note = `${screens} screens, in-memory stores (no database yet)`;
+const note = `${screens} screens, in-memory stores: the stream path only, the PostgreSQL stores are not in this benchmark`;
 reportMetrics([
   {
     name: "control-plane.fleet.rss_per_stream",

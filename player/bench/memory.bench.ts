@@ -91,7 +91,7 @@ try {
     },
     {
       name: "device",
-      description: `minified bundle, ${deviceNodeFlags.join(" ")} (what the image runs)`,
+      description: `minified bundle, ${deviceNodeFlags.join(" ")} (the device build; the image does not ship it yet)`,
       argv: [...deviceNodeFlags, minified.outfile],
     },
     {
