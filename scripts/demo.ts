@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { adminCommands, createLogger, loadConfig, openDatabase } from "@avtech/control-plane";
@@ -139,9 +139,13 @@ async function main(): Promise<void> {
 
   step("starting a real player (mpv) that pairs with a code, as a new screen in the field would");
   const player = await startRealPlayer(grpcPort);
-  const pairingCode = await player.pairingCode;
-  step(`the player shows pairing code ${pairingCode}; claiming it as "Demo player (real mpv)"`);
-  await fleet.claimScreen({ pairingCode, name: "Demo player (real mpv)", tags: ["real"], timezone: localZone() });
+  if (player.paired) {
+    step("the player was paired in an earlier run (delete .data/demo/player to pair again)");
+  } else {
+    const pairingCode = await player.pairingCode;
+    step(`the player shows pairing code ${pairingCode}; claiming it as "Demo player (real mpv)"`);
+    await fleet.claimScreen({ pairingCode, name: "Demo player (real mpv)", tags: ["real"], timezone: localZone() });
+  }
 
   step("publishing to the whole tenant");
   const { results } = await publish.publish({});
@@ -157,10 +161,7 @@ async function main(): Promise<void> {
     `player:   ${process.env.DISPLAY ? "mpv window on this display" : "mpv with a null video output (no display)"}; its log is .data/demo/player.log`,
   );
   step("Ctrl-C stops everything; the data stays in .data/demo");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
+  await stopRequested;
 }
 
 function uploadStream(path: string, name: string): AsyncIterable<UploadVideoRequest> {
@@ -215,9 +216,13 @@ async function ensureRules(
   }
 }
 
-async function startRealPlayer(grpcPort: number): Promise<{ pairingCode: Promise<string> }> {
+async function startRealPlayer(grpcPort: number): Promise<{ paired: boolean; pairingCode: Promise<string> }> {
   const playerDir = join(dataDir, "player");
   await mkdir(playerDir, { recursive: true });
+  const paired = await stat(join(playerDir, "data", "v1", "device-token.json")).then(
+    () => true,
+    () => false,
+  );
   const vo = process.env.DISPLAY ? "gpu" : "null";
   const configPath = join(playerDir, "avtech.toml");
   await writeFile(
@@ -246,17 +251,17 @@ async function startRealPlayer(grpcPort: number): Promise<{ pairingCode: Promise
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on("line", (line) => {
       try {
-        const entry = JSON.parse(line) as { pairingCode?: string; msg?: string };
+        const entry = JSON.parse(line) as { pairingCode?: string };
         if (entry.pairingCode) resolve(entry.pairingCode);
-        if (entry.msg === "registered")
-          reject(new Error("the player already has credentials (delete .data/demo/player to pair again)"));
       } catch {
         // not a log line
       }
     });
     child.once("exit", (code) => reject(new Error(`the player exited with code ${code}; see .data/demo/player.log`)));
   });
-  return { pairingCode };
+  // Nobody waits for a code when the player is already paired: keep the rejection handled.
+  pairingCode.catch(() => undefined);
+  return { paired, pairingCode };
 }
 
 function spawnLogged(name: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
@@ -306,6 +311,22 @@ function localZone(): string {
 }
 
 let shuttingDown = false;
+// One handler for the whole run: a second Ctrl-C must not kill the demo before it has stopped its
+// children, and a signal during set-up must still stop what was started.
+let requestStop: () => void = () => undefined;
+const stopRequested = new Promise<void>((resolve) => {
+  requestStop = resolve;
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (shuttingDown) return;
+    requestStop();
+  });
+}
+// Last resort if the demo itself dies: never leave a control plane, player or mpv behind.
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+});
 async function shutdown(): Promise<void> {
   shuttingDown = true;
   step("stopping");
@@ -319,11 +340,13 @@ async function shutdown(): Promise<void> {
 }
 
 try {
-  await main();
+  await Promise.race([main(), stopRequested]);
 } catch (error) {
   const message = error instanceof ConnectError ? `${Code[error.code]}: ${error.rawMessage}` : String(error);
   process.stderr.write(`[demo] failed: ${message}\n`);
   process.exitCode = 1;
 } finally {
   await shutdown();
+  // Set-up work interrupted by Ctrl-C may still hold timers or sockets: the demo is over.
+  process.exit();
 }
