@@ -1,5 +1,5 @@
 # AVTech entry points. Every target brings what it needs itself (scripts/setup.sh): Node 24
-# into .toolchain/ when the system Node is older, Debian packages through apt-get, npm ci.
+# into .toolchain/ when the system Node is older, Debian packages through apt-get, the locked npm dependencies.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 export PATH := $(CURDIR)/.toolchain/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
