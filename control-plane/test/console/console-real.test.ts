@@ -1,9 +1,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
@@ -40,6 +41,8 @@ let clips: ClipFactory;
 let browser: TestBrowser;
 let page: Page;
 let baseUrl: string;
+/** A screen's own client, over gRPC on the h2c port as the player speaks it. */
+let deviceClient: Client<typeof DeviceService>;
 const pageErrors: string[] = [];
 const files: Record<"promo" | "long" | "broken", string> = { promo: "", long: "", broken: "" };
 
@@ -71,6 +74,7 @@ beforeAll(async () => {
   fleet.attach(server);
   const addresses = await server.listen();
   baseUrl = addresses.http1Url;
+  deviceClient = createClient(DeviceService, createGrpcTransport({ baseUrl: addresses.http2Url }));
 
   const admin = createAdminCommands(db.orm, config.defaultTenantQuota);
   await admin.createTenant({ slug: tenant });
@@ -242,6 +246,55 @@ describe("console against the real control plane, as a viewer", () => {
     await page.goto(`${baseUrl}/#/publish`);
     await page.getByRole("button", { name: "Show changes" }).waitFor();
     await expect(page.getByRole("button", { name: /^Publish/ }).count()).resolves.toBe(0);
+    await signOut();
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("console against the real control plane, screen commands and pairing", () => {
+  it("sends Identify to a simulated screen and shows the command as done", async () => {
+    await signIn(adminEmail);
+    await page.locator("[data-testid=fleet-rows] tr.tr").first().getByRole("link").click();
+    await page.getByRole("heading", { name: "Recent commands" }).waitFor(slow);
+    await page.getByRole("button", { name: "Identify", exact: true }).click();
+    await page.getByText("Sent. Offline screens get it when they reconnect.").waitFor(slow);
+    // The simulator answers every command with SUCCEEDED, which the history shows as "Done"
+    // once its 5 s refetch (or the invalidation after sending) picks the result up.
+    await page.locator("li").filter({ hasText: "Identify" }).filter({ hasText: "Done" }).first().waitFor(slow);
+    await shot("identify", true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("claims a screen by the pairing code it got from Register, typed lowercase without the dash", async () => {
+    const registered = await deviceClient.register({
+      hardwareId: "console-pairing-0001",
+      facts: { model: "Raspberry Pi 4 Model B Rev 1.5", osVersion: "Debian GNU/Linux 12 (bookworm)" },
+    });
+    if (registered.outcome.case !== "pairing")
+      throw new Error(`expected a pairing ticket, got ${registered.outcome.case}`);
+    const { pairingCode, pairingSecret } = registered.outcome.value;
+    expect(pairingCode).toMatch(/^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
+    const waiting = await deviceClient.completePairing({ pairingSecret });
+    expect(waiting.outcome.case).toBe("waiting");
+
+    await page.goto(`${baseUrl}/#/fleet`);
+    await page.getByRole("button", { name: "Add screen" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add a screen" });
+    await dialog.getByLabel("Pairing code").fill(pairingCode.replace("-", "").toLowerCase());
+    await dialog.getByLabel("Name").fill("Reception");
+    await dialog.getByRole("button", { name: "Claim screen" }).click();
+    // A successful claim opens the new screen's page.
+    await page.getByRole("heading", { name: "Reception" }).waitFor(slow);
+    await page.goto(`${baseUrl}/#/fleet`);
+    await page.locator("[data-testid=fleet-rows]").getByRole("link", { name: "Reception" }).waitFor(slow);
+    await expect.poll(() => page.locator("[data-testid=fleet-rows] tr.tr").count(), slow).toBe(3);
+    await shot("pairing");
+
+    const claimed = await deviceClient.completePairing({ pairingSecret });
+    if (claimed.outcome.case !== "claimed") throw new Error(`expected credentials, got ${claimed.outcome.case}`);
+    expect(claimed.outcome.value.screenName).toBe("Reception");
+    expect(claimed.outcome.value.deviceId).not.toBe("");
+    expect(claimed.outcome.value.deviceToken.length).toBeGreaterThanOrEqual(43);
     await signOut();
     expect(pageErrors).toEqual([]);
   });
