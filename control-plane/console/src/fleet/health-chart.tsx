@@ -29,7 +29,16 @@ export function HealthChart({ points, series }: { points: readonly HealthPoint[]
         height: 160,
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        // A fixed 24 h window: with one or two points uPlot would otherwise widen the axis to years.
+        scales: {
+          x: {
+            time: true,
+            range: () => {
+              const now = Date.now() / 1000;
+              return [now - 86_400, now];
+            },
+          },
+        },
         axes: [
           { stroke: "#6b7280", grid: { stroke: "#eef0f3" } },
           {
