@@ -12,6 +12,8 @@ export type {
 export { AdminCommandError, createAdminCommands } from "./admin/index.ts";
 export type { OpenDatabase } from "./app.ts";
 export { openDatabase, prepareBlobDir } from "./app.ts";
+export type { AssembledControlPlane, ControlPlaneParts } from "./assemble.ts";
+export { assembleControlPlane } from "./assemble.ts";
 export type { Principal } from "./auth/index.ts";
 export { principalOf } from "./auth/index.ts";
 export type { Clock } from "./clock.ts";

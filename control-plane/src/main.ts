@@ -1,10 +1,9 @@
 import { openDatabase, prepareBlobDir } from "./app.ts";
+import { assembleControlPlane } from "./assemble.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, loadConfig } from "./config/index.ts";
-import { createFfmpegTools, createFsBlobStore } from "./content/index.ts";
-import { createFleetWiring } from "./fleet-pg/index.ts";
+import { createFsBlobStore } from "./content/index.ts";
 import { createLogger } from "./logger.ts";
-import { createServer } from "./server/server.ts";
 
 /**
  * The control-plane process: config → database (migrated) → fleet plane → server → listen;
@@ -25,29 +24,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   const database = await openDatabase(config, logger);
   const blobs = createFsBlobStore(await prepareBlobDir(config));
-  const fleet = await createFleetWiring({ orm: database.orm, blobs, logger, clock: systemClock });
-  const server = createServer({
-    config,
-    orm: database.orm,
-    blobs,
-    media: createFfmpegTools(config),
-    logger,
-    clock: systemClock,
-    services: fleet.services,
-    httpRoutes: fleet.httpRoutes,
-  });
-  fleet.attach(server);
-  await server.listen();
+  const controlPlane = await assembleControlPlane({ config, orm: database.orm, blobs, logger, clock: systemClock });
+  await controlPlane.server.listen();
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    // Device streams end first (players reconnect elsewhere with jitter), then the listeners
-    // drain, then buffered heartbeats are written before the database goes.
-    fleet.endStreams();
-    await server.close();
-    await fleet.close();
+    await controlPlane.close();
     await database.close();
     process.exit(0);
   };

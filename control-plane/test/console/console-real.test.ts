@@ -9,18 +9,17 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { type AssembledControlPlane, assembleControlPlane } from "../../src/assemble.ts";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config/index.ts";
-import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
-import { createFleetWiring, type FleetWiring } from "../../src/fleet-pg/index.ts";
+import { createFsBlobStore } from "../../src/content/index.ts";
 import { createLogger } from "../../src/logger.ts";
-import { type ControlPlaneServer, createServer } from "../../src/server/server.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-database.ts";
 import { artifactsDir, ensureConsoleBuilt, launchBrowser, type TestBrowser } from "./browser.ts";
 
 /**
- * The built console in Chromium against the REAL control plane, wired as main.ts wires it (fleet
+ * The built console in Chromium against the REAL control plane, assembled as main.ts assembles it (fleet
  * plane on PostgreSQL, console files and /v1/videos served by the server itself), with two
  * simulated screens enrolled by key. Covers what the fake-API test cannot: the real upload path,
  * playlists, a rule, publish and the screens' acknowledgements.
@@ -34,8 +33,7 @@ const slow = { timeout: 15_000 };
 
 let db: MigratedDatabase;
 let blobDir: string;
-let fleet: FleetWiring;
-let server: ControlPlaneServer;
+let controlPlane: AssembledControlPlane | undefined;
 let simulator: FleetSimulator | undefined;
 let clips: ClipFactory;
 let browser: TestBrowser;
@@ -58,21 +56,15 @@ beforeAll(async () => {
     env: { LOG_LEVEL: process.env.LOG_LEVEL },
     overrides: { listen: { host: "127.0.0.1", port: 0, http1Port: 0 }, database: { url: db.database.url }, blobDir },
   });
-  const logger = createLogger(config);
-  const blobs = createFsBlobStore(blobDir);
-  fleet = await createFleetWiring({ orm: db.orm, blobs, logger, clock: systemClock, flushMs: 200 });
-  server = createServer({
+  controlPlane = await assembleControlPlane({
     config,
     orm: db.orm,
-    blobs,
-    media: createFfmpegTools(config),
-    logger,
+    blobs: createFsBlobStore(blobDir),
+    logger: createLogger(config),
     clock: systemClock,
-    services: fleet.services,
-    httpRoutes: fleet.httpRoutes,
+    heartbeatFlushMs: 200,
   });
-  fleet.attach(server);
-  const addresses = await server.listen();
+  const addresses = await controlPlane.server.listen();
   baseUrl = addresses.http1Url;
   deviceClient = createClient(DeviceService, createGrpcTransport({ baseUrl: addresses.http2Url }));
 
@@ -119,9 +111,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await simulator?.stop();
-  fleet?.endStreams();
-  await server?.close(1000);
-  await fleet?.close();
+  await controlPlane?.close(1000);
   await db?.close();
   await clips?.remove();
   if (blobDir) await rm(blobDir, { recursive: true, force: true });

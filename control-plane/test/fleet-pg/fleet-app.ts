@@ -5,15 +5,16 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { assembleControlPlane } from "../../src/assemble.ts";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config/index.ts";
-import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
-import { createFleetWiring, type FleetWiring } from "../../src/fleet-pg/index.ts";
+import { createFsBlobStore } from "../../src/content/index.ts";
+import type { FleetWiring } from "../../src/fleet-pg/index.ts";
 import { createLogger } from "../../src/logger.ts";
-import { createServer, type ServerAddresses } from "../../src/server/server.ts";
+import type { ServerAddresses } from "../../src/server/server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-database.ts";
 
-/** The real control plane with the fleet plane wired exactly as main.ts does, on port 0. */
+/** The real control plane, assembled as main.ts assembles it, on port 0. */
 export interface FleetApp {
   db: MigratedDatabase;
   fleet: FleetWiring;
@@ -33,21 +34,16 @@ export async function startFleetApp(): Promise<FleetApp> {
     env: { LOG_LEVEL: process.env.LOG_LEVEL },
     overrides: { listen: { host: "127.0.0.1", port: 0, http1Port: 0 }, database: { url: db.database.url }, blobDir },
   });
-  const logger = createLogger(config);
-  const blobs = createFsBlobStore(blobDir);
-  const fleet = await createFleetWiring({ orm: db.orm, blobs, logger, clock: systemClock, flushMs: 200 });
-  const server = createServer({
+  const controlPlane = await assembleControlPlane({
     config,
     orm: db.orm,
-    blobs,
-    media: createFfmpegTools(config),
-    logger,
+    blobs: createFsBlobStore(blobDir),
+    logger: createLogger(config),
     clock: systemClock,
-    services: fleet.services,
-    httpRoutes: fleet.httpRoutes,
+    heartbeatFlushMs: 200,
   });
-  fleet.attach(server);
-  const addresses = await server.listen();
+  const { fleet } = controlPlane;
+  const addresses = await controlPlane.server.listen();
   const admin = createAdminCommands(db.orm, config.defaultTenantQuota);
   const bearer =
     (token: string): Interceptor =>
@@ -71,9 +67,7 @@ export async function startFleetApp(): Promise<FleetApp> {
       return { id: tenant.id, adminToken: secret };
     },
     async close() {
-      fleet.endStreams();
-      await server.close(1000);
-      await fleet.close();
+      await controlPlane.close(1000);
       await db.close();
       await rm(blobDir, { recursive: true, force: true });
     },
