@@ -45,7 +45,7 @@ proto-check:
 
 ## lint: Biome lint + format check
 lint:
-	biome check .
+	biome check --error-on-warnings .
 
 ## typecheck: tsc --noEmit over every workspace
 typecheck:

@@ -15,8 +15,9 @@ import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import { create } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerToken } from "../control-plane/src/auth/bearer.ts";
 import { findFreePort, startEmbeddedPostgres } from "../control-plane/src/db/embedded-postgres.ts";
 import { startFleetSimulator } from "../player/sim/index.ts";
 import { ensureDemoClips } from "./lib/demo-clips.ts";
@@ -81,10 +82,7 @@ async function main(): Promise<void> {
   });
   await database.close();
 
-  const bearer: Interceptor = (next) => (request) => {
-    request.header.set("authorization", `Bearer ${secret}`);
-    return next(request);
-  };
+  const bearer = bearerToken(secret);
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}`, interceptors: [bearer] });
   const content = createClient(ContentService, transport);
   const schedule = createClient(ScheduleService, transport);

@@ -2,9 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { type ConfigInput, loadConfig } from "../../src/config/index.ts";
 import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
@@ -52,10 +53,7 @@ export async function startBenchApp(overrides: ConfigInput = {}): Promise<BenchA
   const admin = createAdminCommands(orm, { storageBytes: 100 * 1024 ** 3, screens: 100 });
   const tenant = await admin.createTenant({ slug: "bench" });
   const { secret } = await admin.createApiToken({ tenant: "bench", name: "bench", role: "editor" });
-  const bearer: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${secret}`);
-    return next(req);
-  };
+  const bearer = bearerToken(secret);
   const sessions = new Http2SessionManager(addresses.http2Url);
   return {
     orm,

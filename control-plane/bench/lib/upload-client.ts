@@ -7,6 +7,7 @@ import { open, stat } from "node:fs/promises";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearerToken } from "../../src/auth/bearer.ts";
 
 const [url = "", token = "", path = ""] = process.argv.slice(2);
 const size = (await stat(path)).size;
@@ -14,12 +15,7 @@ const content = createClient(
   ContentService,
   createGrpcTransport({
     baseUrl: url,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${token}`);
-        return next(req);
-      },
-    ],
+    interceptors: [bearerToken(token)],
   }),
 );
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
 import { createAdminCommands } from "../../src/admin/index.ts";
 import { type AssembledControlPlane, assembleControlPlane } from "../../src/assemble.ts";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createFsBlobStore } from "../../src/content/index.ts";
@@ -78,12 +79,7 @@ beforeAll(async () => {
     createConnectTransport({
       baseUrl,
       httpVersion: "1.1",
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${secret}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearerToken(secret)],
     }),
   );
   const { enrollmentKey } = await fleetClient.createEnrollmentKey({ name: "console e2e" });

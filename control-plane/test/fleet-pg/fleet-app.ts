@@ -2,10 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
 import { assembleControlPlane } from "../../src/assemble.ts";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createFsBlobStore } from "../../src/content/index.ts";
@@ -45,13 +46,6 @@ export async function startFleetApp(): Promise<FleetApp> {
   const { fleet } = controlPlane;
   const addresses = await controlPlane.server.listen();
   const admin = createAdminCommands(db.orm, config.defaultTenantQuota);
-  const bearer =
-    (token: string): Interceptor =>
-    (next) =>
-    (req) => {
-      req.header.set("authorization", `Bearer ${token}`);
-      return next(req);
-    };
   return {
     db,
     fleet,
@@ -59,7 +53,7 @@ export async function startFleetApp(): Promise<FleetApp> {
     client: (service, token) =>
       createClient(
         service,
-        createConnectTransport({ baseUrl: addresses.http1Url, httpVersion: "1.1", interceptors: [bearer(token)] }),
+        createConnectTransport({ baseUrl: addresses.http1Url, httpVersion: "1.1", interceptors: [bearerToken(token)] }),
       ),
     async createTenant(slug) {
       const tenant = await admin.createTenant({ slug });

@@ -4,6 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";
@@ -54,12 +55,7 @@ describe("stock clients", () => {
   it("a gRPC-Web client (connect-web, fetch) calls over HTTP/1.1", async () => {
     const transport = createGrpcWebTransport({
       baseUrl: app.addresses.http1Url,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${tenant.tokens.viewer}`);
-          return next(req);
-        },
-      ],
+      interceptors: [bearerToken(tenant.tokens.viewer)],
     });
     const usage = await createClient(ContentService, transport).getStorageUsage({});
     expect(usage.videoCount).toBe(1);

@@ -2,9 +2,10 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { type ConfigInput, loadConfig } from "../../src/config/index.ts";
 import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
@@ -63,13 +64,6 @@ export async function startTestApp(overrides: ConfigInput = {}): Promise<TestApp
   const connect = createConnectTransport({ baseUrl: addresses.http1Url, httpVersion: "1.1" });
   const grpc = createGrpcTransport({ baseUrl: addresses.http2Url, sessionManager });
   const admin = createAdminCommands(db.orm, config.defaultTenantQuota);
-  const bearer =
-    (token: string): Interceptor =>
-    (next) =>
-    (req) => {
-      req.header.set("authorization", `Bearer ${token}`);
-      return next(req);
-    };
   return {
     db,
     server,
@@ -79,7 +73,7 @@ export async function startTestApp(overrides: ConfigInput = {}): Promise<TestApp
     grpc,
     client(service, token, transport = "connect") {
       const base = transport === "grpc" ? addresses.http2Url : addresses.http1Url;
-      const interceptors = token ? [bearer(token)] : [];
+      const interceptors = token ? [bearerToken(token)] : [];
       const t =
         transport === "grpc"
           ? createGrpcTransport({ baseUrl: base, sessionManager, interceptors })

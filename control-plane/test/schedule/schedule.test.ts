@@ -3,8 +3,9 @@ import { AuditService } from "@avtech/proto/gen/avtech/auth/v1/audit_pb.js";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { Screen, ScreenTag } from "../../src/db/entities.ts";
 import { createDbAssetCatalog, createDbPublishSources } from "../../src/schedule/index.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
@@ -19,10 +20,7 @@ describe("ScheduleService", () => {
 
   /** In memory (createRouterTransport) with the server's own routes and interceptors. */
   const schedule = (token: string) => {
-    const bearer: Interceptor = (next) => (req) => {
-      req.header.set("authorization", `Bearer ${token}`);
-      return next(req);
-    };
+    const bearer = bearerToken(token);
     return createClient(
       ScheduleService,
       createRouterTransport(app.server.routes, {

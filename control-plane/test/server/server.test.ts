@@ -5,9 +5,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@avtech/proto/gen/grpc/health/v1/health_pb.js";
-import { Code, createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearerToken } from "../../src/auth/bearer.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";
 
 const run = promisify(execFile);
@@ -91,10 +92,7 @@ describe("server with TLS (one port for gRPC, gRPC-Web and Connect)", () => {
   it("listens on one port and serves HTTP/2 gRPC and HTTP/1.1 Connect on it", async () => {
     expect(app.addresses.http1Port).toBeUndefined();
     expect(app.addresses.http1Url).toBe(app.addresses.http2Url);
-    const bearer: Interceptor = (next) => (req) => {
-      req.header.set("authorization", `Bearer ${tenant.tokens.viewer}`);
-      return next(req);
-    };
+    const bearer = bearerToken(tenant.tokens.viewer);
     const sessions = new Http2SessionManager(app.addresses.http2Url, undefined, { ca });
     try {
       const overGrpc = createClient(
