@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { type DesiredState, DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { isENOENT, writeFileAtomic } from "../storage/index.ts";
+import { readFileIfExists, writeFileAtomic } from "../storage/index.ts";
 
 /** Result of reading the last good state. */
 export type LoadedState = { type: "None" } | { type: "Found"; state: DesiredState } | { type: "Corrupt"; error: Error };
@@ -20,13 +19,8 @@ export class StateStore {
 
   /** Reads the file. A corrupt file (impossible with atomic writes, but SD cards rot) is reported, not thrown. */
   async load(): Promise<LoadedState> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(this.path);
-    } catch (error) {
-      if (isENOENT(error)) return { type: "None" };
-      throw error;
-    }
+    const bytes = await readFileIfExists(this.path);
+    if (!bytes) return { type: "None" };
     try {
       const state = fromBinary(DesiredStateSchema, bytes);
       if (state.version === 0n) throw new Error("version 0");

@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { isENOENT, writeFileAtomic } from "../storage/index.ts";
+import { readFileIfExists, writeFileAtomic } from "../storage/index.ts";
 
 const snapshotSchema = z.object({
   writtenAt: z.string(),
@@ -51,13 +50,9 @@ export async function writeStatus(path: string, snapshot: StatusSnapshot): Promi
 
 /** Reads the snapshot; undefined when the player never ran with this data folder. */
 export async function readStatus(path: string): Promise<StatusSnapshot | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if (isENOENT(error)) return undefined;
-    throw error;
-  }
+  const bytes = await readFileIfExists(path);
+  if (!bytes) return undefined;
+  const text = bytes.toString("utf8");
   return snapshotSchema.parse(JSON.parse(text));
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { isENOENT } from "./errors.ts";
 
 /** Options of {@link writeFileAtomic}. */
 export interface WriteAtomicOptions {
@@ -49,4 +50,14 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** True for the temp files {@link writeFileAtomic} leaves behind when killed; safe to delete at start-up. */
 export function isAtomicTempName(name: string): boolean {
   return name.startsWith(".") && name.endsWith(".tmp");
+}
+
+/** The file's bytes, or undefined when it does not exist (a first boot, not an error). */
+export async function readFileIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if (isENOENT(error)) return undefined;
+    throw error;
+  }
 }

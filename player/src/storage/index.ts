@@ -1,5 +1,5 @@
 export type { WriteAtomicOptions } from "./atomic.ts";
-export { fsyncDir, isAtomicTempName, writeFileAtomic } from "./atomic.ts";
+export { fsyncDir, isAtomicTempName, readFileIfExists, writeFileAtomic } from "./atomic.ts";
 export type { SystemError } from "./errors.ts";
 export { isAbortError, isDiskError, isEEXIST, isENOENT, isENOSPC, isSystemError, messageOf } from "./errors.ts";
 export type { StateLayout } from "./layout.ts";

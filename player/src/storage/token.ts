@@ -1,7 +1,6 @@
-import { chmod, readFile } from "node:fs/promises";
+import { chmod } from "node:fs/promises";
 import { z } from "zod";
-import { writeFileAtomic } from "./atomic.ts";
-import { isENOENT } from "./errors.ts";
+import { readFileIfExists, writeFileAtomic } from "./atomic.ts";
 
 /** The credentials a screen keeps after registration. */
 export interface StoredCredentials {
@@ -25,13 +24,9 @@ export async function saveCredentials(path: string, credentials: StoredCredentia
 
 /** Reads the stored credentials; undefined when the screen has not registered yet. */
 export async function loadCredentials(path: string): Promise<StoredCredentials | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if (isENOENT(error)) return undefined;
-    throw error;
-  }
+  const bytes = await readFileIfExists(path);
+  if (!bytes) return undefined;
+  const text = bytes.toString("utf8");
   const parsed = credentialsSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${path}: corrupt credentials; delete the file to register the screen again`);
   return parsed.data;
