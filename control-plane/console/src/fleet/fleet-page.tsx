@@ -8,6 +8,7 @@ import { useApi } from "../api/api-context.tsx";
 import { canEdit } from "../api/session.ts";
 import { formatAgo } from "../ui/format.ts";
 import { href } from "../ui/router.ts";
+import { Select } from "../ui/select.tsx";
 import { useNow, useThrottled } from "../ui/timing.ts";
 import type { FleetView } from "./fleet-store.ts";
 import { GroupsDialog } from "./groups-dialog.tsx";
@@ -25,6 +26,18 @@ interface Filters {
 }
 
 const rowHeight = 52;
+
+const connectionChoices = [
+  { value: String(ConnectionState.ONLINE), label: "Online" },
+  { value: String(ConnectionState.OFFLINE), label: "Offline" },
+  { value: String(ConnectionState.NEVER_CONNECTED), label: "Never connected" },
+];
+
+const syncChoices = [
+  { value: String(SyncStatus.SYNCED), label: "Synced" },
+  { value: String(SyncStatus.PENDING), label: "Pending" },
+  { value: String(SyncStatus.FAILED), label: "Failed" },
+];
 
 /** The live fleet table: every screen, filterable, virtualised for 10,000+ rows. */
 export function FleetPage() {
@@ -88,46 +101,38 @@ export function FleetPage() {
             onChange={(e) => set({ query: e.target.value })}
           />
         </label>
-        <label>
-          <span className="visually-hidden">Connection</span>
-          <select value={filters.connection} onChange={(e) => set({ connection: e.target.value })}>
-            <option value="">Any connection</option>
-            <option value={String(ConnectionState.ONLINE)}>Online</option>
-            <option value={String(ConnectionState.OFFLINE)}>Offline</option>
-            <option value={String(ConnectionState.NEVER_CONNECTED)}>Never connected</option>
-          </select>
-        </label>
-        <label>
-          <span className="visually-hidden">Sync status</span>
-          <select value={filters.sync} onChange={(e) => set({ sync: e.target.value })}>
-            <option value="">Any sync status</option>
-            <option value={String(SyncStatus.SYNCED)}>Synced</option>
-            <option value={String(SyncStatus.PENDING)}>Pending</option>
-            <option value={String(SyncStatus.FAILED)}>Failed</option>
-          </select>
-        </label>
-        <label>
-          <span className="visually-hidden">Group</span>
-          <select value={filters.groupId} onChange={(e) => set({ groupId: e.target.value })}>
-            <option value="">All groups</option>
-            {groups.data?.groups.map((g) => (
-              <option key={g.id} value={g.id}>
-                {g.name} ({g.screenCount})
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          <span className="visually-hidden">Tag</span>
-          <select value={filters.tag} onChange={(e) => set({ tag: e.target.value })}>
-            <option value="">All tags</option>
-            {tags.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Connection"
+          hideLabel
+          value={filters.connection}
+          empty="Any connection"
+          choices={connectionChoices}
+          onChange={(connection) => set({ connection })}
+        />
+        <Select
+          label="Sync status"
+          hideLabel
+          value={filters.sync}
+          empty="Any sync status"
+          choices={syncChoices}
+          onChange={(sync) => set({ sync })}
+        />
+        <Select
+          label="Group"
+          hideLabel
+          value={filters.groupId}
+          empty="All groups"
+          choices={(groups.data?.groups ?? []).map((g) => ({ value: g.id, label: `${g.name} (${g.screenCount})` }))}
+          onChange={(groupId) => set({ groupId })}
+        />
+        <Select
+          label="Tag"
+          hideLabel
+          value={filters.tag}
+          empty="All tags"
+          choices={tags.map((t) => ({ value: t, label: t }))}
+          onChange={(tag) => set({ tag })}
+        />
       </search>
       <FleetTable ids={ids} screens={view.screens} videoNames={videoNames} groupNames={groupNames} />
     </section>

@@ -4,6 +4,7 @@ import { type FormEvent, useState } from "react";
 import { describeError } from "../api/errors.ts";
 import { Modal } from "../ui/modal.tsx";
 import { href } from "../ui/router.ts";
+import { choicesOf, Select } from "../ui/select.tsx";
 
 /** Claims a new screen with the pairing code it shows (FleetService.ClaimScreen). */
 export function PairScreenDialog({ groups, onClose }: { groups: readonly Group[]; onClose: () => void }) {
@@ -53,17 +54,7 @@ export function PairScreenDialog({ groups, onClose }: { groups: readonly Group[]
           Name
           <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} required />
         </label>
-        <label>
-          Group
-          <select value={groupId} onChange={(e) => setGroupId(e.target.value)}>
-            <option value="">No group</option>
-            {groups.map((g) => (
-              <option key={g.id} value={g.id}>
-                {g.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select label="Group" value={groupId} empty="No group" choices={choicesOf(groups)} onChange={setGroupId} />
         <label>
           Tags <span className="muted small">(comma separated)</span>
           <input value={tags} onChange={(e) => setTags(e.target.value)} />

@@ -4,12 +4,13 @@ import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError } from "../api/errors.ts";
+import { choicesOf, Select } from "../ui/select.tsx";
 
-const orientations = [
-  { value: Orientation.LANDSCAPE, label: "Landscape" },
-  { value: Orientation.PORTRAIT, label: "Portrait" },
-  { value: Orientation.LANDSCAPE_FLIPPED, label: "Landscape, flipped" },
-  { value: Orientation.PORTRAIT_FLIPPED, label: "Portrait, flipped" },
+const orientationChoices = [
+  { value: String(Orientation.LANDSCAPE), label: "Landscape" },
+  { value: String(Orientation.PORTRAIT), label: "Portrait" },
+  { value: String(Orientation.LANDSCAPE_FLIPPED), label: "Landscape, flipped" },
+  { value: String(Orientation.PORTRAIT_FLIPPED), label: "Portrait, flipped" },
 ];
 
 /**
@@ -55,17 +56,13 @@ export function ScreenSettingsForm({ screen }: { screen: Screen }) {
           Name
           <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} required />
         </label>
-        <label>
-          Group
-          <select value={groupId} onChange={(e) => setGroupId(e.target.value)}>
-            <option value="">No group</option>
-            {groups.data?.groups.map((g) => (
-              <option key={g.id} value={g.id}>
-                {g.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Group"
+          value={groupId}
+          empty="No group"
+          choices={choicesOf(groups.data?.groups)}
+          onChange={setGroupId}
+        />
       </div>
       <label>
         Tags <span className="muted small">(comma separated)</span>
@@ -80,16 +77,12 @@ export function ScreenSettingsForm({ screen }: { screen: Screen }) {
           Volume ({volume}%)
           <input type="range" min={0} max={100} value={volume} onChange={(e) => setVolume(Number(e.target.value))} />
         </label>
-        <label>
-          Orientation
-          <select value={orientation} onChange={(e) => setOrientation(Number(e.target.value) as Orientation)}>
-            {orientations.map((o) => (
-              <option key={o.value} value={o.value}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Orientation"
+          value={String(orientation)}
+          choices={orientationChoices}
+          onChange={(value) => setOrientation(Number(value) as Orientation)}
+        />
       </div>
       {update.error && (
         <p className="error" role="alert">

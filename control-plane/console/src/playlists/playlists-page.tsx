@@ -7,6 +7,7 @@ import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
 import { canEdit } from "../api/session.ts";
 import { formatDuration } from "../ui/format.ts";
+import { Select } from "../ui/select.tsx";
 import { Preview } from "./preview.tsx";
 import { moveItem } from "./reorder.ts";
 
@@ -164,17 +165,15 @@ function PlaylistEditor(props: {
       </ol>
       {props.editor && (
         <div className="inline-form">
-          <label className="grow">
-            <span className="visually-hidden">Clip to add</span>
-            <select value={adding} onChange={(e) => setAdding(e.target.value)}>
-              <option value="">Add a clip…</option>
-              {props.videos.map((v) => (
-                <option key={v.id} value={v.id}>
-                  {v.name} ({formatDuration(v.durationMs)})
-                </option>
-              ))}
-            </select>
-          </label>
+          <Select
+            className="grow"
+            label="Clip to add"
+            hideLabel
+            value={adding}
+            empty="Add a clip…"
+            choices={props.videos.map((v) => ({ value: v.id, label: `${v.name} (${formatDuration(v.durationMs)})` }))}
+            onChange={setAdding}
+          />
           <button
             type="button"
             disabled={!adding}

@@ -4,6 +4,7 @@ import { useMutation } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { describeError } from "../api/errors.ts";
+import { choicesOf, Select } from "../ui/select.tsx";
 import { type TargetChoice, targetInit } from "./target.ts";
 import { parseMinute } from "./week.ts";
 
@@ -48,17 +49,14 @@ export function RuleForm({ target, playlists }: { target: TargetChoice; playlist
         Name
         <input value={name} onChange={(e) => setName(e.target.value)} placeholder="Breakfast menu" required />
       </label>
-      <label>
-        Playlist
-        <select value={playlistId} onChange={(e) => setPlaylistId(e.target.value)} required>
-          <option value="">Choose…</option>
-          {playlists.map((p) => (
-            <option key={p.id} value={p.id}>
-              {p.name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Select
+        label="Playlist"
+        value={playlistId}
+        empty="Choose…"
+        choices={choicesOf(playlists)}
+        onChange={setPlaylistId}
+        required
+      />
       <fieldset className="days">
         <legend>Days (none = every day)</legend>
         {days.map((d, i) => (

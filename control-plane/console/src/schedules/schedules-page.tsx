@@ -8,6 +8,7 @@ import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
 import { canEdit } from "../api/session.ts";
 import { useFleetView } from "../fleet/use-fleet.ts";
+import { choicesOf, Select } from "../ui/select.tsx";
 import { RuleForm } from "./rule-form.tsx";
 import { sameTarget, type TargetChoice, targetInit, targetSelects } from "./target.ts";
 import { TargetPicker } from "./target-picker.tsx";
@@ -158,17 +159,13 @@ function DefaultPlaylist(props: { target: TargetChoice; playlists: readonly { id
     >
       <h2>Default playlist</h2>
       <p className="muted small">Plays when no rule is active. Empty = the standby slate.</p>
-      <label>
-        Playlist
-        <select value={playlistId} onChange={(e) => setPlaylistId(e.target.value)}>
-          <option value="">Standby slate (none)</option>
-          {props.playlists.map((p) => (
-            <option key={p.id} value={p.id}>
-              {p.name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Select
+        label="Playlist"
+        value={playlistId}
+        empty="Standby slate (none)"
+        choices={choicesOf(props.playlists)}
+        onChange={setPlaylistId}
+      />
       {set.error && <p className="error">{describeError(set.error)}</p>}
       {set.isSuccess && <p className="muted small">Saved. Publish to send it to screens.</p>}
       <div className="actions">

@@ -2,6 +2,7 @@ import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { useQuery } from "@connectrpc/connect-query";
 import { useMemo } from "react";
 import { useFleetTags, useFleetView } from "../fleet/use-fleet.ts";
+import { choicesOf, Select } from "../ui/select.tsx";
 import type { TargetChoice } from "./target.ts";
 
 /** Chooses a target: every screen, a group, a tag or one screen (by name). */
@@ -28,30 +29,22 @@ export function TargetPicker({ value, onChange }: { value: TargetChoice; onChang
         </select>
       </label>
       {value.kind === "groupId" && (
-        <label>
-          Group
-          <select value={value.value} onChange={(e) => onChange({ kind: "groupId", value: e.target.value })}>
-            <option value="">Choose…</option>
-            {groups.data?.groups.map((g) => (
-              <option key={g.id} value={g.id}>
-                {g.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Group"
+          value={value.value}
+          empty="Choose…"
+          choices={choicesOf(groups.data?.groups)}
+          onChange={(id) => onChange({ kind: "groupId", value: id })}
+        />
       )}
       {value.kind === "tag" && (
-        <label>
-          Tag
-          <select value={value.value} onChange={(e) => onChange({ kind: "tag", value: e.target.value })}>
-            <option value="">Choose…</option>
-            {tags.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Select
+          label="Tag"
+          value={value.value}
+          empty="Choose…"
+          choices={tags.map((t) => ({ value: t, label: t }))}
+          onChange={(tag) => onChange({ kind: "tag", value: tag })}
+        />
       )}
       {value.kind === "screenId" && <ScreenField selectedName={screenName} onChange={onChange} />}
     </div>

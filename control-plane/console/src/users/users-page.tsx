@@ -7,8 +7,9 @@ import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
 import { isAdmin, roleLabel } from "../api/session.ts";
 import { formatAgo } from "../ui/format.ts";
+import { Select } from "../ui/select.tsx";
 
-const roles = [Role.VIEWER, Role.EDITOR, Role.ADMIN];
+const roleChoices = [Role.VIEWER, Role.EDITOR, Role.ADMIN].map((r) => ({ value: String(r), label: roleLabel(r) }));
 
 /** Users and API tokens of the tenant (admins only; the server refuses others too). */
 export function UsersPage() {
@@ -71,20 +72,14 @@ function Users() {
               <span className="muted small"> · last sign-in {formatAgo(u.lastLoginAt)}</span>
               {u.disabled && <span className="badge tone-bad">Disabled</span>}
             </span>
-            <label>
-              <span className="visually-hidden">Role of {u.email}</span>
-              <select
-                value={u.role}
-                disabled={u.id === principal.userId}
-                onChange={(e) => update.mutate({ id: u.id, role: Number(e.target.value) as Role })}
-              >
-                {roles.map((r) => (
-                  <option key={r} value={r}>
-                    {roleLabel(r)}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <Select
+              label={`Role of ${u.email}`}
+              hideLabel
+              value={String(u.role)}
+              choices={roleChoices}
+              disabled={u.id === principal.userId}
+              onChange={(role) => update.mutate({ id: u.id, role: Number(role) as Role })}
+            />
             {u.id !== principal.userId && (
               <>
                 <button type="button" onClick={() => update.mutate({ id: u.id, disabled: !u.disabled })}>
@@ -115,16 +110,12 @@ function Users() {
           </label>
         </div>
         <div className="row">
-          <label>
-            Role
-            <select value={role} onChange={(e) => setRole(Number(e.target.value) as Role)}>
-              {roles.map((r) => (
-                <option key={r} value={r}>
-                  {roleLabel(r)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <Select
+            label="Role"
+            value={String(role)}
+            choices={roleChoices}
+            onChange={(value) => setRole(Number(value) as Role)}
+          />
           <label>
             Initial password
             <input
@@ -203,16 +194,12 @@ function Tokens() {
             Token name
             <input value={name} onChange={(e) => setName(e.target.value)} required />
           </label>
-          <label>
-            Role
-            <select value={role} onChange={(e) => setRole(Number(e.target.value) as Role)}>
-              {roles.map((r) => (
-                <option key={r} value={r}>
-                  {roleLabel(r)}
-                </option>
-              ))}
-            </select>
-          </label>
+          <Select
+            label="Role"
+            value={String(role)}
+            choices={roleChoices}
+            onChange={(value) => setRole(Number(value) as Role)}
+          />
         </div>
         <div className="actions">
           <button type="submit" className="primary" disabled={create.isPending}>
