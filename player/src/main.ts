@@ -18,8 +18,10 @@ import { HealthSampler, readIdentity } from "./health/index.ts";
 import { type Clock, execRunner, type ProcessRunner, systemClock, type TimerHandle } from "./lib/index.ts";
 import { createControlPlaneTransport, Link, PlayEventBuffer, type ReconnectOptions } from "./link/index.ts";
 import {
+  createDisplayPower,
   createMpvPlayback,
   createSystemdNotifier,
+  type DisplayPower,
   nodeCommandRunner,
   type Playback,
   startWatchdogLoop,
@@ -38,8 +40,10 @@ export const statusIntervalMs = 5_000;
 /** Real dependencies are the defaults; tests replace some (conventions rule 10). */
 export interface PlayerDeps {
   logger: Logger;
-  /** Default: mpv via createMpvPlayback with the config's [mpv] section. */
+  /** Default: mpv via createMpvPlayback with the config's [mpv] and [watchdog] sections. */
   playback?: Playback;
+  /** Default: `vcgencmd display_power` where it exists (Raspberry Pi), otherwise the display-off slate only. */
+  displayPower?: DisplayPower;
   /** Default: gRPC over HTTP/2 to control_plane_url with PINGs every 30 s. */
   transport?: Transport;
   http?: HttpGetter;
@@ -86,6 +90,11 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
       rotation: config.displayRotation,
       logger: logger.child({ module: "playback" }),
       clock,
+      watchdog: {
+        ipcTimeoutMs: config.watchdog.mpvIpcTimeoutMs,
+        startTimeoutMs: config.watchdog.mpvStartTimeoutMs,
+        stallMs: config.watchdog.mpvStallMs,
+      },
     });
   const abort = new AbortController();
   await playback.start(abort.signal);
@@ -104,6 +113,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
     clock,
     logger: logger.child({ module: "schedule" }),
     timezoneOverride: config.timezone,
+    displayPower: deps.displayPower ?? createDisplayPower({ runner: nodeCommandRunner, logger }),
   });
 
   let link: Link | undefined;

@@ -1,5 +1,6 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AssetServer, bytesOf, sha256Of, startAssetServer } from "./lib/asset-server.ts";
 import { startDevice, type TestDevice } from "./lib/device.ts";
@@ -54,6 +55,29 @@ describe("reconciler on real files", () => {
     expect(rebooted.reconciler.appliedVersion).toBe(4n);
     expect(server.requests.length).toBe(requestsBefore);
     server = await startAssetServer();
+  });
+
+  it("applies a settings-only change without downloading, and boots with the last good settings", async () => {
+    const first = await device();
+    const a = clip(100_000, 11);
+    await first.reconciler.setTarget(desiredState({ version: 1, playlists: { main: [a] } }));
+    expect(first.playback.output).toEqual({ volumePercent: 80, rotation: undefined });
+    const requests = server.requests.length;
+    await first.reconciler.setTarget(
+      desiredState({
+        version: 2,
+        playlists: { main: [a] },
+        settings: { volumePercent: 30, orientation: Orientation.PORTRAIT },
+      }),
+    );
+    expect(first.reporter.reports.at(-1)).toEqual({ type: "applied", version: 2n });
+    expect(first.playback.output).toEqual({ volumePercent: 30, rotation: 90 });
+    expect(server.requests.length).toBe(requests);
+    await first.stop();
+
+    const rebooted = await device({ dataDir: first.dataDir });
+    expect(rebooted.playback.output).toEqual({ volumePercent: 30, rotation: 90 });
+    expect(rebooted.playback.plans[0]?.items[0]?.assetSha256).toBe(a.sha256);
   });
 
   it("reports ASSET_NOT_FOUND for a 404 and keeps playing the last good state", async () => {

@@ -1,10 +1,17 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AssetServer, bytesOf, sha256Of, startAssetServer } from "../../test/lib/asset-server.ts";
 import { workerHashThresholdBytes } from "./download.ts";
-import { AssetCache, AssetFailure, createHttpGetter, statfsProbe } from "./index.ts";
+import {
+  AssetCache,
+  AssetFailure,
+  createHttpGetter,
+  downloadAsset,
+  parseShaInstructions,
+  statfsProbe,
+} from "./index.ts";
 
 let dir: string;
 let server: AssetServer;
@@ -54,20 +61,60 @@ describe("AssetCache.download", () => {
     expect(new Uint8Array(await readFile(join(dir, sha)))).toEqual(body);
   });
 
-  it("hashes large files on a worker thread, across a resume", async () => {
-    const body = bytesOf(workerHashThresholdBytes + 1_000_000, 9);
+  for (const hashing of ["inline", "worker"] as const) {
+    it(`hashes a large file ${hashing === "inline" ? "on the receiving thread" : "on a worker thread"}, across a resume`, async () => {
+      // Small batches and syncs, so the drop lands after several writes and background fdatasyncs.
+      const writer = { batchBytes: 256 * 1024, syncEveryBytes: 1024 * 1024 };
+      const body = bytesOf(workerHashThresholdBytes + 1_000_000, 9);
+      const sha = server.add(body);
+      const file = server.files.get(sha);
+      if (file) file.dropAfterBytes = 3_000_000;
+      const req = { sha256: sha, sizeBytes: body.length, url: server.urlOf(sha) };
+      const ctx = { http, path: join(dir, sha), signal, hashing, writer };
+      await expect(downloadAsset(req, ctx)).rejects.toMatchObject({ reason: "DOWNLOAD_FAILED" });
+      // What the stream delivered before the drop was written (chunks still buffered in the
+      // stream when the error arrives are dropped by Node, so under load it can be a little less).
+      const had = (await stat(join(dir, `${sha}.part`))).size;
+      expect(had).toBeGreaterThan(2_000_000);
+      expect(had).toBeLessThanOrEqual(3_000_000);
+      const outcome = await downloadAsset(req, ctx);
+      expect(outcome).toEqual({ receivedBytes: body.length - had, resumedFrom: had });
+      expect(server.requests.at(-1)?.range).toBe(`bytes=${had}-`);
+      expect(sha256Of(await readFile(join(dir, sha)))).toBe(sha);
+    });
+  }
+
+  it("keeps what arrived when aborted, and resumes from there", async () => {
+    const body = bytesOf(2_000_000, 7);
     const sha = server.add(body);
-    const file = server.files.get(sha);
-    if (file) file.dropAfterBytes = 3_000_000;
-    const cache = cacheAt();
-    const asset = { sha256: sha, sizeBytes: body.length, url: server.urlOf(sha) };
-    await expect(cache.download(asset, http, { signal })).rejects.toMatchObject({ reason: "DOWNLOAD_FAILED" });
-    const had = cache.snapshot().parts.get(sha) ?? 0;
-    expect(had).toBeGreaterThan(0);
-    const outcome = await cache.download(asset, http, { signal });
-    expect(outcome.resumedFrom).toBe(had);
-    expect(server.requests.at(-1)?.range).toBe(`bytes=${had}-`);
-    expect(sha256Of(await readFile(join(dir, sha)))).toBe(sha);
+    server.chunkDelayMs = 5;
+    const abort = new AbortController();
+    const req = { sha256: sha, sizeBytes: body.length, url: server.urlOf(sha) };
+    let resumed: number | undefined;
+    const first = downloadAsset(req, { http, path: join(dir, sha), signal: abort.signal });
+    await expect.poll(() => server.requests.length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    abort.abort();
+    await expect(first).rejects.toMatchObject({ name: "AbortError" });
+    const kept = (await stat(join(dir, `${sha}.part`))).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(body.length);
+    server.chunkDelayMs = 0;
+    await downloadAsset(req, { http, path: join(dir, sha), signal, onResume: (offset) => (resumed = offset) });
+    expect(resumed).toBe(kept);
+    expect(new Uint8Array(await readFile(join(dir, sha)))).toEqual(body);
+  });
+
+  it("refuses a server that sends more than the manifest's size and deletes the part", async () => {
+    const body = bytesOf(600_000, 8);
+    const sha = server.add(body);
+    const failure = await downloadAsset(
+      { sha256: sha, sizeBytes: 100_000, url: server.urlOf(sha) },
+      { http, path: join(dir, sha), signal, writer: { batchBytes: 16 * 1024 } },
+    ).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ reason: "CHECKSUM_MISMATCH" });
+    expect((failure as Error).message).toContain("more than the manifest's 100000 bytes");
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it("refuses a file whose sha256 differs and leaves nothing behind", async () => {
@@ -121,5 +168,15 @@ describe("AssetCache.open and verify", () => {
     expect(await cache.verify(flippedSha, signal)).toMatchObject({ type: "Corrupt" });
     expect((await readdir(dir)).sort()).toEqual([goodSha, `${"b".repeat(64)}.part`].sort());
     expect(cache.has(flippedSha)).toBe(false);
+  });
+});
+
+describe("parseShaInstructions", () => {
+  it("finds SHA-256 instructions in x86 flags and arm64 features, and not elsewhere", () => {
+    expect(parseShaInstructions("processor\t: 0\nflags\t\t: fpu sse2 sha_ni avx2\n")).toBe(true);
+    expect(parseShaInstructions("processor\t: 0\nFeatures\t: fp asimd aes pmull sha1 sha2 crc32\n")).toBe(true);
+    // A Raspberry Pi 4 as shipped: no crypto extensions.
+    expect(parseShaInstructions("processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\n")).toBe(false);
+    expect(parseShaInstructions("model name\t: sha2 in a name is not a feature\nflags\t: fpu sse2\n")).toBe(false);
   });
 });

@@ -1,13 +1,13 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { addAbortSignal, type Readable } from "node:stream";
 import { fsyncDir, isAbortError, isDiskError, isENOENT, messageOf } from "../storage/index.ts";
 import { AssetFailure } from "./failure.ts";
-import { inlineHasher, type StreamHasher, workerHasher } from "./hasher.ts";
+import { cpuHasSha256Instructions, inlineHasher, type StreamHasher, workerHasher } from "./hasher.ts";
 import type { HttpGetter } from "./http.ts";
+import { PartWriter, type PartWriterOptions } from "./part-writer.ts";
 
-/** Downloads at least this large hash on a worker thread; default 8 MiB. */
+/** Downloads at least this large may hash on a worker thread (see {@link DownloadContext.hashing}). */
 export const workerHashThresholdBytes = 8 * 1024 * 1024;
 
 /** What to download. */
@@ -27,6 +27,14 @@ export interface DownloadContext {
   signal: AbortSignal;
   /** Called after each HTTP response is accepted, with the offset it resumed from (tests assert on it). */
   onResume?: (offset: number) => void;
+  /**
+   * Where sha256 runs for downloads of at least {@link workerHashThresholdBytes}: "inline" on the
+   * receiving thread, "worker" on a worker thread. Default: inline when the CPU has SHA-256
+   * instructions ({@link cpuHasSha256Instructions}), else worker.
+   */
+  hashing?: "inline" | "worker";
+  /** Batch and background-sync sizes of the part file's writes (benchmarks and tests tune them). */
+  writer?: PartWriterOptions;
 }
 
 /** What a finished download did. */
@@ -96,7 +104,9 @@ async function fetchInto(
   part: string,
   offset: number,
 ): Promise<FetchResult> {
-  const newHasher = () => (req.sizeBytes >= workerHashThresholdBytes ? workerHasher() : inlineHasher());
+  const hashing = ctx.hashing ?? (cpuHasSha256Instructions() ? "inline" : "worker");
+  const offThread = hashing === "worker" && req.sizeBytes >= workerHashThresholdBytes;
+  const newHasher = () => (offThread ? workerHasher() : inlineHasher());
   let hasher = newHasher();
   try {
     if (offset > 0) {
@@ -144,47 +154,66 @@ async function fetchInto(
       hasher.close();
       hasher = newHasher();
     }
-    const meter = new HashingMeter(hasher, req.sizeBytes - start);
-    // "a" appends after the bytes already hashed; "w" starts a new part file. `flush` fsyncs
-    // before close, so the part's bytes are durable before the rename that publishes them.
-    const out = createWriteStream(part, { flags: start === 0 ? "w" : "a", mode: 0o644, flush: true });
-    try {
-      await pipeline(response.body, meter, out, { signal: ctx.signal });
-    } catch (error) {
-      if (isAbortError(error)) throw error;
-      if (error instanceof AssetFailure) {
-        await rm(part, { force: true });
-        throw error;
-      }
-      if (isDiskError(error)) throw diskFailure(req, error);
-      throw networkFailure(req, error);
-    }
-    return { sha256: await hasher.digest(), received: meter.bytes, resumedFrom: start };
+    const received = await receive(req, ctx, response.body, hasher, part, start);
+    return { sha256: await hasher.digest(), received, resumedFrom: start };
   } finally {
     hasher.close();
   }
 }
 
-/** Hashes and counts bytes on their way to the file, refusing more than the manifest's size. */
-class HashingMeter extends Transform {
-  bytes = 0;
-  readonly #hasher: StreamHasher;
-  readonly #limit: number;
-
-  constructor(hasher: StreamHasher, limit: number) {
-    super();
-    this.#hasher = hasher;
-    this.#limit = limit;
+/**
+ * Streams the body into the part file from byte `start`, hashing each chunk as it arrives and
+ * refusing more than the manifest's size; fsyncs before returning. Returns the bytes received.
+ * On a dropped link or an abort what arrived is still written, so the resume asks for the next
+ * byte; the part is deleted only when the server sent too much.
+ */
+async function receive(
+  req: DownloadRequest,
+  ctx: DownloadContext,
+  body: Readable,
+  hasher: StreamHasher,
+  part: string,
+  start: number,
+): Promise<number> {
+  const limit = req.sizeBytes - start;
+  let writer: PartWriter;
+  try {
+    writer = await PartWriter.open(part, start, ctx.writer);
+  } catch (error) {
+    body.destroy();
+    throw diskFailure(req, error);
   }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.#limit) {
-      callback(new AssetFailure("CHECKSUM_MISMATCH", `the server sent more than the manifest's ${this.#limit} bytes`));
-      return;
+  addAbortSignal(ctx.signal, body);
+  let bytes = 0;
+  let finished = false;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > limit) {
+        throw new AssetFailure(
+          "CHECKSUM_MISMATCH",
+          `GET ${req.url.href}: the server sent more than the manifest's ${req.sizeBytes} bytes`,
+          { assetSha256: req.sha256 },
+        );
+      }
+      hasher.update(chunk);
+      await writer.write(chunk);
     }
-    this.#hasher.update(chunk);
-    callback(null, chunk);
+    finished = true;
+    await writer.finish();
+    return bytes;
+  } catch (error) {
+    if (!finished) {
+      body.destroy();
+      await writer.abandon();
+    }
+    if (error instanceof AssetFailure) {
+      await rm(part, { force: true });
+      throw error;
+    }
+    if (isAbortError(error)) throw error;
+    if (finished || isDiskError(error)) throw diskFailure(req, error);
+    throw networkFailure(req, error);
   }
 }
 

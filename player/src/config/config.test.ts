@@ -15,9 +15,11 @@ describe("parseConfig", () => {
       displayRotation: 0,
       logLevel: "info",
       mpv: { vo: "gpu", hwdec: "auto-safe", audioDevice: "auto", volume: 100, extraArgs: [] },
+      watchdog: { mpvIpcTimeoutMs: 2_000, mpvStartTimeoutMs: 15_000, mpvStallMs: 5_000 },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.mpv)).toBe(true);
+    expect(Object.isFrozen(config.watchdog)).toBe(true);
   });
 
   it("reads every key", () => {
@@ -39,6 +41,10 @@ hwdec = "no"
 audio_device = "alsa/hdmi"
 volume = 50
 extra_args = ["--mute=yes"]
+[watchdog]
+mpv_ipc_timeout_ms = 20000
+mpv_start_timeout_ms = 90000
+mpv_stall_ms = 30000
 `,
       "x.toml",
     );
@@ -51,7 +57,13 @@ extra_args = ["--mute=yes"]
       displayRotation: 90,
       timezone: "Europe/Madrid",
       mpv: { vo: "drm", volume: 50, extraArgs: ["--mute=yes"] },
+      watchdog: { mpvIpcTimeoutMs: 20_000, mpvStartTimeoutMs: 90_000, mpvStallMs: 30_000 },
     });
+  });
+
+  it("keeps the other watchdog defaults when only one limit is set", () => {
+    const config = parseConfig(`${minimal}[watchdog]\nmpv_ipc_timeout_ms = 10000\n`, "x.toml");
+    expect(config.watchdog).toEqual({ mpvIpcTimeoutMs: 10_000, mpvStartTimeoutMs: 15_000, mpvStallMs: 5_000 });
   });
 
   it.each([
@@ -63,6 +75,12 @@ extra_args = ["--mute=yes"]
     [`${minimal}heartbeat_interval_seconds = 1`, /heartbeat_interval_seconds:/],
     [`${minimal}timezone = "Mars/Olympus"`, /not an IANA zone/],
     [`${minimal}[mpv]\nvolume = 300`, /mpv\.volume:/],
+    [`${minimal}[watchdog]\nmpv_ipc_timeout_ms = 50`, /watchdog\.mpv_ipc_timeout_ms: .*>=100/],
+    [`${minimal}[watchdog]\nmpv_ipc_timeout_ms = 2500.5`, /watchdog\.mpv_ipc_timeout_ms: .*expected int/],
+    [`${minimal}[watchdog]\nmpv_start_timeout_ms = 120000`, /watchdog\.mpv_start_timeout_ms: .*<=110000/],
+    [`${minimal}[watchdog]\nmpv_stall_ms = 1000`, /watchdog\.mpv_stall_ms: .*>=2000/],
+    [`${minimal}[watchdog]\nmpv_stall_ms = "5s"`, /watchdog\.mpv_stall_ms: .*number/],
+    [`${minimal}[watchdog]\nmpv_ipc_timeout = 3000`, /unknown key "mpv_ipc_timeout" in \[watchdog\]/],
   ])("refuses %j with a message naming the key", (text, message) => {
     expect(() => parseConfig(text, "/boot/firmware/avtech.toml")).toThrow(ConfigError);
     expect(() => parseConfig(text, "/boot/firmware/avtech.toml")).toThrow(message);

@@ -23,6 +23,26 @@ const mpvSchema = z
   })
   .strict();
 
+/** Today's mpv watchdog limits (the playback module's own defaults), kept in one place for the schema. */
+const watchdogDefaults = { mpv_ipc_timeout_ms: 2_000, mpv_start_timeout_ms: 15_000, mpv_stall_ms: 5_000 } as const;
+
+const watchdogSchema = z
+  .object({
+    /** mpv must answer any IPC command within this, or it is killed and restarted; default 2 000 ms. */
+    mpv_ipc_timeout_ms: z.number().int().min(100).max(120_000).default(watchdogDefaults.mpv_ipc_timeout_ms),
+    /**
+     * How long start-up waits for mpv's first answer before going on without it; default 15 000 ms.
+     * Capped below the unit's TimeoutStartSec (120 s), which covers this wait.
+     */
+    mpv_start_timeout_ms: z.number().int().min(1_000).max(110_000).default(watchdogDefaults.mpv_start_timeout_ms),
+    /**
+     * While a playlist plays, mpv's `time-pos` must advance within this; default 5 000 ms. At least
+     * 2 s, because position is probed once a second.
+     */
+    mpv_stall_ms: z.number().int().min(2_000).max(600_000).default(watchdogDefaults.mpv_stall_ms),
+  })
+  .strict();
+
 const schema = z
   .object({
     control_plane_url: z.url({ protocol: /^https?$/ }),
@@ -46,6 +66,7 @@ const schema = z
     timezone: z.string().min(1).optional(),
     log_level: z.enum(logLevels).default("info"),
     mpv: mpvSchema.default({ vo: "gpu", hwdec: "auto-safe", audio_device: "auto", volume: 100, extra_args: [] }),
+    watchdog: watchdogSchema.default(watchdogDefaults),
   })
   .strict();
 
@@ -56,6 +77,13 @@ export interface MpvConfig {
   readonly audioDevice: string;
   readonly volume: number;
   readonly extraArgs: readonly string[];
+}
+
+/** The `[watchdog]` section of {@link PlayerConfig}: when the player declares mpv unhealthy. */
+export interface WatchdogConfig {
+  readonly mpvIpcTimeoutMs: number;
+  readonly mpvStartTimeoutMs: number;
+  readonly mpvStallMs: number;
 }
 
 /** How the screen joins a tenant. */
@@ -78,6 +106,7 @@ export interface PlayerConfig {
   readonly timezone: string | undefined;
   readonly logLevel: (typeof logLevels)[number];
   readonly mpv: MpvConfig;
+  readonly watchdog: WatchdogConfig;
 }
 
 /** An operator-facing configuration error: printed without a stack. */
@@ -99,7 +128,8 @@ export function parseConfig(text: string, sourcePath: string): PlayerConfig {
       cause: error,
     });
   }
-  const result = schema.safeParse(raw);
+  // reportInput: without it zod leaves `issue.input` unset, and a wrongly typed value would read as missing.
+  const result = schema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `  - ${describeIssue(issue)}`).join("\n");
     throw new ConfigError(`${sourcePath}: invalid configuration:\n${problems}`);
@@ -137,6 +167,11 @@ export function parseConfig(text: string, sourcePath: string): PlayerConfig {
       audioDevice: c.mpv.audio_device,
       volume: c.mpv.volume,
       extraArgs: c.mpv.extra_args,
+    },
+    watchdog: {
+      mpvIpcTimeoutMs: c.watchdog.mpv_ipc_timeout_ms,
+      mpvStartTimeoutMs: c.watchdog.mpv_start_timeout_ms,
+      mpvStallMs: c.watchdog.mpv_stall_ms,
     },
   } satisfies PlayerConfig);
 }

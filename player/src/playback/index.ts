@@ -1,5 +1,7 @@
 export type { MpvArgsOptions } from "./args.ts";
 export { mpvArgs } from "./args.ts";
+export type { DisplayPower, DisplayPowerOptions } from "./display-power.ts";
+export { createDisplayPower } from "./display-power.ts";
 export type { MpvEvent, MpvIpc } from "./ipc.ts";
 export { createMpvIpc, MpvCommandError, MpvIpcClosedError, MpvIpcTimeoutError } from "./ipc.ts";
 export type { MpvPlayback, MpvPlaybackOptions, PlaybackDiagnostic, WatchdogOptions } from "./mpv-playback.ts";
@@ -11,4 +13,4 @@ export type { SlateRenderer, SlateRendererOptions } from "./slate.ts";
 export { createSlateRenderer } from "./slate.ts";
 export type { SystemdNotifier, SystemdNotifierOptions, WatchdogLoopOptions } from "./systemd-notify.ts";
 export { createSystemdNotifier, startWatchdogLoop } from "./systemd-notify.ts";
-export type { Playback, PlayItem, PlayPlan, PlayRecord, Slate } from "./types.ts";
+export type { OutputSettings, Playback, PlayItem, PlayPlan, PlayRecord, Slate } from "./types.ts";

@@ -13,7 +13,7 @@ import { createMpvIpc, type MpvEvent, type MpvIpc, MpvIpcClosedError, MpvIpcTime
 import { type CommandRunner, type MpvChild, type MpvSpawner, nodeCommandRunner, nodeMpvSpawner } from "./process.ts";
 import { RestartPolicy, type RestartPolicyOptions } from "./restart-policy.ts";
 import { createSlateRenderer } from "./slate.ts";
-import type { Playback, PlayItem, PlayPlan, PlayRecord, Slate } from "./types.ts";
+import type { OutputSettings, Playback, PlayItem, PlayPlan, PlayRecord, Slate } from "./types.ts";
 
 /** Something the engine saw or did, for logs, tests and benchmarks. */
 export type PlaybackDiagnostic =
@@ -50,8 +50,9 @@ export interface MpvPlaybackOptions {
   hwdec?: string;
   /** mpv `--audio-device`; default "auto". */
   audioDevice?: string;
-  /** 0..100; default 100. */
+  /** 0..100; default 100. The default for {@link Playback.setOutput}'s unset volume. */
   volume?: number;
+  /** Clockwise degrees; default 0. The default for {@link Playback.setOutput}'s unset rotation. */
   rotation?: 0 | 90 | 180 | 270;
   logger: Logger;
   /** Default the system clock. */
@@ -114,7 +115,8 @@ const startingSlate: Slate = { kind: "connecting", message: "Starting…" };
  * - Command sequences (load a plan, switch, show a slate, restore after a restart) run one at a
  *   time through `exclusive`, so mpv never sees two sequences interleaved.
  * - `desired` is what should be on screen; after any restart it is restored from there (a plan at
- *   the clip and position last seen).
+ *   the clip and position last seen). `output` (volume, rotation) is likewise set on every new
+ *   mpv before anything is loaded.
  */
 export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
   const log = options.logger.child({ component: "playback" });
@@ -144,6 +146,8 @@ export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
   const diagnose = options.onDiagnostic ?? (() => {});
 
   let desired: Desired | undefined;
+  /** Volume and rotation every mpv gets; starts as the configured defaults (mpv's arguments). */
+  let output = { volumePercent: options.volume ?? 100, rotation: options.rotation ?? 0 };
   /** The plan whose entries play now; undefined while a slate shows. */
   let activePlan: PlayPlan | undefined;
   /** A plan appended behind the current clip, waiting for the clip boundary. */
@@ -238,6 +242,12 @@ export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
       } | null;
       if (typeof reply?.playlist_entry_id === "number") mapEntry(inst, reply.playlist_entry_id, { plan, index });
     }
+  };
+
+  /** Sets `output` on mpv: both are runtime properties, so nothing restarts or reloads. */
+  const applyOutput = async (inst: Instance) => {
+    await inst.ipc.command(["set_property", "volume", output.volumePercent], ipcTimeoutMs);
+    await inst.ipc.command(["set_property", "video-rotate", output.rotation], ipcTimeoutMs);
   };
 
   /** Puts `desired` on screen at once (after a restart, or from a slate). */
@@ -381,6 +391,7 @@ export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
       // --no-terminal hides mpv's own messages; warnings and errors (a DRM or decoder failure on
       // the device) come over IPC instead and go to our log.
       await inst.ipc.command(["request_log_messages", "warn"], ipcTimeoutMs);
+      await applyOutput(inst);
       await apply(inst);
     }).then(
       () => {
@@ -542,6 +553,20 @@ export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
       });
     },
 
+    setOutput(settings: OutputSettings) {
+      return exclusive(async () => {
+        const next = {
+          volumePercent: Math.min(100, Math.max(0, Math.round(settings.volumePercent ?? options.volume ?? 100))),
+          rotation: settings.rotation ?? options.rotation ?? 0,
+        };
+        if (next.volumePercent === output.volumePercent && next.rotation === output.rotation) return;
+        output = next;
+        log.info(output, "output settings");
+        const inst = readyInstance();
+        if (inst) await onScreen(inst, applyOutput);
+      });
+    },
+
     async identify(text, seconds) {
       const inst = requireReady("identify");
       await inst.ipc.command(["show-text", text, Math.round(seconds * 1000)], ipcTimeoutMs);
@@ -565,7 +590,13 @@ export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
       };
       if (!readyInstance()) return create(PlaybackStatusSchema, { ...base, state: PlaybackState.RECOVERING });
       if (desired?.kind === "slate") {
-        const state = desired.slate.kind === "pairing" ? PlaybackState.PAIRING : PlaybackState.STANDBY;
+        const kind = desired.slate.kind;
+        const state =
+          kind === "pairing"
+            ? PlaybackState.PAIRING
+            : kind === "display-off"
+              ? PlaybackState.DISPLAY_OFF
+              : PlaybackState.STANDBY;
         return create(PlaybackStatusSchema, { ...base, state });
       }
       const plan = activePlan;

@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type CommandRunner, nodeCommandRunner } from "./process.ts";
 import { createSlateRenderer, slateLines } from "./slate.ts";
@@ -45,6 +47,18 @@ describe("createSlateRenderer (real ffmpeg)", () => {
     const pngs = (await readdir(dir)).filter((name) => name.endsWith(".png")).sort();
     expect(pngs).toEqual([first, third].map((path) => path.slice(dir.length + 1)).sort());
     expect(pngs).not.toContain(second.slice(dir.length + 1));
+  });
+
+  it("renders the display-off slate black", async () => {
+    const slates = createSlateRenderer({ dir, runner: nodeCommandRunner, width: 160, height: 90 });
+    const png = await slates.render({ kind: "display-off" });
+    const { stdout } = await promisify(execFile)(
+      "ffmpeg",
+      ["-loglevel", "error", "-i", png, "-vf", "scale=1:1:flags=area", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+      { encoding: "buffer" },
+    );
+    expect(stdout).toHaveLength(3);
+    expect(stdout.reduce((sum, value) => sum + value, 0)).toBeLessThan(10);
   });
 
   it("fails with ffmpeg's reason when rendering fails", async () => {

@@ -33,7 +33,16 @@ export function slateLines(slate: Slate): string[] {
       return [slate.pairingCode, "Enter this code in the AVTech console to add this screen"];
     case "connecting":
       return ["AVTech", slate.message];
+    case "display-off":
+      return ["", "Display off (outside display hours)"];
   }
+}
+
+/** Background and text colours: the brand's blue, or black with dim text while the display is off. */
+function slateColors(slate: Slate): { background: string; headline: string; detail: string } {
+  return slate.kind === "display-off"
+    ? { background: "black", headline: "0x202020", detail: "0x202020" }
+    : { background: "0x14213d", headline: "white", detail: "0xfca311" };
 }
 
 /**
@@ -69,7 +78,11 @@ export function createSlateRenderer(options: SlateRendererOptions): SlateRendere
     }
   };
 
-  const renderUncached = async (key: string, lines: string[]): Promise<string> => {
+  const renderUncached = async (
+    key: string,
+    lines: string[],
+    colors: ReturnType<typeof slateColors>,
+  ): Promise<string> => {
     const png = join(options.dir, `${key}.png`);
     try {
       await access(png);
@@ -85,9 +98,9 @@ export function createSlateRenderer(options: SlateRendererOptions): SlateRendere
     const big = Math.round(height / 8);
     const small = Math.round(height / 24);
     const graph = [
-      `color=c=0x14213d:s=${width}x${height}`,
-      `drawtext=textfile=${key}-1.txt:fontcolor=white:fontsize=${big}:x=(w-text_w)/2:y=(h/2)-text_h`,
-      `drawtext=textfile=${key}-2.txt:fontcolor=0xfca311:fontsize=${small}:x=(w-text_w)/2:y=(h/2)+${small}`,
+      `color=c=${colors.background}:s=${width}x${height}`,
+      `drawtext=textfile=${key}-1.txt:fontcolor=${colors.headline}:fontsize=${big}:x=(w-text_w)/2:y=(h/2)-text_h`,
+      `drawtext=textfile=${key}-2.txt:fontcolor=${colors.detail}:fontsize=${small}:x=(w-text_w)/2:y=(h/2)+${small}`,
     ].join(",");
     const tmp = `${key}.tmp.png`;
     await options.runner.run(ffmpeg, ["-loglevel", "error", "-y", "-f", "lavfi", "-i", graph, "-frames:v", "1", tmp], {
@@ -103,13 +116,14 @@ export function createSlateRenderer(options: SlateRendererOptions): SlateRendere
   return {
     render(slate) {
       const lines = slateLines(slate);
+      const colors = slateColors(slate);
       const key = createHash("sha256")
-        .update(JSON.stringify({ lines, width, height, v: 1 }))
+        .update(JSON.stringify({ lines, colors, width, height, v: 1 }))
         .digest("hex")
         .slice(0, 16);
       let job = inFlight.get(key);
       if (!job) {
-        job = renderUncached(key, lines).finally(() => inFlight.delete(key));
+        job = renderUncached(key, lines, colors).finally(() => inFlight.delete(key));
         inFlight.set(key, job);
       }
       return job;

@@ -22,7 +22,21 @@ export interface PlayPlan {
 export type Slate =
   | { kind: "standby"; screenName: string }
   | { kind: "pairing"; pairingCode: string; expiresAt: Date }
-  | { kind: "connecting"; message: string };
+  | { kind: "connecting"; message: string }
+  /** Outside the screen's display hours: black, so a display that cannot be powered off shows nothing. */
+  | { kind: "display-off" };
+
+/**
+ * Audio and picture settings of the running output, from the desired state's screen settings.
+ * An unset field means the engine's configured default (the config's `[mpv] volume` and
+ * `display_rotation`).
+ */
+export interface OutputSettings {
+  /** 0..100. */
+  volumePercent?: number;
+  /** Clockwise degrees. */
+  rotation?: 0 | 90 | 180 | 270;
+}
 
 /** A proof-of-play record produced by playback. */
 export interface PlayRecord {
@@ -56,6 +70,11 @@ export interface Playback {
   play(plan: PlayPlan): Promise<void>;
   /** Shows a slate instead of video (at once). */
   showSlate(slate: Slate): Promise<void>;
+  /**
+   * Applies volume and rotation to the running output without a restart; they are kept and
+   * restored after any restart. Idempotent. Never fails because the output is restarting.
+   */
+  setOutput(settings: OutputSettings): Promise<void>;
   /** Overlays `text` (e.g. the screen name) for `seconds` without interrupting playback. */
   identify(text: string, seconds: number): Promise<void>;
   /** Writes a PNG of what is on screen to `path`. */

@@ -1,8 +1,10 @@
 import { evaluateSchedule, isValidTimeZone } from "@avtech/proto";
-import type { DesiredState } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { type DesiredState, Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../lib/index.ts";
-import type { Playback, PlayItem, PlayPlan } from "../playback/types.ts";
+import type { DisplayPower } from "../playback/display-power.ts";
+import type { OutputSettings, Playback, PlayItem, PlayPlan } from "../playback/types.ts";
+import { evaluateDisplayHours } from "./display-hours.ts";
 
 /** Where verified media lives (the asset cache). */
 export interface MediaIndex {
@@ -16,6 +18,11 @@ export interface ScheduleTimerDeps {
   media: MediaIndex;
   clock: Clock;
   logger: Logger;
+  /**
+   * Powers the display off outside the desired state's display hours and on again inside
+   * them; default none (the display-off slate alone blanks the screen).
+   */
+  displayPower?: DisplayPower;
   /** The config's `timezone`; overrides the desired state's. */
   timezoneOverride?: string | undefined;
   /**
@@ -33,18 +40,50 @@ export interface ScheduleSnapshot {
   ruleId: string | undefined;
   nextChangeAt: string;
   timezone: string;
+  /** False outside the screen's display hours. */
+  displayOn: boolean;
+}
+
+const rotations: Readonly<Record<Orientation, OutputSettings["rotation"]>> = {
+  // Unspecified keeps the configured rotation (`display_rotation`), so a screen an installer
+  // mounted rotated stays right until the fleet manager sets an orientation.
+  [Orientation.UNSPECIFIED]: undefined,
+  [Orientation.LANDSCAPE]: 0,
+  [Orientation.PORTRAIT]: 90,
+  [Orientation.LANDSCAPE_FLIPPED]: 180,
+  [Orientation.PORTRAIT_FLIPPED]: 270,
+};
+
+/**
+ * The output settings a desired state asks for. The control plane always fills volume_percent
+ * (100 for new screens), so it is applied as given; a state without settings keeps the configured
+ * defaults.
+ */
+export function outputSettingsOf(state: DesiredState): OutputSettings {
+  const settings = state.settings;
+  if (!settings) return {};
+  return {
+    volumePercent: Math.min(100, settings.volumePercent),
+    rotation: rotations[settings.orientation],
+  };
 }
 
 /**
  * Plays the desired state's schedule offline: evaluates its rules in the screen's time zone,
  * tells Playback what to play (or shows the standby slate), and arms a timer for the next
- * change. Calls Playback only when the decision changes.
+ * change. Calls Playback only when the decision changes. It also applies the state's screen
+ * settings: volume and rotation on the running output, and display hours (outside them the
+ * display is powered off where possible and the black display-off slate replaces content, so
+ * no proof of play is recorded for a dark screen); display-hour boundaries are timer
+ * boundaries like daypart changes.
  */
 export class ScheduleTimer {
   readonly #deps: ScheduleTimerDeps;
   #state: DesiredState | undefined;
   #timer: TimerHandle | undefined;
   #lastKey: string | undefined;
+  #lastOutput: string | undefined;
+  #displayOn: boolean | undefined;
   #snapshot: ScheduleSnapshot | undefined;
   #stopped = false;
   #queue: Promise<void> = Promise.resolve();
@@ -96,20 +135,29 @@ export class ScheduleTimer {
       { rules: state.rules, defaultPlaylistId: state.defaultPlaylistId, timezone },
       now,
     );
+    const display = evaluateDisplayHours(state.settings?.displayHours ?? [], timezone, now);
     this.#snapshot = {
       version: state.version.toString(),
       playlistId: decision.playlistId,
       ruleId: decision.ruleId,
       nextChangeAt: decision.nextChangeAt.toISOString(),
       timezone,
+      displayOn: display.on,
     };
+    await this.#applyOutput(state);
+    if (display.on) await this.#setDisplayPower(true);
     const plan = decision.playlistId ? this.#plan(state, decision.playlistId, decision.ruleId ?? "") : undefined;
-    const key = plan
-      ? JSON.stringify([state.version.toString(), state.contentHash, plan.playlistId, plan.ruleId, plan.items.length])
-      : "standby";
+    const key = !display.on
+      ? "display-off"
+      : plan
+        ? JSON.stringify([state.version.toString(), state.contentHash, plan.playlistId, plan.ruleId, plan.items.length])
+        : "standby";
     if (key !== this.#lastKey) {
       this.#lastKey = key;
-      if (plan) {
+      if (!display.on) {
+        logger.info({ until: display.nextChangeAt?.toISOString() }, "schedule: outside display hours, display off");
+        await playback.showSlate({ kind: "display-off" });
+      } else if (plan) {
         logger.info({ playlistId: plan.playlistId, ruleId: plan.ruleId, items: plan.items.length }, "schedule: play");
         await playback.play(plan);
       } else {
@@ -117,11 +165,33 @@ export class ScheduleTimer {
         await playback.showSlate({ kind: "standby", screenName: state.settings?.screenName ?? "" });
       }
     }
-    const delay = Math.min(
-      Math.max(0, decision.nextChangeAt.getTime() - now.getTime()),
-      this.#deps.maxSleepMs ?? 60_000,
-    );
+    // Off only once the slate is up: the last frame of content never lingers on a display
+    // that cannot be powered off.
+    if (!display.on) await this.#setDisplayPower(false);
+    const nextChange = Math.min(decision.nextChangeAt.getTime(), display.nextChangeAt?.getTime() ?? Infinity);
+    const delay = Math.min(Math.max(0, nextChange - now.getTime()), this.#deps.maxSleepMs ?? 60_000);
     if (!this.#stopped) this.#timer = clock.setTimeout(() => void this.evaluate(), delay);
+  }
+
+  /** Volume and rotation, sent only when they change (the engine keeps them across restarts). */
+  async #applyOutput(state: DesiredState): Promise<void> {
+    const output = outputSettingsOf(state);
+    const key = JSON.stringify(output);
+    if (key === this.#lastOutput) return;
+    try {
+      await this.#deps.playback.setOutput(output);
+      this.#lastOutput = key;
+    } catch (error) {
+      // Content matters more than volume: play on, and try again at the next evaluation.
+      this.#deps.logger.warn({ err: error, ...output }, "could not apply the output settings; will retry");
+    }
+  }
+
+  /** Switches display power when it changes; the first evaluation always sets it (a restart may follow an off period). */
+  async #setDisplayPower(on: boolean): Promise<void> {
+    if (this.#displayOn === on) return;
+    this.#displayOn = on;
+    await this.#deps.displayPower?.set(on);
   }
 
   #plan(state: DesiredState, playlistId: string, ruleId: string): PlayPlan | undefined {

@@ -5,12 +5,13 @@ import {
   PlaybackStatusSchema,
 } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import { create } from "@bufbuild/protobuf";
-import type { Playback, PlayPlan, PlayRecord, Slate } from "../../src/playback/types.ts";
+import type { OutputSettings, Playback, PlayPlan, PlayRecord, Slate } from "../../src/playback/types.ts";
 
 /** One call the fake saw. */
 export type PlaybackCall =
   | { method: "play"; plan: PlayPlan }
   | { method: "showSlate"; slate: Slate }
+  | { method: "setOutput"; settings: OutputSettings }
   | { method: "identify"; text: string; seconds: number }
   | { method: "screenshot"; path: string }
   | { method: "start" }
@@ -20,6 +21,8 @@ export type PlaybackCall =
 export class FakePlayback implements Playback {
   readonly calls: PlaybackCall[] = [];
   current: PlayPlan | Slate | undefined;
+  /** The last settings passed to setOutput. */
+  output: OutputSettings | undefined;
   readonly #listeners = new Set<(record: PlayRecord) => void>();
   readonly #waiters: { match: (call: PlaybackCall) => boolean; resolve: (call: PlaybackCall) => void }[] = [];
   /** Bytes `screenshot` writes. */
@@ -39,6 +42,10 @@ export class FakePlayback implements Playback {
     this.current = slate;
     this.#record({ method: "showSlate", slate });
   }
+  async setOutput(settings: OutputSettings): Promise<void> {
+    this.output = settings;
+    this.#record({ method: "setOutput", settings });
+  }
   async identify(text: string, seconds: number): Promise<void> {
     this.#record({ method: "identify", text, seconds });
   }
@@ -50,6 +57,7 @@ export class FakePlayback implements Playback {
     const c = this.current;
     if (c && "items" in c)
       return create(PlaybackStatusSchema, { state: PlaybackState.PLAYING, playlistId: c.playlistId });
+    if (c?.kind === "display-off") return create(PlaybackStatusSchema, { state: PlaybackState.DISPLAY_OFF });
     return create(PlaybackStatusSchema, { state: PlaybackState.STANDBY });
   }
   healthy(): boolean {

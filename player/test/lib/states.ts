@@ -2,6 +2,7 @@ import {
   type DesiredState,
   DesiredStateSchema,
   ScheduleRuleSchema,
+  type ScreenSettingsSchema,
 } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 
@@ -20,6 +21,8 @@ export interface StateSpec {
   defaultPlaylistId?: string;
   rules?: MessageInitShape<typeof ScheduleRuleSchema>[];
   timezone?: string;
+  /** Merged over the defaults (time zone from `timezone`, "Lobby", volume 80). */
+  settings?: MessageInitShape<typeof ScreenSettingsSchema>;
 }
 
 /** Builds a consistent DesiredState (content hash derived from the spec). */
@@ -30,7 +33,7 @@ export function desiredState(spec: StateSpec): DesiredState {
     screenId: "screen-1",
     version: BigInt(spec.version),
     contentHash: `hash-${spec.version}`,
-    settings: { timezone: spec.timezone ?? "UTC", screenName: "Lobby", volumePercent: 80 },
+    settings: { timezone: spec.timezone ?? "UTC", screenName: "Lobby", volumePercent: 80, ...spec.settings },
     rules: (spec.rules ?? []).map((r) => create(ScheduleRuleSchema, r)),
     playlists: Object.entries(spec.playlists).map(([id, clips]) => ({
       id,

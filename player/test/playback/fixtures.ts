@@ -7,8 +7,8 @@ import { promisify } from "node:util";
 import pino from "pino";
 import {
   createMpvPlayback,
+  type MpvPlayback,
   type MpvPlaybackOptions,
-  type Playback,
   type PlaybackDiagnostic,
   type PlayItem,
   type PlayPlan,
@@ -47,7 +47,7 @@ export async function waitFor(what: string, predicate: () => boolean, timeoutMs 
 
 /** A real engine on real mpv (no video or audio output) plus everything it reported. */
 export interface Harness {
-  playback: Playback;
+  playback: MpvPlayback;
   diagnostics: PlaybackDiagnostic[];
   records: PlayRecord[];
   runtimeDir: string;
