@@ -1,6 +1,7 @@
-# Stage "app": the two tarballs the ansible `player` role installs: the stripped Node binary for the target
-# architecture (from the npm registry's node-linux-<arch> package) and the player application with its
-# production dependencies (pure JavaScript, so they are copied from this checkout's node_modules as-is).
+# Stage "app": what the ansible `player` role installs: the stripped Node binary for the target architecture
+# (from the npm registry's node-linux-<arch> package), the player's device bundle (one esbuild file, run with
+# `node --lite-mode`), and the boot-time site-settings tool (provisioning) with its production dependencies
+# (pure JavaScript, so they are copied from this checkout's node_modules as-is).
 
 # node_package_arch: npm's name for the target architecture.
 node_package_arch() {
@@ -91,9 +92,22 @@ build_app_archive() {
   rm -rf "$stage"
 }
 
-# build_app_archives DIR: the Node tarball and the player's application tarball (avtech-app.tar.gz).
+# build_player_bundle DIR: DIR/avtech-player.mjs and its third-party notices, from `npm run bundle` (player/build).
+# The source map stays in the build output: devices do not use it (see player/README.md, "Device build").
+build_player_bundle() {
+  local dir=$1 dist="$AVTECH_REPO_DIR/player/dist"
+  log "app: bundling the player (npm run bundle -w @avtech/player)"
+  (cd "$AVTECH_REPO_DIR" && npm run --silent bundle -w @avtech/player) | sed 's/^/  /'
+  mkdir -p "$dir"
+  install -m 0644 "$dist/avtech-player.mjs" "$dist/avtech-player.licenses.txt" "$dir/"
+  log "app: player bundle $(($(stat -c %s "$dir/avtech-player.mjs") / 1024)) KiB"
+}
+
+# build_app_archives DIR: the Node tarball, the player bundle (DIR/player/) and the site-settings tool's
+# tarball (avtech-app.tar.gz: provisioning, which avtech-boot-config.service runs, and proto for its CLI).
 build_app_archives() {
   mkdir -p "$1"
   build_node_archive "$1"
-  build_app_archive "$1/avtech-app.tar.gz" player proto provisioning
+  build_player_bundle "$1/player"
+  build_app_archive "$1/avtech-app.tar.gz" proto provisioning
 }

@@ -12,6 +12,7 @@ apply_player_role() {
     -e "avtech_player_version=$AVTECH_VERSION" \
     -e "avtech_player_node_version=$AVTECH_NODE_VERSION" \
     -e "avtech_player_app_archive=$app/avtech-app.tar.gz" \
+    -e "avtech_player_bundle_dir=$app/player" \
     -e "avtech_player_node_archive=$app/node-$AVTECH_NODE_VERSION-$AVTECH_ARCH.tar.gz" \
     "$@" "$AVTECH_REPO_DIR/ansible/playbooks/image.yml"
 }
@@ -32,6 +33,7 @@ build_rootfs() {
   local base=$1 rootfs=$2 app=$3
   [[ -s $base ]] || die "no base root file system at $base: run the base stage first"
   [[ -s $app/avtech-app.tar.gz ]] || die "no application archive in $app: run the app stage first"
+  [[ -s $app/player/avtech-player.mjs ]] || die "no player bundle in $app/player: run the app stage first"
   log "rootfs: unpacking $(basename "$base")"
   rm -rf "$rootfs"
   mkdir -p "$rootfs"

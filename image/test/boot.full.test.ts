@@ -1,35 +1,38 @@
 /**
  * The boot test: the built disk image boots under QEMU (aarch64 `virt`, TCG, Debian's generic arm64 kernel and
- * initramfs read from the image's own boot partition) until systemd starts the player, which registers with a
- * stand-in DeviceService on the host and gets a pairing code; then a simulated hang of the player (SIGSTOP) is
- * caught by the systemd watchdog and the player is restarted and registers again.
+ * initramfs read from the image's own boot partition) until systemd starts the player, which registers with our
+ * real control plane on the host (PostgreSQL + assembleControlPlane, reached from the guest through QEMU user
+ * networking at 10.0.2.2) and waits as pending pairing; the test claims it by the code the player showed, through
+ * FleetService with an admin token, and sees it connect; then a simulated hang of the player (SIGSTOP) is caught by
+ * the systemd watchdog, and the restarted player connects again with its stored device token.
  *
  * Uses AVTECH_IMAGE (a raw .img from `make image`) when set; otherwise runs image/build.sh up to the raw image
- * (the base stage is cached; a cold build takes ~20 min here).
+ * (the base stage is cached; a cold build takes ~20 min here). The serial console transcript is kept in
+ * test-artifacts/image/boot-console.log.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DeviceService, type RegisterRequest } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ConnectionState, FleetService, type Screen } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findBootPartition, processRunner, readPartitions, writeBootFiles } from "../../provisioning/src/index.ts";
-import { imageDir, recipe } from "./helpers.ts";
+import { type RealControlPlane, startRealControlPlane } from "../../provisioning/test/lib/control-plane.ts";
+import { imageDir, recipe, repoDir } from "./helpers.ts";
 
 const exec = promisify(execFile);
+
+/** Where the serial console transcript is kept after the run, pass or fail. */
+const transcriptPath = join(repoDir, "test-artifacts/image/boot-console.log");
 
 let work: string;
 let disk: string;
 let consoleLog: string;
 let qemu: ChildProcess | undefined;
-let server: http2.Http2Server;
-const registrations: { at: number; request: RegisterRequest }[] = [];
+let cp: RealControlPlane;
 
 async function builtImage(): Promise<string> {
   if (process.env.AVTECH_IMAGE !== undefined) return process.env.AVTECH_IMAGE;
@@ -43,18 +46,38 @@ async function builtImage(): Promise<string> {
   return join(out, newest.f);
 }
 
-/** The test-only hang: as soon as the player is up (READY=1), freeze it so it stops pinging the watchdog. */
+/**
+ * The test-only hang: once the player reports itself connected to the control plane (its status file, rewritten
+ * every 5 s), let it run for three watchdog periods (WatchdogSec=30s), then freeze it so it stops pinging the
+ * watchdog. Waiting for "connected" puts the hang after the claim; the grace shows a healthy player stays up.
+ */
+const healthyRunSeconds = 90;
+const hangScript = `#!/bin/sh
+until grep -qs '"state": "connected"' /var/lib/avtech/v1/status.json; do sleep 2; done
+echo "AVTECH-TEST: the player is connected; freezing it in ${healthyRunSeconds} s"
+sleep ${healthyRunSeconds}
+pid=$(systemctl show -p MainPID --value avtech-player.service)
+echo "AVTECH-TEST: freezing the player (pid $pid)"
+kill -STOP "$pid"
+`;
 const hangUnit = `[Unit]
-Description=AVTech boot test: freeze the player once it runs
+Description=AVTech boot test: freeze the player once it is connected
 After=avtech-player.service
 
 [Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'until systemctl is-active -q avtech-player.service; do sleep 1; done; pid=$(systemctl show -p MainPID --value avtech-player.service); echo "AVTECH-TEST: freezing the player (pid $pid)"; kill -STOP "$pid"'
+Type=simple
+ExecStart=/bin/sh /usr/local/sbin/avtech-test-hang
 
 [Install]
 WantedBy=multi-user.target
 `;
+
+/**
+ * Watchdog limits for emulation: under TCG mpv answers its first IPC request after several seconds, so the
+ * default 2 s limit would condemn every mpv and the player would never report healthy. The start timeout leaves
+ * room under the unit's TimeoutStartSec (120 s) for the rest of start-up (slate rendering, reading state).
+ */
+const tcgWatchdog = "[watchdog]\nmpv_ipc_timeout_ms = 20000\nmpv_start_timeout_ms = 60000\nmpv_stall_ms = 60000\n";
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -63,11 +86,39 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
     if (qemu?.exitCode !== null && qemu?.exitCode !== undefined && (await consoleText()).includes("QEMU boot 2")) break;
     await new Promise((r) => setTimeout(r, 2000));
   }
-  const tail = (await readFile(consoleLog, "utf8").catch(() => "")).split("\n").slice(-60).join("\n");
+  const tail = (await consoleText()).split("\n").slice(-60).join("\n");
   throw new Error(`timed out waiting for ${what}; serial console tail:\n${tail}`);
 }
 
 const consoleText = () => readFile(consoleLog, "utf8").catch(() => "");
+
+interface PairingRow {
+  code: string;
+  hardware_id: string;
+  claimed_screen_id: string | null;
+}
+
+/** The newest pairing registration the control plane holds (no RPC lists them: they belong to no tenant yet). */
+async function newestPairing(): Promise<PairingRow | undefined> {
+  const rows = await cp.query<PairingRow>(
+    "SELECT code, hardware_id, claimed_screen_id FROM pairing_codes ORDER BY created_at DESC LIMIT 1",
+  );
+  return rows[0];
+}
+
+/** Pairing codes the player logged for the screen ("showing the pairing code"), oldest first. */
+async function shownPairingCodes(): Promise<string[]> {
+  return [...(await consoleText()).matchAll(/"pairingCode":"([A-Z]{4}-?[A-Z]{4})"/g)].map((m) =>
+    (m[1] as string).replace("-", ""),
+  );
+}
+
+let claimed: Screen | undefined;
+
+async function screenNow(): Promise<Screen | undefined> {
+  if (claimed === undefined) return undefined;
+  return (await cp.client(FleetService, cp.adminToken).getScreen({ id: claimed.id })).screen;
+}
 
 beforeAll(async () => {
   const image = await builtImage();
@@ -78,32 +129,8 @@ beforeAll(async () => {
   // A bigger "card": the data partition must grow to fill it on first boot.
   await truncate(disk, (await stat(disk)).size + 1024 ** 3);
 
-  server = http2.createServer(
-    connectNodeAdapter({
-      routes: (router) =>
-        router.service(DeviceService, {
-          register(request) {
-            registrations.push({ at: Date.now(), request });
-            return {
-              outcome: {
-                case: "pairing",
-                value: {
-                  pairingCode: "BCDFGHJK",
-                  pairingSecret: "boot-test",
-                  expiresAt: timestampFromDate(new Date(Date.now() + 15 * 60_000)),
-                  pollIntervalSeconds: 5,
-                },
-              },
-            };
-          },
-          completePairing() {
-            return { outcome: { case: "waiting", value: {} } };
-          },
-        }),
-    }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  // QEMU's user network forwards the guest's 10.0.2.2 to the host's loopback.
+  cp = await startRealControlPlane({ host: "127.0.0.1" });
 
   // The site files, written the way installers do (no root, mtools). QEMU has no Pi display: mpv uses vo=null.
   await writeBootFiles(
@@ -111,7 +138,7 @@ beforeAll(async () => {
     [
       {
         name: "avtech.toml",
-        content: `control_plane_url = "http://10.0.2.2:${port}"\npairing = true\nlog_level = "debug"\n[mpv]\nvo = "null"\n`,
+        content: `control_plane_url = "http://10.0.2.2:${cp.addresses.port}"\npairing = true\n[mpv]\nvo = "null"\n${tcgWatchdog}`,
       },
       { name: "avtech-system.toml", content: 'hostname = "boot-test-{serial}"\n' },
     ],
@@ -130,13 +157,15 @@ beforeAll(async () => {
   const initrd = files.find((f) => f.startsWith("initrd.img-"));
   if (kernel === undefined || initrd === undefined) throw new Error(`no kernel/initrd on the boot partition: ${files}`);
 
-  // Add the test-only hang unit to a copy of the root partition (debugfs, no mount).
+  // Add the test-only hang unit and its script to a copy of the root partition (debugfs, no mount).
   const root = partitions[1];
   if (root === undefined) throw new Error("no root partition");
   await writeFile(join(work, "hang.service"), hangUnit);
+  await writeFile(join(work, "hang.sh"), hangScript);
   await recipe(
     `dd if="$D" of="$W/root.img" bs=1M iflag=skip_bytes,count_bytes skip=${root.offsetBytes} count=${root.sizeBytes} status=none
      debugfs -w -R "write $W/hang.service /etc/systemd/system/avtech-test-hang.service" "$W/root.img"
+     debugfs -w -R "write $W/hang.sh /usr/local/sbin/avtech-test-hang" "$W/root.img"
      debugfs -w -R "symlink /etc/systemd/system/multi-user.target.wants/avtech-test-hang.service /etc/systemd/system/avtech-test-hang.service" "$W/root.img"
      dd if="$W/root.img" of="$D" bs=1M oflag=seek_bytes seek=${root.offsetBytes} conv=notrunc,sparse status=none
      rm "$W/root.img"`,
@@ -167,21 +196,57 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  qemu?.kill("SIGKILL");
-  await new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve());
+  const child = qemu;
+  qemu = undefined;
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+  if (consoleLog !== undefined) {
+    await mkdir(join(transcriptPath, ".."), { recursive: true });
+    await copyFile(consoleLog, transcriptPath).catch(() => undefined);
+  }
+  await cp?.close();
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-describe("the image booted under QEMU", () => {
-  it("starts the player, which registers with the control plane and asks for pairing", async () => {
+describe("the image booted under QEMU against the real control plane", () => {
+  it("starts the player, which registers and shows up as pending pairing with the code it shows", async () => {
     const started = Date.now();
-    await waitFor("the player's registration", () => registrations.length > 0, 15 * 60_000);
-    const first = registrations[0]?.request;
-    expect(first?.hardwareId).not.toBe("");
-    expect(first?.enrollmentKey).toBe("");
-    const text = await consoleText();
-    expect(text).toContain("Started avtech-player.service");
-    console.info(`boot test: registration ${Math.round((Date.now() - started) / 1000)} s after QEMU start`);
+    let pending: PairingRow | undefined;
+    await waitFor(
+      "the player's pairing registration",
+      async () => {
+        pending = await newestPairing();
+        return pending !== undefined && (await shownPairingCodes()).includes(pending.code);
+      },
+      15 * 60_000,
+    );
+    expect(pending?.hardware_id).not.toBe("");
+    expect(pending?.claimed_screen_id).toBeNull();
+    // Pending screens belong to no tenant: the fleet lists nothing until the claim.
+    expect((await cp.client(FleetService, cp.adminToken).listScreens({})).screens).toEqual([]);
+    expect(await consoleText()).toContain("Started avtech-player.service");
+    console.info(`boot test: pairing code shown ${Math.round((Date.now() - started) / 1000)} s after QEMU start`);
+  });
+
+  it("is claimed with its pairing code through FleetService and connects", async () => {
+    const code = (await shownPairingCodes()).at(-1) ?? "";
+    const pending = await newestPairing();
+    const fleet = cp.client(FleetService, cp.adminToken);
+    claimed = (await fleet.claimScreen({ pairingCode: code, name: "QEMU boot test" })).screen;
+    expect(claimed?.hardwareId).toBe(pending?.hardware_id);
+    const claimedAt = Date.now();
+    await waitFor(
+      "the claimed screen to connect",
+      async () => (await screenNow())?.connection === ConnectionState.ONLINE,
+      5 * 60_000,
+    );
+    const screen = await screenNow();
+    expect(screen?.playerVersion).not.toBe("");
+    expect((await fleet.listScreens({})).screens.map((s) => s.id)).toEqual([claimed?.id]);
+    console.info(`boot test: connected ${Math.round((Date.now() - claimedAt) / 1000)} s after the claim`);
   });
 
   it("grew the data partition to fill the disk on first boot and mounted it after one reboot", async () => {
@@ -194,9 +259,23 @@ describe("the image booted under QEMU", () => {
     expect(secondBoot).toContain("Mounted var-lib-avtech.mount");
   });
 
-  it("restarts the player through the systemd watchdog when it hangs", async () => {
-    // Only the watchdog killing the very process that was frozen counts: under emulation the player can also
-    // miss pings for other reasons (see image/README.md), which must not pass this by accident.
+  it("keeps a healthy player up under emulation with the watchdog limits from avtech.toml", async () => {
+    const frozenPid = async () => /AVTECH-TEST: freezing the player \(pid (\d+)\)/.exec(await consoleText())?.[1];
+    await waitFor("the test's freeze of the player", async () => (await frozenPid()) !== undefined, 5 * 60_000);
+    const text = await consoleText();
+    const beforeFreeze = text.slice(0, text.indexOf("AVTECH-TEST: freezing the player"));
+    // The process that showed the pairing code is the one frozen after its healthy run: it was never restarted.
+    const pairingPids = [...beforeFreeze.matchAll(/"pid":(\d+),[^\n]*"msg":"showing the pairing code"/g)].map(
+      (m) => m[1],
+    );
+    expect(pairingPids.at(-1)).toBe(await frozenPid());
+    expect(beforeFreeze).not.toContain("avtech-player.service: Watchdog timeout");
+    expect(beforeFreeze).not.toContain("avtech-player.service: Scheduled restart job");
+    expect(beforeFreeze).not.toContain("mpv is unhealthy");
+  });
+
+  it("restarts the player through the systemd watchdog when it hangs, and it connects again", async () => {
+    // Only the watchdog killing the very process that was frozen counts.
     const timeoutAfterFreeze = async () => {
       const text = await consoleText();
       const frozen = /AVTECH-TEST: freezing the player \(pid (\d+)\)/.exec(text);
@@ -208,10 +287,14 @@ describe("the image booted under QEMU", () => {
     await waitFor("the watchdog to catch the frozen player", timeoutAfterFreeze, 6 * 60_000);
     const caughtAt = Date.now();
     await waitFor(
-      "the restarted player to register again",
-      () => registrations.some((r) => r.at >= caughtAt),
+      "the restarted player to connect again",
+      async () => {
+        const screen = await screenNow();
+        const seen = screen?.lastSeenAt === undefined ? 0 : timestampDate(screen.lastSeenAt).getTime();
+        return screen?.connection === ConnectionState.ONLINE && seen > caughtAt;
+      },
       8 * 60_000,
     );
-    expect(registrations.length).toBeGreaterThanOrEqual(2);
+    console.info(`boot test: connected again ${Math.round((Date.now() - caughtAt) / 1000)} s after the watchdog kill`);
   });
 });

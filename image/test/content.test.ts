@@ -2,6 +2,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceNodeFlags } from "../../player/build/index.ts";
 import { parseConfig } from "../../player/src/config/index.ts";
 import { parseSystemSettings } from "../../provisioning/src/site/index.ts";
 import { recipe, renderRoleTemplate, roleDir, runProgram, unitSettings } from "./helpers.ts";
@@ -51,7 +52,7 @@ describe("systemd units", () => {
     expect(unit.get("Restart")).toEqual(["always"]);
     expect(unit.get("User")).toEqual(["avtech"]);
     expect(unit.get("ExecStart")?.[0]).toBe(
-      "/opt/avtech/node/bin/node /opt/avtech/current/player/src/cli.ts run --config /boot/firmware/avtech.toml",
+      "/opt/avtech/node/bin/node --lite-mode /opt/avtech/player/avtech-player.mjs run --config /boot/firmware/avtech.toml",
     );
     for (const [key, value] of [
       ["NoNewPrivileges", "yes"],
@@ -73,6 +74,54 @@ describe("systemd units", () => {
     expect(exposure, security.stdout + security.stderr).not.toBeNull();
     // systemd rates ≤ 3.9 "OK"; the player keeps V8's JIT (no MemoryDenyWriteExecute) and network access.
     expect(Number(exposure?.[1])).toBeLessThanOrEqual(3.0);
+  });
+});
+
+describe("the player's device bundle on the device", () => {
+  it("is what the unit and the avtech-player command run, with the bundle's Node flags", async () => {
+    const unit = unitSettings(await readFile(join(roleDir, "files/systemd/avtech-player.service"), "utf8"));
+    const [node, ...rest] = unit.get("ExecStart")?.[0]?.split(" ") ?? [];
+    const bundle = rest[deviceNodeFlags.length];
+    expect(rest.slice(0, deviceNodeFlags.length)).toEqual([...deviceNodeFlags]);
+    expect(bundle).toBe("/opt/avtech/player/avtech-player.mjs");
+    const wrapper = await readFile(join(roleDir, "files/bin/avtech-player"), "utf8");
+    expect(wrapper.startsWith("#!/bin/sh\n")).toBe(true);
+    expect(wrapper.split("\n")).toContain(`exec ${[node, ...deviceNodeFlags, bundle].join(" ")} "$@"`);
+  });
+
+  it("is installed by the role where the unit looks for it, with the avtech-player command", async () => {
+    // The role's tasks as data (PyYAML ships with Ansible).
+    const dump = await runProgram("python3", [
+      "-c",
+      "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+      join(roleDir, "tasks/main.yml"),
+    ]);
+    const tasks = JSON.parse(dump.stdout) as {
+      name: string;
+      "ansible.builtin.copy"?: { src: string; dest: string; mode: string };
+      loop?: string[];
+    }[];
+    const copies = tasks.flatMap((t) => {
+      const copy = t["ansible.builtin.copy"];
+      if (copy === undefined) return [];
+      const items = t.loop ?? [""];
+      return items.map((item) => ({
+        src: copy.src.replaceAll("{{ item }}", item),
+        dest: copy.dest.replaceAll("{{ item }}", item),
+        mode: copy.mode,
+      }));
+    });
+    expect(copies).toContainEqual({
+      src: "{{ avtech_player_bundle_dir }}/avtech-player.mjs",
+      dest: "/opt/avtech/player/avtech-player.mjs",
+      mode: "0644",
+    });
+    expect(copies).toContainEqual({
+      src: "{{ avtech_player_bundle_dir }}/avtech-player.licenses.txt",
+      dest: "/opt/avtech/player/avtech-player.licenses.txt",
+      mode: "0644",
+    });
+    expect(copies).toContainEqual({ src: "bin/avtech-player", dest: "/usr/local/bin/avtech-player", mode: "0755" });
   });
 });
 

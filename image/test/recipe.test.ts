@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deviceNodeFlags } from "../../player/build/index.ts";
 import { imageDir, repoDir, runProgram } from "./helpers.ts";
 
 let out: string;
@@ -53,19 +54,34 @@ describe("image/build.sh settings", () => {
   });
 });
 
-describe("player release archive", () => {
-  it("is readable by the unprivileged avtech user once unpacked (folders 0755, files world-readable)", async () => {
+describe("app stage", () => {
+  it("bundles the player into one file that runs under the device's Node flags", async () => {
+    const dir = join(out, "player");
+    const made = await runProgram("bash", [
+      "-c",
+      `source "${imageDir}/lib/common.sh" && source "${imageDir}/lib/app.sh" && build_player_bundle "${dir}"`,
+    ]);
+    expect(made.code, made.stdout + made.stderr).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(["avtech-player.licenses.txt", "avtech-player.mjs"]);
+    const help = await runProgram(process.execPath, [...deviceNodeFlags, join(dir, "avtech-player.mjs"), "--help"]);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^usage: avtech-player <command>/);
+  });
+
+  it("packs the site-settings tool readable by the unprivileged avtech user (folders 0755, files world-readable)", async () => {
     const tgz = join(out, "app.tar.gz");
     const made = await runProgram("bash", [
       "-c",
-      `source "${imageDir}/lib/common.sh" && source "${imageDir}/lib/app.sh" && build_app_archive "${tgz}" player proto provisioning`,
+      `source "${imageDir}/lib/common.sh" && source "${imageDir}/lib/app.sh" && build_app_archive "${tgz}" proto provisioning`,
     ]);
     expect(made.code, made.stdout + made.stderr).toBe(0);
     const listing = (await runProgram("tar", ["-tvzf", tgz])).stdout.trim().split("\n");
     expect(listing[0]).toMatch(/^drwxr-xr-x .* \.\/$/);
-    expect(listing.some((l) => / \.\/player\/src\/cli\.ts$/.test(l))).toBe(true);
-    expect(listing.some((l) => / \.\/node_modules\/@connectrpc\/connect\//.test(l))).toBe(true);
-    expect(listing.some((l) => / \.\/(player|proto|provisioning)\/.*\.test\.ts$/.test(l))).toBe(false);
+    expect(listing.some((l) => / \.\/provisioning\/src\/device\/main\.ts$/.test(l))).toBe(true);
+    expect(listing.some((l) => / \.\/node_modules\/smol-toml\//.test(l))).toBe(true);
+    // The player ships as its bundle only.
+    expect(listing.some((l) => / \.\/player\//.test(l))).toBe(false);
+    expect(listing.some((l) => / \.\/(proto|provisioning)\/.*\.test\.ts$/.test(l))).toBe(false);
     const unreadable = listing.filter((l) => !/^(l|-r..r..r|dr.xr.xr.x)/.test(l));
     expect(unreadable).toEqual([]);
   });

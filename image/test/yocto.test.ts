@@ -23,6 +23,19 @@ describe("yocto/meta-avtech stays consistent with the Debian image", () => {
     for (const unit of services) expect(files).toContain(`systemd/${unit}`);
   });
 
+  it("installs the player's device bundle where the unit runs it, and the avtech-player command", async () => {
+    const recipe = await readFile(join(layer, "recipes-avtech/avtech-player/avtech-player_0.1.0.bb"), "utf8");
+    const unit = await readFile(join(roleDir, "files/systemd/avtech-player.service"), "utf8");
+    expect(unit).toContain("/opt/avtech/player/avtech-player.mjs run");
+    expect(recipe).toMatch(/player\/build\/bundle\.ts/);
+    expect(recipe).toMatch(
+      /install -m 0644 \$\{S\}\/player\/dist\/avtech-player\.mjs .* \$\{D\}\/opt\/avtech\/player\//,
+    );
+    expect(recipe).toMatch(
+      /install -D -m 0755 \$\{WORKDIR\}\/bin\/avtech-player \$\{D\}\/usr\/local\/bin\/avtech-player$/m,
+    );
+  });
+
   it("ships the role's fstab and default site files, rendered", async () => {
     const pairs = [
       ["fstab.j2", "recipes-core/base-files/files/fstab"],

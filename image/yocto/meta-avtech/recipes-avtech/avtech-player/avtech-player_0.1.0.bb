@@ -5,9 +5,11 @@ HOMEPAGE = "https://github.com/avtech/avtech"
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 
-# The player runs TypeScript directly (Node type stripping): no build step. npm dependencies come from the
-# committed shrinkwrap through oe-core's npmsw fetcher; they are pure JavaScript (no native addons), so one
-# fetch serves every machine.
+# The player ships as its device bundle (one esbuild file, player/build/bundle.ts), run with `node --lite-mode`
+# from /opt/avtech/player, exactly as in the Debian image. The boot-time site-settings tool (provisioning) runs as
+# TypeScript (Node type stripping). npm dependencies come from the committed shrinkwrap through oe-core's npmsw
+# fetcher; the target's are pure JavaScript (no native addons), so one fetch serves every machine. esbuild runs on
+# the build host only (nodejs-native).
 SRC_URI = "git://github.com/avtech/avtech.git;protocol=https;branch=main \
            npmsw://${THISDIR}/files/npm-shrinkwrap.json;destsuffix=git/deps \
 "
@@ -17,6 +19,7 @@ S = "${WORKDIR}/git"
 # Units, scripts and config drop-ins: referenced from the ansible role in this repository, not copied.
 FILESEXTRAPATHS:prepend := "${AVTECH_ROLE_FILES}:"
 SRC_URI += "file://systemd/avtech-player.service \
+            file://bin/avtech-player \
             file://systemd/avtech-boot-config.service \
             file://systemd/avtech-grow-data.service \
             file://sbin/avtech-grow-data \
@@ -38,20 +41,28 @@ SYSTEMD_SERVICE:${PN} = "avtech-player.service avtech-boot-config.service avtech
 SYSTEMD_AUTO_ENABLE = "enable"
 
 # The units start /opt/avtech/node/bin/node: point it at the distribution's Node (meta-oe `nodejs`, which must
-# be 22.6 or newer for type stripping; 24 is what the Debian image ships).
+# be 22.6 or newer for type stripping; 24 is what the Debian image ships). The bundle is built by the host's Node.
+DEPENDS = "nodejs-native"
 RDEPENDS:${PN} = "nodejs mpv ffmpeg cloud-utils-growpart e2fsprogs-resize2fs wpa-supplicant openssh-sshd \
                   openssh-keygen systemd-extra-utils"
 
+do_compile() {
+    ln -sfn ${S}/deps/node_modules ${S}/node_modules
+    cd ${S} && ${STAGING_BINDIR_NATIVE}/node player/build/bundle.ts
+}
+
 do_install() {
-    install -d ${D}/opt/avtech/releases/${PV} ${D}/opt/avtech/node/bin
-    for ws in player proto provisioning; do
+    install -d ${D}/opt/avtech/player ${D}/opt/avtech/releases/${PV} ${D}/opt/avtech/node/bin
+    install -m 0644 ${S}/player/dist/avtech-player.mjs ${S}/player/dist/avtech-player.licenses.txt ${D}/opt/avtech/player/
+    install -D -m 0755 ${WORKDIR}/bin/avtech-player ${D}/usr/local/bin/avtech-player
+    for ws in proto provisioning; do
         install -d ${D}/opt/avtech/releases/${PV}/$ws
         cp -R --no-preserve=ownership ${S}/$ws/package.json ${S}/$ws/src ${D}/opt/avtech/releases/${PV}/$ws/
         find ${D}/opt/avtech/releases/${PV}/$ws -name '*.test.ts' -delete
     done
     cp -R --no-preserve=ownership ${S}/deps/node_modules ${D}/opt/avtech/releases/${PV}/
     install -d ${D}/opt/avtech/releases/${PV}/node_modules/@avtech
-    for ws in player proto provisioning; do
+    for ws in proto provisioning; do
         ln -sf ../../$ws ${D}/opt/avtech/releases/${PV}/node_modules/@avtech/$ws
     done
     ln -sf releases/${PV} ${D}/opt/avtech/current
@@ -69,5 +80,5 @@ do_install() {
     chown avtech:avtech ${D}/var/lib/avtech
 }
 
-FILES:${PN} = "/opt/avtech /usr/local/sbin ${systemd_system_unitdir} ${sysconfdir} /var/lib/avtech"
+FILES:${PN} = "/opt/avtech /usr/local/bin /usr/local/sbin ${systemd_system_unitdir} ${sysconfdir} /var/lib/avtech"
 INSANE_SKIP:${PN} = "file-rdeps"

@@ -1,0 +1,116 @@
+/**
+ * The real control plane for provisioning and image tests: a PostgreSQL from the control plane's
+ * own test fixture (DATABASE_URL → testcontainers → embedded), a fresh migrated database, the
+ * server assembled exactly as control-plane/src/main.ts assembles it (assembleControlPlane),
+ * listening on free ports, and one tenant with an admin API token made by the admin commands.
+ *
+ * These test projects have no PostgreSQL globalSetup (their fast tests do not need one), so this
+ * starts its own server per test file and stops it in close().
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import pg from "pg";
+import { createAdminCommands } from "../../../control-plane/src/admin/index.ts";
+import { assembleControlPlane } from "../../../control-plane/src/assemble.ts";
+import { bearerToken } from "../../../control-plane/src/auth/bearer.ts";
+import { systemClock } from "../../../control-plane/src/clock.ts";
+import { loadConfig } from "../../../control-plane/src/config/index.ts";
+import { createFsBlobStore } from "../../../control-plane/src/content/index.ts";
+import { createOrm, migrate } from "../../../control-plane/src/db/orm.ts";
+import { createLogger } from "../../../control-plane/src/logger.ts";
+import type { ServerAddresses } from "../../../control-plane/src/server/server.ts";
+import { startTestPostgres } from "../../../control-plane/test/lib/postgres-fixture.ts";
+
+/** A running control plane with one tenant. */
+export interface RealControlPlane {
+  addresses: ServerAddresses;
+  tenant: { id: string; slug: string };
+  /** Secret of an API token with the admin role in {@link tenant}. */
+  adminToken: string;
+  /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
+  client<S extends DescService>(service: S, token: string): Client<S>;
+  /** Runs SQL on the control plane's database, for facts no RPC exposes. */
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Stops the server, drops the database and stops PostgreSQL when this started it. */
+  close(): Promise<void>;
+}
+
+/** Starts PostgreSQL, migrates a new database and serves the control plane on `host` (default loopback). */
+export async function startRealControlPlane(options: { host?: string } = {}): Promise<RealControlPlane> {
+  const postgres = await startTestPostgres();
+  const cleanups: (() => Promise<unknown>)[] = [() => postgres.stop()];
+  const cleanUp = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const dbName = `avtech_test_${randomBytes(6).toString("hex")}`;
+    await withClient(postgres.adminUrl, (c) => c.query(`CREATE DATABASE ${dbName}`));
+    cleanups.push(() =>
+      withClient(postgres.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)),
+    );
+    const url = new URL(postgres.adminUrl);
+    url.pathname = `/${dbName}`;
+    const orm = await createOrm({ url: url.toString(), poolMax: 5 });
+    cleanups.push(() => orm.close());
+    await migrate(orm);
+    const blobDir = await mkdtemp(join(tmpdir(), "avtech-cp-blobs-"));
+    cleanups.push(() => rm(blobDir, { recursive: true, force: true }));
+    const config = loadConfig({
+      env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" },
+      overrides: {
+        listen: { host: options.host ?? "127.0.0.1", port: 0, http1Port: 0 },
+        database: { url: url.toString() },
+        blobDir,
+      },
+    });
+    const controlPlane = await assembleControlPlane({
+      config,
+      orm,
+      blobs: createFsBlobStore(blobDir),
+      logger: createLogger(config),
+      clock: systemClock,
+    });
+    const addresses = await controlPlane.server.listen();
+    cleanups.push(() => controlPlane.close(1000));
+    const admin = createAdminCommands(orm, config.defaultTenantQuota);
+    const slug = `site-${randomBytes(3).toString("hex")}`;
+    const tenant = await admin.createTenant({ slug });
+    const token = await admin.createApiToken({ tenant: slug, name: "test admin", role: "admin" });
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+    cleanups.push(() => pool.end());
+    return {
+      addresses,
+      tenant: { id: tenant.id, slug },
+      adminToken: token.secret,
+      client: (service, bearer) =>
+        createClient(
+          service,
+          createConnectTransport({
+            baseUrl: addresses.http1Url,
+            httpVersion: "1.1",
+            interceptors: [bearerToken(bearer)],
+          }),
+        ),
+      query: async (sql, params) => (await pool.query(sql, params)).rows,
+      close: cleanUp,
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+async function withClient<T>(adminUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
