@@ -1,7 +1,8 @@
 /**
- * Uploads one file over gRPC (h2c) and prints `{"seconds": …, "sizeBytes": …}`: the ingest
- * benchmark's client, run as its own process so client and server do not share one event loop,
- * as they would not in production. Usage: node upload-client.ts <http2 url> <token> <file>
+ * Uploads one file over gRPC (h2c) and prints `{"seconds", "sizeBytes", "videoId", "cpuMs"}`:
+ * the ingest benchmark's client, run as its own process so client and server do not share one
+ * event loop, as they would not in production. `cpuMs` is this process's CPU time during the
+ * upload. Usage: node upload-client.ts <http2 url> <token> <file> [chunk bytes, default 1 MiB]
  */
 import { open, stat } from "node:fs/promises";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
@@ -9,7 +10,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { bearerToken } from "../../src/auth/bearer.ts";
 
-const [url = "", token = "", path = ""] = process.argv.slice(2);
+const [url = "", token = "", path = "", chunkArg = ""] = process.argv.slice(2);
+const chunkBytes = Number(chunkArg || 1024 * 1024);
 const size = (await stat(path)).size;
 const content = createClient(
   ContentService,
@@ -24,7 +26,7 @@ async function* messages() {
   const file = await open(path, "r");
   try {
     for (;;) {
-      const chunk = Buffer.allocUnsafe(1024 * 1024);
+      const chunk = Buffer.allocUnsafe(chunkBytes);
       const { bytesRead } = await file.read(chunk, 0, chunk.length);
       if (bytesRead === 0) break;
       yield { part: { case: "chunk" as const, value: chunk.subarray(0, bytesRead) } };
@@ -35,7 +37,11 @@ async function* messages() {
 }
 
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const { video } = await content.uploadVideo(messages());
 const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
 if (Number(video?.sizeBytes) !== size) throw new Error("the server did not store the whole file");
-process.stdout.write(`${JSON.stringify({ seconds, sizeBytes: size })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ seconds, sizeBytes: size, videoId: video?.id, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+);

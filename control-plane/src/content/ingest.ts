@@ -11,6 +11,7 @@ import type { BlobStore } from "./blob-store.ts";
 import type { MediaTools } from "./media.ts";
 import { displayName, sanitizeFileName } from "./names.ts";
 import { acceptMedia } from "./validate.ts";
+import { WriteBehind } from "./write-behind.ts";
 
 /** What an upload needs. */
 export interface IngestDeps {
@@ -26,6 +27,8 @@ export interface IngestResult {
 }
 
 const mib = 1024 * 1024;
+/** Largest chunk accepted whatever readMaxBytes allows: bounds the memory one message pins. */
+const maxChunkBytes = 4 * mib;
 
 function exhausted(message: string): ConnectError {
   return new ConnectError(message, Code.ResourceExhausted);
@@ -197,12 +200,10 @@ async function receive(
 ): Promise<{ sha256: string; size: number }> {
   const hash = createHash("sha256");
   const file = await open(path, "wx");
+  // Writes run behind the network reads in 1 MiB batches (at most 8 MiB queued), so receiving,
+  // hashing and disk I/O overlap; the data is flushed every 16 MiB while the transfer goes on.
+  const writer = new WriteBehind(file, { batchBytes: mib, maxQueuedBytes: 8 * mib, syncEveryBytes: 16 * mib });
   let size = 0;
-  // Writes run behind the network reads (at most 8 MiB queued) so receiving, hashing and disk I/O overlap.
-  let writing: Promise<unknown> = Promise.resolve();
-  let queued = 0;
-  let unsynced = 0;
-  const flushes: Promise<void>[] = [];
   try {
     for (;;) {
       const next = await iterator.next();
@@ -212,29 +213,17 @@ async function receive(
         throw invalid("metadata may appear only once, in the first message; later messages must carry chunks");
       }
       const chunk = part.value;
-      if (chunk.byteLength > 4 * mib) throw invalid("a chunk must be at most 1 MiB");
+      if (chunk.byteLength > maxChunkBytes) {
+        throw invalid(`a chunk must be at most ${formatBytes(maxChunkBytes)}; send the file in smaller chunks`);
+      }
       size += chunk.byteLength;
       check(size);
       hash.update(chunk);
-      queued += chunk.byteLength;
-      writing = writing.then(async () => {
-        await file.write(chunk);
-        queued -= chunk.byteLength;
-        unsynced += chunk.byteLength;
-        // Start flushing to disk while the transfer goes on (not awaited here), so the final fsync
-        // before the rename finds little left to write.
-        if (unsynced >= 16 * mib) {
-          unsynced = 0;
-          flushes.push(file.datasync());
-        }
-      });
-      if (queued > 8 * mib) await writing;
+      await writer.push(chunk);
     }
-    await writing;
-    await Promise.all(flushes);
+    await writer.finish();
   } finally {
-    await writing.catch(() => undefined);
-    await Promise.allSettled(flushes);
+    await writer.settle();
     await file.close();
   }
   return { sha256: hash.digest("hex"), size };

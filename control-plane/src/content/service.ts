@@ -92,7 +92,10 @@ export function createContentService(deps: ContentServiceDeps): ServiceImpl<type
         const result = await ingestUpload(deps, scope, principalOf(context), requests);
         noteAudit(context, { subjectId: result.video.id, after: snapshot(result.video) });
         deps.onUpload?.(result.deduplicated ? "deduplicated" : "stored", result.video.sizeBytes);
-        const usage = await playlistsUsing(scope, [result.video.id]);
+        // A row created by this very call is in no playlist yet: only a deduplicated one can be.
+        const usage = result.deduplicated
+          ? await playlistsUsing(scope, [result.video.id])
+          : new Map<string, string[]>();
         return {
           video: videoToProto(result.video, usage.get(result.video.id)),
           deduplicated: result.deduplicated,

@@ -79,8 +79,9 @@ async function* uploadMessages(
   sizeBytes: bigint,
 ): AsyncIterable<UploadVideoRequest> {
   yield create(UploadVideoRequestSchema, { part: { case: "metadata", value: { fileName, sizeBytes } } });
+  // Each body chunk is a Buffer of its own (a Uint8Array): handed on without a copy.
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    yield create(UploadVideoRequestSchema, { part: { case: "chunk", value: new Uint8Array(chunk) } });
+    yield create(UploadVideoRequestSchema, { part: { case: "chunk", value: chunk } });
   }
 }
 

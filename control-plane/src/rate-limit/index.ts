@@ -1,2 +1,2 @@
 export type { BucketLimits, RateLimitConfig } from "./token-bucket.ts";
-export { defaultRateLimits, RequestLimiter, TokenBuckets } from "./token-bucket.ts";
+export { defaultRateLimits, RequestLimiter, retryIn, TokenBuckets } from "./token-bucket.ts";

@@ -25,18 +25,25 @@ export class TokenBuckets {
 
   /** Takes one token for `key`; false when its bucket is empty. */
   take(key: string): boolean {
+    return this.acquire(key) === 0;
+  }
+
+  /**
+   * Takes one token for `key` and returns 0, or, when its bucket is empty, takes nothing and
+   * returns the milliseconds until a token is available (Infinity when the bucket never refills).
+   */
+  acquire(key: string): number {
     const now = this.#now();
     const bucket = this.#buckets.get(key) ?? { tokens: this.#limits.burst, at: now };
     bucket.tokens = Math.min(this.#limits.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#limits.perSecond);
     bucket.at = now;
+    this.#buckets.set(key, bucket);
     if (bucket.tokens < 1) {
-      this.#buckets.set(key, bucket);
-      return false;
+      return this.#limits.perSecond > 0 ? Math.ceil(((1 - bucket.tokens) / this.#limits.perSecond) * 1000) : Infinity;
     }
     bucket.tokens -= 1;
-    this.#buckets.set(key, bucket);
     if (this.#buckets.size > 10_000) this.#sweep(now);
-    return true;
+    return 0;
   }
 
   #sweep(now: number): void {
@@ -48,7 +55,12 @@ export class TokenBuckets {
   }
 }
 
-/** Limits for unauthenticated endpoints: per client IP and for everyone together. */
+/** "retry in 7 s" for a wait in milliseconds (whole seconds, rounded up). */
+export function retryIn(waitMs: number): string {
+  return Number.isFinite(waitMs) ? `retry in ${Math.max(1, Math.ceil(waitMs / 1000))} s` : "retry much later";
+}
+
+/** Limits for an unauthenticated endpoint: per client IP and for everyone together. */
 export interface RateLimitConfig {
   perIp: BucketLimits;
   global: BucketLimits;
@@ -63,23 +75,37 @@ export const defaultRateLimits: RateLimitConfig = {
   global: { burst: 500, perSecond: 100 },
 };
 
-/** Per-IP plus global limiter; throws RESOURCE_EXHAUSTED when either is empty. */
+/**
+ * Per-IP plus global limiter for one unauthenticated endpoint; throws RESOURCE_EXHAUSTED, saying
+ * when to retry, when either bucket is empty. A request refused per IP does not use a global token,
+ * so one noisy address cannot drain the bucket everyone shares any faster than its own allows.
+ */
 export class RequestLimiter {
   readonly #perIp: TokenBuckets;
   readonly #global: TokenBuckets;
+  readonly #busy: string;
 
-  constructor(config: RateLimitConfig = defaultRateLimits, now: () => number = Date.now) {
+  /**
+   * @param busy what the global refusal says the server is busy with, e.g. "registering screens".
+   */
+  constructor(config: RateLimitConfig = defaultRateLimits, now: () => number = Date.now, busy = "registering screens") {
     this.#perIp = new TokenBuckets(config.perIp, now);
     this.#global = new TokenBuckets(config.global, now);
+    this.#busy = busy;
   }
 
   /** Counts one request from `ip`. */
   check(ip: string): void {
-    if (!this.#perIp.take(ip)) {
-      throw new ConnectError("too many requests from this address; retry later with backoff", Code.ResourceExhausted);
+    const ipWait = this.#perIp.acquire(ip);
+    if (ipWait > 0) {
+      throw new ConnectError(
+        `too many requests from this address; ${retryIn(ipWait)} (with backoff)`,
+        Code.ResourceExhausted,
+      );
     }
-    if (!this.#global.take("*")) {
-      throw new ConnectError("the control plane is busy registering screens; retry later", Code.ResourceExhausted);
+    const globalWait = this.#global.acquire("*");
+    if (globalWait > 0) {
+      throw new ConnectError(`the control plane is busy ${this.#busy}; ${retryIn(globalWait)}`, Code.ResourceExhausted);
     }
   }
 }

@@ -12,14 +12,27 @@ import { type Principal, principalOf, roleToProto } from "../auth/principal.ts";
 import { decoyPasswordHash, hashSecret, newSecret, verifyPassword } from "../auth/secrets.ts";
 import type { Clock } from "../clock.ts";
 import { Session, Tenant, User } from "../db/entities.ts";
-import { TokenBuckets } from "../rate-limit/index.ts";
+import { peerAddress } from "../device/context.ts";
+import { type RateLimitConfig, RequestLimiter, retryIn, TokenBuckets } from "../rate-limit/index.ts";
 
 /** Dependencies of {@link createAuthService}. */
 export interface AuthServiceDeps {
   orm: MikroORM;
   clock: Clock;
   sessionTtlMs: number;
+  /** Login attempts per client IP and in total; {@link defaultLoginRateLimits} when unset. */
+  loginRateLimits?: RateLimitConfig;
 }
+
+/**
+ * Login limits per client IP and for everyone together. An office behind one NAT signs in at
+ * 9 am well within 20 in a burst; a guesser cycling through accounts gets 12 a minute. The global
+ * bucket bounds the scrypt work (~0.1 s of CPU per attempt) a distributed guesser can cause.
+ */
+export const defaultLoginRateLimits: RateLimitConfig = {
+  perIp: { burst: 20, perSecond: 0.2 },
+  global: { burst: 100, perSecond: 10 },
+};
 
 const wrongCredentials = "wrong tenant, email or password";
 
@@ -38,17 +51,25 @@ export function principalToProto(principal: Principal): PrincipalMessage {
 
 /**
  * AuthService: password login (scrypt) giving a sliding session, logout, who-am-i. A wrong
- * tenant, email or password all answer the same, after the same scrypt work; attempts per
- * account are rate-limited (10 in a burst, then one per 10 s).
+ * tenant, email or password all answer the same, after the same scrypt work. Attempts are
+ * rate-limited per client IP and in total (`loginRateLimits`), then per account (10 in a burst,
+ * then one per 10 s), before any scrypt work; a refusal says when to retry.
  */
 export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
-  const attempts = new TokenBuckets({ burst: 10, perSecond: 0.1 }, () => deps.clock.now().getTime());
+  const now = () => deps.clock.now().getTime();
+  const perAddress = new RequestLimiter(deps.loginRateLimits ?? defaultLoginRateLimits, now, "with sign-ins");
+  const perAccount = new TokenBuckets({ burst: 10, perSecond: 0.1 }, now);
   return {
-    async login(req) {
+    async login(req, context) {
+      perAddress.check(peerAddress(context));
       const email = req.email.trim().toLowerCase();
       const slug = req.tenant.trim();
-      if (!attempts.take(`${slug}\n${email}`)) {
-        throw new ConnectError("too many login attempts for this account; wait a minute", Code.ResourceExhausted);
+      const accountWait = perAccount.acquire(`${slug}\n${email}`);
+      if (accountWait > 0) {
+        throw new ConnectError(
+          `too many login attempts for this account; ${retryIn(accountWait)}`,
+          Code.ResourceExhausted,
+        );
       }
       const em = deps.orm.em.fork();
       const tenant = await em.findOne(Tenant, { slug });
