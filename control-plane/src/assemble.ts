@@ -4,6 +4,7 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config/index.ts";
 import { type BlobStore, createFfmpegTools } from "./content/index.ts";
 import { createFleetWiring, type FleetWiring } from "./fleet-pg/index.ts";
+import type { RateLimitConfig } from "./rate-limit/index.ts";
 import { type ControlPlaneServer, createServer } from "./server/server.ts";
 
 /** What {@link assembleControlPlane} needs: a migrated database and the process's side effects. */
@@ -15,6 +16,8 @@ export interface ControlPlaneParts {
   clock: Clock;
   /** How often batched heartbeats are written; the fleet wiring's default when unset. */
   heartbeatFlushMs?: number;
+  /** Limits of the unauthenticated device registration calls; the fleet's defaults when unset. */
+  registrationRateLimits?: RateLimitConfig;
 }
 
 /** The whole control plane: the server with the fleet plane on PostgreSQL attached. */
@@ -35,7 +38,14 @@ export interface AssembledControlPlane {
  */
 export async function assembleControlPlane(parts: ControlPlaneParts): Promise<AssembledControlPlane> {
   const { config, orm, blobs, logger, clock } = parts;
-  const fleet = await createFleetWiring({ orm, blobs, logger, clock, flushMs: parts.heartbeatFlushMs });
+  const fleet = await createFleetWiring({
+    orm,
+    blobs,
+    logger,
+    clock,
+    flushMs: parts.heartbeatFlushMs,
+    rateLimits: parts.registrationRateLimits,
+  });
   const server = createServer({
     config,
     orm,

@@ -1,3 +1,4 @@
+import http2 from "node:http2";
 import { AsyncQueue } from "@avtech/proto";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import {
@@ -10,7 +11,8 @@ import { PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { LeanFrames, runLeanStream } from "./lean-stream.ts";
 
 /** Options of {@link startFleetSimulator}. */
 export interface FleetSimulatorOptions {
@@ -28,6 +30,12 @@ export interface FleetSimulatorOptions {
   heartbeatIntervalMs?: number;
   /** Concurrent registrations while starting; default 20. */
   registrationConcurrency?: number;
+  /**
+   * "connect" (default): each stream runs on the Connect client, like the player. "lean": raw
+   * HTTP/2 with pre-encoded frames (lean-stream.ts), for benchmarks where the simulator must
+   * cost the shared CPU as little as possible.
+   */
+  streams?: "connect" | "lean";
 }
 
 /** Counters of a running simulation. */
@@ -85,6 +93,17 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     return clients[slot] as Client<typeof DeviceService>;
   };
 
+  // Lean streams open their own connections: registration then shares one, closed afterwards, so
+  // the server does not hold an idle registration connection per screen next to its stream.
+  const registrationSessions =
+    options.streams === "lean" ? new Http2SessionManager(options.baseUrl, { pingIntervalMs: 30_000 }) : undefined;
+  const registrationClient =
+    registrationSessions &&
+    createClient(
+      DeviceService,
+      createGrpcTransport({ baseUrl: options.baseUrl, sessionManager: registrationSessions }),
+    );
+
   const prefix = options.hardwareIdPrefix ?? "sim";
   const screens: SimulatedScreen[] = Array.from({ length: options.count }, (_, n) => ({
     hardwareId: `${prefix}-${String(n + 1).padStart(5, "0")}`,
@@ -99,7 +118,7 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     while (next < screens.length) {
       const index = next++;
       const screen = screens[index] as SimulatedScreen;
-      const response = await clientFor(index).register(
+      const response = await (registrationClient ?? clientFor(index)).register(
         {
           hardwareId: screen.hardwareId,
           enrollmentKey: options.enrollmentKey,
@@ -119,10 +138,30 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
       stats.registered++;
     }
   };
-  await Promise.all(Array.from({ length: options.registrationConcurrency ?? 20 }, registerWorker));
+  try {
+    await Promise.all(Array.from({ length: options.registrationConcurrency ?? 20 }, registerWorker));
+  } finally {
+    registrationSessions?.abort();
+  }
 
+  const heartbeatMs = options.heartbeatIntervalMs ?? 15_000;
+  const sessions: http2.ClientHttp2Session[] = [];
+  const sessionFor = (index: number) => {
+    const slot = Math.floor(index / streamsPerConnection);
+    let session = sessions[slot];
+    if (!session || session.closed || session.destroyed) {
+      session = http2.connect(options.baseUrl);
+      // A failed session fails its streams, which reconnect with backoff on a fresh session.
+      session.on("error", () => undefined);
+      sessions[slot] = session;
+    }
+    return session;
+  };
+  const frames = new LeanFrames();
   const running = screens.map((screen, index) =>
-    holdStream(screen, clientFor(index), options.heartbeatIntervalMs ?? 15_000, stats, abort.signal),
+    options.streams === "lean"
+      ? holdLeanStream(screen, () => sessionFor(index), frames, heartbeatMs, stats, abort.signal)
+      : holdStream(screen, clientFor(index), heartbeatMs, stats, abort.signal),
   );
 
   return {
@@ -142,6 +181,7 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     stop: async () => {
       abort.abort();
       await Promise.allSettled(running);
+      for (const session of sessions) session?.close();
     },
   };
 }
@@ -243,6 +283,68 @@ async function holdStream(
     }
     if (signal.aborted) return;
     // Full jitter, so a control-plane restart does not bring every screen back at once.
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 300_000);
+  }
+}
+
+/** {@link holdStream} on a lean stream: same reconnect policy, no Connect client. */
+async function holdLeanStream(
+  screen: SimulatedScreen,
+  sessionFor: () => http2.ClientHttp2Session,
+  frames: LeanFrames,
+  heartbeatMs: number,
+  stats: FleetSimulatorStats,
+  signal: AbortSignal,
+): Promise<void> {
+  let backoffMs = 1000;
+  while (!signal.aborted) {
+    try {
+      await runLeanStream({
+        session: sessionFor(),
+        token: screen.credentials?.deviceToken ?? "",
+        hello: create(ConnectRequestSchema, {
+          message: {
+            case: "hello",
+            value: {
+              playerVersion: "0.1.0-sim",
+              osVersion: "simulated",
+              appliedVersion: screen.appliedVersion,
+              bootId: screen.hardwareId,
+              startedAt: timestampNow(),
+              deviceTime: timestampNow(),
+            },
+          },
+        }),
+        frames,
+        heartbeatMs,
+        isPlaying: () => screen.appliedVersion > 0n,
+        signal,
+        events: {
+          welcome: () => {
+            screen.connected = true;
+            stats.connected++;
+            backoffMs = 1000;
+          },
+          desiredState: (version) => {
+            screen.receivedAt.set(version, Date.now());
+            stats.desiredStatesReceived++;
+            screen.appliedVersion = version;
+          },
+          commandAnswered: () => {
+            stats.commandsAnswered++;
+          },
+        },
+      });
+    } catch {
+      if (!signal.aborted) stats.streamErrors++;
+    } finally {
+      if (screen.connected) {
+        screen.connected = false;
+        stats.connected--;
+      }
+    }
+    if (signal.aborted) return;
     await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
     backoffMs = Math.min(backoffMs * 2, 300_000);
   }

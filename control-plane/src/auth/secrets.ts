@@ -2,9 +2,10 @@ import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 
 /**
  * A new bearer secret: 32 random bytes (256 bits), base64url, with a readable prefix so a leaked
- * token says what it is ("avs_" session, "avt_" API token).
+ * token says what it is ("avs_" session, "avt_" API token, "avd_" device token, "avp_" pairing
+ * secret, "ave_" enrollment key).
  */
-export function newSecret(prefix: "avs" | "avt"): string {
+export function newSecret(prefix: "avs" | "avt" | "avd" | "avp" | "ave"): string {
   return `${prefix}_${randomBytes(32).toString("base64url")}`;
 }
 

@@ -84,18 +84,35 @@ export function targetSelects(target: TargetSelector, screen: Pick<ScreenFacts, 
   }
 }
 
-/**
- * Builds the self-contained document for one screen: the enabled rules that target it, the
- * playlists they (and the default) name, the asset manifest and the screen's settings. Lists are
- * sorted so that equal content always gives an equal `content_hash`. `version` and
- * `generated_at` are left for the publisher to set.
- */
-export function buildDesiredState(sources: DesiredStateSources): DesiredState {
+/** The part of a document that depends on which rules and default apply, not on the screen itself. */
+export interface SharedContent {
+  rules: DesiredState["rules"];
+  playlists: DesiredState["playlists"];
+  defaultPlaylistId: string;
+  assets: DesiredState["assets"];
+}
+
+/** What applies to a screen: the enabled rules that target it (sorted by id) and its default playlist. */
+export interface Selection {
+  rules: readonly RuleRecord[];
+  defaultPlaylistId: string;
+}
+
+/** Selects the rules and the default playlist that apply to `sources.screen`. */
+export function selectFor(sources: Omit<DesiredStateSources, "assetUrl">): Selection {
   const { screen } = sources;
   const rules = sources.rules
     .filter((rule) => rule.enabled && targetSelects(rule.target, screen) && sources.playlists.has(rule.playlistId))
     .sort((a, b) => a.id.localeCompare(b.id));
-  const defaultPlaylistId = pickDefault(sources);
+  return { rules, defaultPlaylistId: pickDefault(sources) };
+}
+
+/** The rules, playlists and asset manifest of a selection, sorted so equal content encodes equally. */
+export function sharedContent(
+  selection: Selection,
+  sources: Pick<DesiredStateSources, "playlists" | "assetUrl">,
+): SharedContent {
+  const { rules, defaultPlaylistId } = selection;
   const playlistIds = new Set(rules.map((rule) => rule.playlistId));
   if (defaultPlaylistId) playlistIds.add(defaultPlaylistId);
   const playlists = [...playlistIds]
@@ -104,16 +121,7 @@ export function buildDesiredState(sources: DesiredStateSources): DesiredState {
     .filter((playlist): playlist is PlaylistRecord => playlist !== undefined && playlist.clips.length > 0);
   const assets = new Map<string, PlaylistClip>();
   for (const playlist of playlists) for (const clip of playlist.clips) assets.set(clip.sha256, clip);
-
-  const state = create(DesiredStateSchema, {
-    screenId: screen.id,
-    settings: {
-      timezone: screen.timezone,
-      volumePercent: screen.volumePercent,
-      orientation: screen.orientation,
-      displayHours: [...screen.displayHours],
-      screenName: screen.name,
-    },
+  const content = create(DesiredStateSchema, {
     rules: rules.map((rule) => ({
       id: rule.id,
       name: rule.name,
@@ -143,11 +151,38 @@ export function buildDesiredState(sources: DesiredStateSources): DesiredState {
         contentType: clip.contentType,
       })),
   });
+  return {
+    rules: content.rules,
+    playlists: content.playlists,
+    defaultPlaylistId: content.defaultPlaylistId,
+    assets: content.assets,
+  };
+}
+
+/**
+ * Builds the self-contained document for one screen: the enabled rules that target it, the
+ * playlists they (and the default) name, the asset manifest and the screen's settings. Lists are
+ * sorted so that equal content always gives an equal `content_hash`. `version` and
+ * `generated_at` are left for the publisher to set.
+ */
+export function buildDesiredState(sources: DesiredStateSources): DesiredState {
+  const { screen } = sources;
+  const state = create(DesiredStateSchema, {
+    screenId: screen.id,
+    settings: {
+      timezone: screen.timezone,
+      volumePercent: screen.volumePercent,
+      orientation: screen.orientation,
+      displayHours: [...screen.displayHours],
+      screenName: screen.name,
+    },
+    ...sharedContent(selectFor(sources), sources),
+  });
   state.contentHash = contentHash(state);
   return state;
 }
 
-function pickDefault(sources: DesiredStateSources): string {
+function pickDefault(sources: Pick<DesiredStateSources, "screen" | "defaults">): string {
   const rank = (target: TargetSelector) =>
     target.kind === "screen" ? 3 : target.kind === "group" ? 2 : target.kind === "tag" ? 1 : 0;
   const applicable = sources.defaults

@@ -1,7 +1,7 @@
 import { CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
-import { ConnectResponseSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
-import type { DesiredState } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { type ConnectResponse, ConnectResponseSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Clock, CommandRecord, CommandStore, DesiredStateStore, ScreenStore } from "../fleet/ports.ts";
@@ -59,16 +59,16 @@ export class LiveDelivery {
   }
 
   /**
-   * Sends a just-stored desired state to the screen if this process holds its stream and has not
-   * sent that version yet (publish's fast path: no re-read). Check and send are synchronous, so
-   * an older version can never overtake a newer one in the coalescing outbox.
+   * Sends a just-stored desired state, already encoded, to the screen if this process holds its
+   * stream and has not sent that version yet (publish's fast path: no re-read, and the document is
+   * encoded once for the database and the stream). Check and send are synchronous, so an older
+   * version can never overtake a newer one in the coalescing outbox.
    */
-  offer(screenId: string, state: DesiredState): boolean {
+  offer(screenId: string, version: bigint, encoded: Uint8Array): boolean {
     const held = this.#held.get(screenId);
-    if (!held || state.version <= held.sentVersion) return false;
-    const message = create(ConnectResponseSchema, { message: { case: "desiredState", value: state } });
-    if (!this.#deps.registry.send(screenId, message, "desired-state")) return false;
-    held.sentVersion = state.version;
+    if (!held || version <= held.sentVersion) return false;
+    if (!this.#deps.registry.send(screenId, encodedDesiredState(encoded), "desired-state")) return false;
+    held.sentVersion = version;
     return true;
   }
 
@@ -142,4 +142,24 @@ export class LiveDelivery {
       this.#deps.onCommandDelivered?.({ ...command, status: CommandStatus.DELIVERED });
     }
   }
+}
+
+const desiredStateField = ConnectResponseSchema.field.desiredState;
+
+/**
+ * A ConnectResponse whose `desired_state` is the given encoded DesiredState. protobuf-es writes
+ * `$unknown` fields verbatim after the known ones (there are none here), so the bytes on the wire
+ * are exactly those of `{ message: { case: "desiredState", value } }`; the receiver decodes it as
+ * that, and the server skips encoding the same document once per stream.
+ */
+function encodedDesiredState(encoded: Uint8Array): ConnectResponse {
+  const message = create(ConnectResponseSchema);
+  message.$unknown = [
+    {
+      no: desiredStateField.number,
+      wireType: WireType.LengthDelimited,
+      data: new BinaryWriter().bytes(encoded).finish(),
+    },
+  ];
+  return message;
 }

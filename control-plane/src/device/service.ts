@@ -17,10 +17,11 @@ import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { newSecret } from "../auth/secrets.ts";
 import type { ScreenRecord } from "../fleet/ports.ts";
 import type { FleetRuntime } from "../fleet/runtime.ts";
 import { emptyStatus } from "../fleet/view.ts";
-import { formatPairingCode, hashSecret, newPairingCode, newSecret } from "../pairing/index.ts";
+import { formatPairingCode, hashSecret, newPairingCode } from "../pairing/index.ts";
 import { bearerToken, peerAddress } from "./context.ts";
 
 const printable = /^[\x21-\x7e]{1,128}$/;
@@ -71,7 +72,7 @@ async function register(
         Code.Unauthenticated,
       );
     }
-    const token = newSecret();
+    const token = newSecret("avd");
     const existing = await rt.stores.screens.findByHardwareId(key.tenantId, request.hardwareId);
     let screen: ScreenRecord;
     if (existing) {
@@ -100,7 +101,7 @@ async function register(
       },
     });
   }
-  const secret = newSecret();
+  const secret = newSecret("avp");
   const expiresAt = new Date(now.getTime() + rt.config.pairingTtlSeconds * 1000);
   for (let attempt = 0; attempt < 5; attempt++) {
     const code = newPairingCode();
@@ -156,7 +157,7 @@ async function completePairing(
       Code.FailedPrecondition,
     );
   }
-  const token = newSecret();
+  const token = newSecret("avd");
   const screen = await rt.stores.screens.get(pairing.claimedTenantId, pairing.claimedScreenId);
   if (!screen || !(await rt.stores.screens.setTokenHash(screen.tenantId, screen.id, hashSecret(token)))) {
     throw new ConnectError("the claimed screen was deleted: call Register again", Code.NotFound);
@@ -334,14 +335,12 @@ async function handleMessage(
     }
     case "syncReport": {
       const report = message.value;
-      const status =
-        (await rt.stores.statuses.get(screenId)) ?? emptyStatus(screenId, rt.config.heartbeatIntervalSeconds);
       if (report.result.case === "applied") {
-        if (report.version > status.appliedVersion) {
-          await rt.stores.statuses.patch(screenId, { lastSeenAt: now, appliedVersion: report.version });
-        }
-        if (report.version === status.desiredVersion && status.desiredAt && status.appliedVersion < report.version) {
-          rt.metrics.publishToAck.observe((now.getTime() - status.desiredAt.getTime()) / 1000);
+        // One write (group-committed with other screens' acks), no read first: acks of a publish
+        // to the whole fleet arrive together.
+        const raised = await rt.stores.statuses.recordApplied(screenId, report.version, now);
+        if (raised?.desiredAt && raised.desiredVersion === report.version) {
+          rt.metrics.publishToAck.observe((now.getTime() - raised.desiredAt.getTime()) / 1000);
         }
       } else if (report.result.case === "failed") {
         const failure = report.result.value;

@@ -1,4 +1,3 @@
-export { ClaimTransactions } from "./claims.ts";
 export { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
 export { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } from "./records.ts";
 export { PgGroupStore, PgScreenStore } from "./screens.ts";

@@ -1,10 +1,15 @@
 import { DeviceFactsSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type pg from "pg";
-import type { EnrollmentKeyRecord, EnrollmentKeyStore, PairingRecord, PairingStore } from "../fleet/ports.ts";
-import type { ClaimTransactions } from "./claims.ts";
-import { rollbackAndRelease } from "./claims.ts";
-import { isUniqueViolation, nullIfEmpty } from "./sql.ts";
+import type {
+  EnrollmentKeyRecord,
+  EnrollmentKeyStore,
+  PairingRecord,
+  PairingStore,
+  ScreenRecord,
+} from "../fleet/ports.ts";
+import { insertScreen } from "./screens.ts";
+import { inTransaction, isUniqueViolation, nullIfEmpty } from "./sql.ts";
 
 interface PairingRow {
   code: string;
@@ -40,11 +45,9 @@ function toPairing(row: PairingRow): PairingRecord {
  */
 export class PgPairingStore implements PairingStore {
   readonly #pool: pg.Pool;
-  readonly #claims: ClaimTransactions;
 
-  constructor(pool: pg.Pool, claims: ClaimTransactions) {
+  constructor(pool: pg.Pool) {
     this.#pool = pool;
-    this.#claims = claims;
   }
 
   async create(pairing: PairingRecord): Promise<boolean> {
@@ -75,19 +78,18 @@ export class PgPairingStore implements PairingStore {
   }
 
   /**
-   * The conditional UPDATE runs in a transaction that stays open until the screen with
-   * `claim.screenId` is inserted (see {@link ClaimTransactions}): claim and screen commit together.
-   * SKIP LOCKED: a code another claim is holding answers "no such code" at once instead of
-   * waiting on that open transaction (waiters would pile up on the pool's connections).
+   * The conditional UPDATE and the screen insert share one short transaction, so a claim whose
+   * screen cannot be created (e.g. the hardware id is already a screen of the tenant) leaves the
+   * code unclaimed. SKIP LOCKED: a code another claim is holding answers "no such code" at once
+   * instead of waiting on that transaction.
    */
-  async claim(
+  async claimAndCreate(
     code: string,
     claim: { tenantId: string; screenId: string },
     now: Date,
-  ): Promise<PairingRecord | undefined> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query("BEGIN");
+    screenFor: (pairing: PairingRecord) => ScreenRecord,
+  ): Promise<ScreenRecord | undefined> {
+    return inTransaction(this.#pool, async (client) => {
       const { rows } = await client.query<PairingRow>(
         `UPDATE pairing_codes SET claimed_tenant_id = $2, claimed_screen_id = $3
           WHERE id = (SELECT id FROM pairing_codes
@@ -98,16 +100,14 @@ export class PgPairingStore implements PairingStore {
         [code, claim.tenantId, claim.screenId, now],
       );
       const row = rows[0];
-      if (!row) {
-        await rollbackAndRelease(client);
-        return undefined;
+      if (!row) return undefined;
+      const screen = screenFor(toPairing(row));
+      if (screen.id !== claim.screenId || screen.tenantId !== claim.tenantId) {
+        throw new Error("claimAndCreate: the screen must have the claimed id and tenant");
       }
-      this.#claims.park(claim.screenId, client);
-      return toPairing(row);
-    } catch (error) {
-      await rollbackAndRelease(client);
-      throw error;
-    }
+      await insertScreen(client, screen);
+      return screen;
+    });
   }
 
   async findBySecretHash(secretHash: string): Promise<PairingRecord | undefined> {

@@ -2,8 +2,6 @@ import { DisplayHoursSchema, type Orientation } from "@avtech/proto/gen/avtech/d
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import type pg from "pg";
 import type { GroupRecord, GroupStore, ScreenEdit, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
-import type { ClaimTransactions } from "./claims.ts";
-import { rollbackAndRelease } from "./claims.ts";
 import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
 
 /** `screens.settings` as written here; the core's publish sources read volume and orientation. */
@@ -80,58 +78,45 @@ async function replaceTags(client: pg.PoolClient, tenantId: string, screenId: st
   );
 }
 
+/** Inserts a screen with its device row and tags on `client` (inside the caller's transaction). */
+export async function insertScreen(client: pg.PoolClient, screen: ScreenRecord): Promise<void> {
+  await client.query(
+    `INSERT INTO screens (id, tenant_id, name, hardware_id, group_id, timezone, settings, token_hash, created_at,
+                          claimed_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+    [
+      screen.id,
+      screen.tenantId,
+      screen.name,
+      screen.hardwareId,
+      nullIfEmpty(screen.groupId),
+      screen.timezone,
+      JSON.stringify(settingsOf(screen)),
+      screen.tokenHash ?? null,
+      screen.claimedAt,
+    ],
+  );
+  await client.query(
+    `INSERT INTO screen_devices (screen_id, model, os_version, player_version, first_seen_at, revision)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [screen.id, screen.model, screen.osVersion, screen.playerVersion, screen.firstSeenAt, screen.revision],
+  );
+  await replaceTags(client, screen.tenantId, screen.id, screen.tags);
+}
+
 /**
  * ScreenStore on the core's `screens` + `screen_tags` tables. Unique `token_hash` and unique
  * `(tenant_id, hardware_id)` are database constraints; `update` is `… WHERE revision = $n`.
  */
 export class PgScreenStore implements ScreenStore {
   readonly #pool: pg.Pool;
-  readonly #claims: ClaimTransactions;
 
-  constructor(pool: pg.Pool, claims: ClaimTransactions) {
+  constructor(pool: pg.Pool) {
     this.#pool = pool;
-    this.#claims = claims;
   }
 
   async create(screen: ScreenRecord): Promise<void> {
-    const insert = async (client: pg.PoolClient) => {
-      await client.query(
-        `INSERT INTO screens (id, tenant_id, name, hardware_id, group_id, timezone, settings, token_hash, created_at,
-                              claimed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
-        [
-          screen.id,
-          screen.tenantId,
-          screen.name,
-          screen.hardwareId,
-          nullIfEmpty(screen.groupId),
-          screen.timezone,
-          JSON.stringify(settingsOf(screen)),
-          screen.tokenHash ?? null,
-          screen.claimedAt,
-        ],
-      );
-      await client.query(
-        `INSERT INTO screen_devices (screen_id, model, os_version, player_version, first_seen_at, revision)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [screen.id, screen.model, screen.osVersion, screen.playerVersion, screen.firstSeenAt, screen.revision],
-      );
-      await replaceTags(client, screen.tenantId, screen.id, screen.tags);
-    };
-    // ClaimScreen: the pairing claim for this screen id is still open; commit both together.
-    const claim = this.#claims.take(screen.id);
-    if (!claim) {
-      await inTransaction(this.#pool, insert);
-      return;
-    }
-    try {
-      await insert(claim);
-      await claim.query("COMMIT");
-      claim.release();
-    } catch (error) {
-      await rollbackAndRelease(claim);
-      throw error;
-    }
+    await inTransaction(this.#pool, (client) => insertScreen(client, screen));
   }
 
   async findByTokenHash(tokenHash: string): Promise<ScreenRecord | undefined> {

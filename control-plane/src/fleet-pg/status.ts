@@ -20,6 +20,15 @@ interface Volatile {
 }
 const volatileKeys = new Set(["lastSeenAt", "lastHealth", "playback"]);
 
+/** An ack waiting for the next group write. */
+interface PendingAck {
+  screenId: string;
+  version: bigint;
+  at: Date;
+  resolve(raised: { desiredVersion: bigint; desiredAt: Date | undefined } | undefined): void;
+  reject(error: unknown): void;
+}
+
 interface StatusRow {
   screen_id: string;
   last_seen_at: Date | null;
@@ -85,6 +94,8 @@ function toStatus(row: StatusRow): ScreenStatus {
 export class PgScreenStatusStore implements ScreenStatusStore {
   readonly #pool: pg.Pool;
   readonly #pending = new Map<string, Volatile>();
+  #acks: PendingAck[] = [];
+  #ackWriter: Promise<void> | undefined;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -138,14 +149,75 @@ export class PgScreenStatusStore implements ScreenStatusStore {
     );
   }
 
-  async raiseDesired(screenId: string, version: bigint, at: Date): Promise<void> {
-    if (!isUuid(screenId)) return;
+  async raiseDesiredMany(entries: ReadonlyArray<{ screenId: string; version: bigint }>, at: Date): Promise<void> {
+    const valid = entries.filter((entry) => isUuid(entry.screenId));
+    if (valid.length === 0) return;
     await this.#pool.query(
-      `INSERT INTO screen_status (screen_id, desired_version, desired_at) VALUES ($1, $2, $3)
+      `INSERT INTO screen_status AS s (screen_id, desired_version, desired_at)
+       SELECT v.screen_id, v.version, $3 FROM unnest($1::uuid[], $2::bigint[]) AS v(screen_id, version)
+        WHERE EXISTS (SELECT 1 FROM screens WHERE id = v.screen_id)
        ON CONFLICT (screen_id) DO UPDATE SET desired_version = excluded.desired_version, desired_at = excluded.desired_at
-        WHERE screen_status.desired_version < excluded.desired_version`,
-      [screenId, version.toString(), at],
+        WHERE s.desired_version < excluded.desired_version`,
+      [valid.map((entry) => entry.screenId), valid.map((entry) => entry.version.toString()), at],
     );
+  }
+
+  /**
+   * Acks are group-committed: while one batch is being written, the acks that arrive meanwhile
+   * queue up and go out together in the next statement (no timer, so a lone ack is written at
+   * once). 10,000 screens acking a publish cost a handful of statements, not 20,000.
+   */
+  recordApplied(
+    screenId: string,
+    version: bigint,
+    at: Date,
+  ): Promise<{ desiredVersion: bigint; desiredAt: Date | undefined } | undefined> {
+    if (!isUuid(screenId)) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.#acks.push({ screenId, version, at, resolve, reject });
+      this.#ackWriter ??= this.#writeAcks();
+    });
+  }
+
+  async #writeAcks(): Promise<void> {
+    while (this.#acks.length > 0) {
+      const batch = this.#acks;
+      this.#acks = [];
+      try {
+        const { rows } = await this.#pool.query<{
+          screen_id: string;
+          applied_version: string;
+          desired_version: string;
+          desired_at: Date | null;
+        }>(
+          `INSERT INTO screen_status AS s (screen_id, applied_version, last_seen_at)
+           SELECT DISTINCT ON (v.screen_id) v.screen_id, v.version, v.at
+             FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS v(screen_id, version, at)
+            WHERE EXISTS (SELECT 1 FROM screens WHERE id = v.screen_id)
+            ORDER BY v.screen_id, v.version DESC
+           ON CONFLICT (screen_id) DO UPDATE
+              SET applied_version = excluded.applied_version,
+                  last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at)
+            WHERE s.applied_version < excluded.applied_version
+           RETURNING s.screen_id, s.applied_version, s.desired_version, s.desired_at`,
+          [batch.map((ack) => ack.screenId), batch.map((ack) => ack.version.toString()), batch.map((ack) => ack.at)],
+        );
+        const raised = new Map(rows.map((row) => [row.screen_id, row]));
+        for (const ack of batch) {
+          const row = raised.get(ack.screenId);
+          // Only the ack whose version was written reports it (a batch may hold two of one screen).
+          if (row && BigInt(row.applied_version) === ack.version) {
+            raised.delete(ack.screenId);
+            ack.resolve({ desiredVersion: BigInt(row.desired_version), desiredAt: row.desired_at ?? undefined });
+          } else {
+            ack.resolve(undefined);
+          }
+        }
+      } catch (error) {
+        for (const ack of batch) ack.reject(error);
+      }
+    }
+    this.#ackWriter = undefined;
   }
 
   async delete(screenId: string): Promise<void> {

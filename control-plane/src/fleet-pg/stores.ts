@@ -4,7 +4,6 @@ import type { Logger } from "pino";
 import type { FleetStores } from "../fleet/runtime.ts";
 import { PgDesiredStateStore } from "../publish/pg-desired-state-store.ts";
 import { createDbAssetCatalog, createDbPublishSources } from "../schedule/publish-sources.ts";
-import { ClaimTransactions } from "./claims.ts";
 import { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
 import { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } from "./records.ts";
 import { PgGroupStore, PgScreenStore } from "./screens.ts";
@@ -23,8 +22,6 @@ export interface PgFleetStores extends FleetStores {
    * loses no heartbeat).
    */
   startFlushing(options?: { flushMs?: number }): () => Promise<void>;
-  /** Rolls back claims still waiting for their screen. Does not end the pool (the caller owns it). */
-  close(): Promise<void>;
 }
 
 /**
@@ -33,15 +30,14 @@ export interface PgFleetStores extends FleetStores {
  */
 export function createPgFleetStores(deps: { pool: pg.Pool; orm: MikroORM; logger: Logger }): PgFleetStores {
   const { pool, orm, logger } = deps;
-  const claims = new ClaimTransactions();
   const statuses = new PgScreenStatusStore(pool);
   const health = new PgHealthStore(pool);
-  const pairings = new PgPairingStore(pool, claims);
+  const pairings = new PgPairingStore(pool);
   const flush = async () => {
     await Promise.all([statuses.flush(), health.flush()]);
   };
   return {
-    screens: new PgScreenStore(pool, claims),
+    screens: new PgScreenStore(pool),
     groups: new PgGroupStore(pool),
     pairings,
     enrollmentKeys: new PgEnrollmentKeyStore(pool),
@@ -73,6 +69,5 @@ export function createPgFleetStores(deps: { pool: pg.Pool; orm: MikroORM; logger
         await flush().catch((error: unknown) => logger.error({ err: error }, "final heartbeat flush failed"));
       };
     },
-    close: () => claims.close(),
   };
 }

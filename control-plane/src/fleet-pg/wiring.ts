@@ -14,6 +14,7 @@ import type { BlobStore } from "../content/blob-store.ts";
 import { startPingSweep } from "../device/index.ts";
 import { createFleetPlane, type FleetConfig, type FleetPlane } from "../fleet/index.ts";
 import { PgWakeups } from "../notify/index.ts";
+import type { RateLimitConfig } from "../rate-limit/index.ts";
 import type { HttpRoute } from "../server/http-routes.ts";
 import { createPgFleetStores, type PgFleetStores } from "./stores.ts";
 
@@ -30,6 +31,8 @@ export interface FleetWiringDeps {
   poolMax?: number;
   /** Heartbeat write-behind period; default 3000 ms. */
   flushMs?: number;
+  /** Limits of the unauthenticated Register/CompletePairing calls; default in rate-limit/. */
+  rateLimits?: RateLimitConfig;
 }
 
 /** The parts of a control-plane server the fleet wiring touches once it exists. */
@@ -82,7 +85,15 @@ export async function createFleetWiring(deps: FleetWiringDeps): Promise<FleetWir
   });
   const registry = new Registry();
   const plane = createFleetPlane(
-    { stores, logger: deps.logger, metricsRegistry: registry, clock: deps.clock, config: deps.config, bus: wakeups },
+    {
+      stores,
+      logger: deps.logger,
+      metricsRegistry: registry,
+      clock: deps.clock,
+      config: deps.config,
+      rateLimits: deps.rateLimits,
+      bus: wakeups,
+    },
     principalOf,
   );
   await wakeups.start();
@@ -115,7 +126,6 @@ export async function createFleetWiring(deps: FleetWiringDeps): Promise<FleetWir
     async close() {
       await stopFlushing?.();
       await wakeups.stop();
-      await stores.close();
       await pool.end();
     },
   };

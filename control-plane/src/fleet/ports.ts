@@ -128,11 +128,18 @@ export interface PairingStore {
   /** Inserts; false when the code is already live (the caller draws another). */
   create(pairing: PairingRecord): Promise<boolean>;
   /**
-   * Atomically marks the live, unclaimed, unexpired code as claimed for the screen and returns it;
-   * undefined for a wrong, expired or already-claimed code (all alike). In SQL:
-   * `UPDATE … SET claimed_screen_id = $1 WHERE code = $2 AND claimed_screen_id IS NULL AND expires_at > now()`.
+   * ClaimScreen as ONE operation: marks the live, unclaimed, unexpired code as claimed for
+   * `claim.screenId` and creates the screen `screenFor` builds from the pairing (its id must be
+   * `claim.screenId`), both or neither (one transaction in SQL; the claim is a conditional
+   * `UPDATE … WHERE claimed_screen_id IS NULL AND expires_at > now()`). Undefined for a wrong,
+   * expired or already-claimed code (all alike).
    */
-  claim(code: string, claim: { tenantId: string; screenId: string }, now: Date): Promise<PairingRecord | undefined>;
+  claimAndCreate(
+    code: string,
+    claim: { tenantId: string; screenId: string },
+    now: Date,
+    screenFor: (pairing: PairingRecord) => ScreenRecord,
+  ): Promise<ScreenRecord | undefined>;
   findBySecretHash(secretHash: string): Promise<PairingRecord | undefined>;
   /** Atomically sets `delivered` on a claimed, undelivered pairing; true for exactly one caller. */
   markDelivered(secretHash: string): Promise<boolean>;
@@ -158,18 +165,35 @@ export interface EnrollmentKeyStore {
   use(secretHash: string, now: Date): Promise<EnrollmentKeyRecord | undefined>;
 }
 
-/** Outcome of {@link DesiredStateStore.insertIfChanged}. */
-export type InsertOutcome = "inserted" | "unchanged" | "conflict";
-
 /** Versioned desired states, unique per (screen, version). */
 export interface DesiredStateStore {
   latest(screenId: string): Promise<DesiredState | undefined>;
+  /** The latest version and content hash of each of `screenIds` that has a version (one read). */
+  heads(screenIds: readonly string[]): Promise<Map<string, VersionHead>>;
+  /** The latest documents of `screenIds`, encoded as stored (one read; screens without one are absent). */
+  latestEncoded(screenIds: readonly string[]): Promise<Map<string, Uint8Array>>;
   /**
-   * Stores `state` (already stamped with version expectedPreviousVersion + 1) unless its
-   * content_hash equals the latest one ("unchanged"); "conflict" when the latest version is not
-   * `expectedPreviousVersion` any more (someone else published first: re-read and retry).
+   * Inserts each entry's version only when it is exactly the screen's latest version + 1 and still
+   * free (unique `(screen_id, version)`: of two concurrent publishes one wins). One statement, no
+   * transaction per screen. Returns the screen ids whose version was inserted; the others lost to
+   * a concurrent publish and must re-read their head and retry.
    */
-  insertIfChanged(screenId: string, expectedPreviousVersion: bigint, state: DesiredState): Promise<InsertOutcome>;
+  insertMany(entries: readonly VersionInsert[]): Promise<Set<string>>;
+}
+
+/** The latest stored version of a screen's desired state. */
+export interface VersionHead {
+  version: bigint;
+  contentHash: string;
+}
+
+/** One new version for {@link DesiredStateStore.insertMany}. */
+export interface VersionInsert {
+  screenId: string;
+  version: bigint;
+  contentHash: string;
+  /** The DesiredState, encoded (binary protobuf). */
+  document: Uint8Array;
 }
 
 /** Live status of a screen: what the stream handlers learn. */
@@ -201,10 +225,21 @@ export interface ScreenStatusStore {
   getMany(screenIds: readonly string[]): Promise<Map<string, ScreenStatus>>;
   patch(screenId: string, patch: Partial<Omit<ScreenStatus, "screenId">>): Promise<void>;
   /**
-   * Sets desiredVersion/desiredAt only if `version` is higher than the stored one (concurrent
-   * publishes finish in any order). In SQL: `… SET desired_version = $2 WHERE desired_version < $2`.
+   * Sets each screen's desiredVersion/desiredAt only if `version` is higher than the stored one
+   * (concurrent publishes finish in any order), in one write. In SQL:
+   * `… SET desired_version = excluded.desired_version WHERE desired_version < excluded.desired_version`.
    */
-  raiseDesired(screenId: string, version: bigint, at: Date): Promise<void>;
+  raiseDesiredMany(entries: ReadonlyArray<{ screenId: string; version: bigint }>, at: Date): Promise<void>;
+  /**
+   * Records a screen's ack of `version`: raises appliedVersion (never lowers it) and lastSeenAt.
+   * Returns the screen's desired version and when it was published if the ack raised
+   * appliedVersion (for the publish-to-ack latency), undefined when it was not newer.
+   */
+  recordApplied(
+    screenId: string,
+    version: bigint,
+    at: Date,
+  ): Promise<{ desiredVersion: bigint; desiredAt: Date | undefined } | undefined>;
   delete(screenId: string): Promise<void>;
 }
 

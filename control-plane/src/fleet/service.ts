@@ -11,12 +11,14 @@ import {
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { noteAudit } from "../audit/index.ts";
+import { newSecret } from "../auth/secrets.ts";
 import { newScreen } from "../device/service.ts";
-import { hashSecret, newSecret, normalisePairingCode } from "../pairing/index.ts";
+import { hashSecret, normalisePairingCode } from "../pairing/index.ts";
 import { TokenBuckets } from "../rate-limit/index.ts";
 import { type PrincipalOf, readers, requireRole, writers } from "./access.ts";
 import { downsampleHealth } from "./health-history.ts";
-import type { CommandRecord, Principal } from "./ports.ts";
+import type { CommandRecord, Principal, ScreenRecord } from "./ports.ts";
 import type { FleetRuntime } from "./runtime.ts";
 import { loadScreenViews, revisionOfEtag, screenView } from "./view.ts";
 
@@ -66,32 +68,32 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       await requireGroup(principal, request.groupId);
       const code = normalisePairingCode(request.pairingCode);
       const screenId = randomUUID();
+      noteAudit(context, { subjectType: "screen", subjectId: screenId });
       const now = rt.clock.now();
-      const pairing = code
-        ? await stores.pairings.claim(code, { tenantId: principal.tenantId, screenId }, now)
+      const screen = code
+        ? await stores.pairings.claimAndCreate(code, { tenantId: principal.tenantId, screenId }, now, (pairing) => ({
+            ...newScreen(rt, {
+              tenantId: principal.tenantId,
+              hardwareId: pairing.hardwareId,
+              name,
+              groupId: request.groupId,
+              tags,
+              timezone: request.timezone,
+              facts: pairing.facts,
+              now,
+              tokenHash: undefined,
+              firstSeenAt: pairing.createdAt,
+            }),
+            id: screenId,
+          }))
         : undefined;
-      if (!pairing) {
+      if (!screen) {
         throw new ConnectError(
           "no screen shows this pairing code (it is wrong, expired or already used); check the code on the screen",
           Code.NotFound,
         );
       }
-      const screen = {
-        ...newScreen(rt, {
-          tenantId: principal.tenantId,
-          hardwareId: pairing.hardwareId,
-          name,
-          groupId: request.groupId,
-          tags,
-          timezone: request.timezone,
-          facts: pairing.facts,
-          now,
-          tokenHash: undefined,
-          firstSeenAt: pairing.createdAt,
-        }),
-        id: screenId,
-      };
-      await stores.screens.create(screen);
+      noteAudit(context, { after: { ...auditSnapshot(screen), hardwareId: screen.hardwareId } });
       rt.logger.info({ tenantId: principal.tenantId, actorId: principal.actorId, screenId }, "screen claimed");
       rt.broadcaster.changed(principal.tenantId, screenId);
       return { screen: screenView(screen, undefined, now) };
@@ -142,8 +144,10 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       }
       if ((settings?.volumePercent ?? 0) > 100)
         throw new ConnectError("volume_percent is 0..100", Code.InvalidArgument);
+      noteAudit(context, { subjectType: "screen", subjectId: request.id });
       await requireGroup(principal, request.groupId);
       const current = await screenOf(principal, request.id);
+      noteAudit(context, { before: auditSnapshot(current) });
       const updated = await stores.screens.update(principal.tenantId, request.id, revision, {
         name,
         groupId: request.groupId,
@@ -160,6 +164,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
           Code.Aborted,
         );
       }
+      noteAudit(context, { after: auditSnapshot(updated) });
       rt.broadcaster.changed(principal.tenantId, request.id);
       return { screen: await viewOf(principal, request.id) };
     },
@@ -170,6 +175,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       if (name.length < 1 || name.length > 200)
         throw new ConnectError("name must be 1..200 characters", Code.InvalidArgument);
       const group = { id: randomUUID(), tenantId: principal.tenantId, name };
+      noteAudit(context, { subjectType: "group", subjectId: group.id, after: { name } });
       if (!(await stores.groups.create(group))) {
         throw new ConnectError(`a group named ${name} already exists`, Code.AlreadyExists);
       }
@@ -184,6 +190,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
 
     async deleteGroup(request, context) {
       const principal = requireRole(principalOf, context, writers);
+      noteAudit(context, { subjectType: "group", subjectId: request.id });
       const outcome = await stores.groups.delete(principal.tenantId, request.id);
       if (outcome === "not-found") throw new ConnectError(`no group ${request.id} in your tenant`, Code.NotFound);
       if (outcome === "not-empty") {
@@ -194,6 +201,9 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
 
     async deleteScreen(request, context) {
       const principal = requireRole(principalOf, context, writers);
+      noteAudit(context, { subjectType: "screen", subjectId: request.id });
+      const before = await stores.screens.get(principal.tenantId, request.id);
+      if (before) noteAudit(context, { before: auditSnapshot(before) });
       if (!(await stores.screens.delete(principal.tenantId, request.id))) {
         throw new ConnectError(`no screen ${request.id} in your tenant`, Code.NotFound);
       }
@@ -210,6 +220,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
 
     async revokeScreenToken(request, context) {
       const principal = requireRole(principalOf, context, writers);
+      noteAudit(context, { subjectType: "screen", subjectId: request.id, after: { deviceToken: "revoked" } });
       if (!(await stores.screens.setTokenHash(principal.tenantId, request.id, undefined))) {
         throw new ConnectError(`no screen ${request.id} in your tenant`, Code.NotFound);
       }
@@ -248,6 +259,16 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         completedAt: undefined,
         hasScreenshot: false,
       }));
+      // subject_id holds one id: a command to one screen names the screen, a fan-out lists them in `after`.
+      const [only] = commands;
+      noteAudit(context, {
+        subjectType: commands.length === 1 ? "screen" : "screens",
+        subjectId: commands.length === 1 && only ? only.screenId : "",
+        after: {
+          kind: CommandKind[request.kind],
+          commands: commands.map((command) => ({ id: command.id, screenId: command.screenId })),
+        },
+      });
       await stores.commands.insert(commands);
       rt.logger.info(
         {
@@ -292,8 +313,13 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
     async createEnrollmentKey(request, context) {
       const principal = requireRole(principalOf, context, ["admin"]);
       await requireGroup(principal, request.groupId);
-      const secret = newSecret();
+      const secret = newSecret("ave");
       const id = randomUUID();
+      noteAudit(context, {
+        subjectType: "enrollment_key",
+        subjectId: id,
+        after: { name: request.name, groupId: request.groupId, maxUses: request.maxUses },
+      });
       await stores.enrollmentKeys.create({
         id,
         tenantId: principal.tenantId,
@@ -349,6 +375,18 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
   function disconnect(screenId: string, why: string): void {
     rt.registry.disconnect(screenId, new ConnectError(`${why}; register the screen again`, Code.Unauthenticated));
   }
+}
+
+/** What the audit log keeps of a screen (never its token hash). */
+function auditSnapshot(screen: ScreenRecord) {
+  return {
+    name: screen.name,
+    groupId: screen.groupId,
+    tags: screen.tags,
+    timezone: screen.timezone,
+    volumePercent: screen.volumePercent,
+    orientation: screen.orientation,
+  };
 }
 
 function normaliseTags(tags: readonly string[]): string[] {

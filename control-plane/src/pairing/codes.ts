@@ -1,4 +1,4 @@
-import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
+import { randomInt, timingSafeEqual } from "node:crypto";
 import { hashSecret } from "../auth/secrets.ts";
 
 export { hashSecret };
@@ -31,11 +31,6 @@ export function normalisePairingCode(typed: string): string | undefined {
   if (code.length !== pairingCodeLength) return undefined;
   for (const char of code) if (!pairingAlphabet.includes(char)) return undefined;
   return code;
-}
-
-/** A 256-bit random secret (device token, session, API token, pairing secret), base64url. */
-export function newSecret(): string {
-  return randomBytes(32).toString("base64url");
 }
 
 /** Constant-time comparison of two hex hashes. */

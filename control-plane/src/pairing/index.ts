@@ -2,7 +2,6 @@ export {
   formatPairingCode,
   hashSecret,
   newPairingCode,
-  newSecret,
   normalisePairingCode,
   pairingAlphabet,
   pairingCodeLength,

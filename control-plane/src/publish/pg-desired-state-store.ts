@@ -1,7 +1,7 @@
 import { type DesiredState, DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import type pg from "pg";
-import type { DesiredStateStore, InsertOutcome } from "../fleet/ports.ts";
+import type { DesiredStateStore, VersionHead, VersionInsert } from "../fleet/ports.ts";
 
 /**
  * The table behind {@link PgDesiredStateStore}, for the lead to fold into a migration. Versions
@@ -19,9 +19,9 @@ CREATE TABLE IF NOT EXISTS desired_state (
 );`;
 
 /**
- * DesiredStateStore in plain SQL on `pg`. `insertIfChanged` is one statement: it inserts version
- * N+1 only when the latest stored version is N and its hash differs; a concurrent insert of the
- * same N+1 loses on the primary key (unique_violation → "conflict", the caller retries).
+ * DesiredStateStore in plain SQL on `pg`. `insertMany` is one statement for a whole batch: each
+ * row is inserted only as its screen's latest version + 1, and a concurrent insert of the same
+ * version loses on the primary key (DO NOTHING: the caller re-reads and retries).
  */
 export class PgDesiredStateStore implements DesiredStateStore {
   readonly #pool: pg.Pool;
@@ -39,42 +39,56 @@ export class PgDesiredStateStore implements DesiredStateStore {
     return row ? fromBinary(DesiredStateSchema, row.document) : undefined;
   }
 
-  async insertIfChanged(
-    screenId: string,
-    expectedPreviousVersion: bigint,
-    state: DesiredState,
-  ): Promise<InsertOutcome> {
-    if (state.version !== expectedPreviousVersion + 1n || state.screenId !== screenId) {
-      throw new Error("insertIfChanged needs a state for this screen stamped with expectedPreviousVersion + 1");
-    }
-    try {
-      const { rows } = await this.#pool.query<{ outcome: InsertOutcome }>(
-        `WITH latest AS (
-           SELECT version, content_hash FROM desired_state WHERE screen_id = $1 ORDER BY version DESC LIMIT 1
-         ), current AS (
-           SELECT coalesce((SELECT version FROM latest), 0) AS version, (SELECT content_hash FROM latest) AS content_hash
-         ), inserted AS (
-           INSERT INTO desired_state (screen_id, version, content_hash, document)
-           SELECT $1, $2::bigint + 1, $3, $4 FROM current
-            WHERE current.version = $2::bigint AND current.content_hash IS DISTINCT FROM $3
-           RETURNING 1
-         )
-         SELECT CASE
-                  WHEN EXISTS (SELECT 1 FROM inserted) THEN 'inserted'
-                  WHEN (SELECT version FROM current) <> $2::bigint THEN 'conflict'
-                  ELSE 'unchanged'
-                END AS outcome`,
-        [
-          screenId,
-          expectedPreviousVersion.toString(),
-          state.contentHash,
-          Buffer.from(toBinary(DesiredStateSchema, state)),
-        ],
-      );
-      return rows[0]?.outcome ?? "conflict";
-    } catch (error) {
-      if ((error as { code?: string }).code === "23505") return "conflict";
-      throw error;
-    }
+  async heads(screenIds: readonly string[]): Promise<Map<string, VersionHead>> {
+    const heads = new Map<string, VersionHead>();
+    if (screenIds.length === 0) return heads;
+    // One index probe per screen on the (screen_id, version) primary key.
+    const { rows } = await this.#pool.query<{ screen_id: string; version: string; content_hash: string }>(
+      `SELECT d.screen_id, d.version, d.content_hash
+         FROM unnest($1::text[]) AS s(id)
+         CROSS JOIN LATERAL (SELECT screen_id, version, content_hash FROM desired_state
+                              WHERE screen_id = s.id ORDER BY version DESC LIMIT 1) d`,
+      [screenIds],
+    );
+    for (const row of rows) heads.set(row.screen_id, { version: BigInt(row.version), contentHash: row.content_hash });
+    return heads;
+  }
+
+  async latestEncoded(screenIds: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const documents = new Map<string, Uint8Array>();
+    if (screenIds.length === 0) return documents;
+    const { rows } = await this.#pool.query<{ screen_id: string; document: Buffer }>(
+      `SELECT d.screen_id, d.document
+         FROM unnest($1::text[]) AS s(id)
+         CROSS JOIN LATERAL (SELECT screen_id, document FROM desired_state
+                              WHERE screen_id = s.id ORDER BY version DESC LIMIT 1) d`,
+      [screenIds],
+    );
+    for (const row of rows) documents.set(row.screen_id, row.document);
+    return documents;
+  }
+
+  async insertMany(entries: readonly VersionInsert[]): Promise<Set<string>> {
+    if (entries.length === 0) return new Set();
+    // The "latest + 1" check and the primary key together are the optimistic lock: a concurrent
+    // publish that stored the same version first makes this row a no-op (DO NOTHING), never a
+    // duplicate or a gap.
+    const { rows } = await this.#pool.query<{ screen_id: string }>(
+      `INSERT INTO desired_state (screen_id, version, content_hash, document)
+       SELECT v.screen_id, v.version, v.content_hash, v.document
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) AS v(screen_id, version, content_hash, document)
+        WHERE v.version = coalesce((SELECT max(d.version) FROM desired_state d WHERE d.screen_id = v.screen_id), 0) + 1
+       ON CONFLICT (screen_id, version) DO NOTHING
+       RETURNING screen_id`,
+      [
+        entries.map((entry) => entry.screenId),
+        entries.map((entry) => entry.version.toString()),
+        entries.map((entry) => entry.contentHash),
+        entries.map((entry) =>
+          Buffer.from(entry.document.buffer, entry.document.byteOffset, entry.document.byteLength),
+        ),
+      ],
+    );
+    return new Set(rows.map((row) => row.screen_id));
   }
 }

@@ -73,7 +73,6 @@ export async function openPgFleetDatabase(): Promise<PgFleetDatabase> {
     async close() {
       for (const { server, pool: own } of opened) {
         await server.close();
-        await server.stores.close();
         await own.end();
       }
       await pool.end();

@@ -4,7 +4,6 @@ import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PairingRecord, ScreenRecord } from "../../src/fleet/index.ts";
 import {
-  ClaimTransactions,
   PgEnrollmentKeyStore,
   PgPairingStore,
   PgPlayEventStore,
@@ -57,35 +56,47 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
   afterAll(() => pgf.close());
 
   it("lets exactly one of 20 concurrent claims of a code win, committed with its screen", async () => {
-    const claims = new ClaimTransactions();
-    const pairings = new PgPairingStore(pgf.pool, claims);
-    const screens = new PgScreenStore(pgf.pool, claims);
+    const pairings = new PgPairingStore(pgf.pool);
+    const screens = new PgScreenStore(pgf.pool);
     expect(await pairings.create(pairing("BCDFGHJK", "pi-race"))).toBe(true);
     expect(await pairings.create(pairing("BCDFGHJK", "pi-other"))).toBe(false);
     const ids = Array.from({ length: 20 }, () => randomUUID());
     const outcomes = await Promise.all(
-      ids.map((screenId) => pairings.claim("BCDFGHJK", { tenantId: tenant, screenId }, now())),
+      ids.map((screenId) =>
+        pairings.claimAndCreate("BCDFGHJK", { tenantId: tenant, screenId }, now(), (claimed) =>
+          screen(tenant, screenId, claimed.hardwareId),
+        ),
+      ),
     );
     const winners = ids.filter((_, i) => outcomes[i] !== undefined);
     expect(winners).toHaveLength(1);
     const winner = winners[0] ?? "";
-    await screens.create(screen(tenant, winner, "pi-race"));
     expect((await screens.get(tenant, winner))?.hardwareId).toBe("pi-race");
     const { rows } = await pgf.pool.query("SELECT claimed_screen_id FROM pairing_codes WHERE code = 'BCDFGHJK'");
     expect(rows).toEqual([{ claimed_screen_id: winner }]);
+    const created = await pgf.pool.query("SELECT count(*)::int AS n FROM screens WHERE hardware_id = 'pi-race'");
+    expect(created.rows[0]?.n).toBe(1);
   });
 
-  it("rolls back a claim whose screen never arrives, which frees the code until it is pruned", async () => {
-    const claims = new ClaimTransactions(100);
-    const pairings = new PgPairingStore(pgf.pool, claims);
-    await pairings.create(pairing("CDFGHJKL", "pi-abandoned"));
-    expect(await pairings.claim("CDFGHJKL", { tenantId: tenant, screenId: randomUUID() }, now())).toBeDefined();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await pairings.claim("CDFGHJKL", { tenantId: tenant, screenId: randomUUID() }, now())).toBeDefined();
-    await claims.close();
+  it("rolls back a claim whose screen cannot be created, so the code stays claimable", async () => {
+    const pairings = new PgPairingStore(pgf.pool);
+    const screens = new PgScreenStore(pgf.pool);
+    await screens.create(screen(tenant, randomUUID(), "pi-twice"));
+    await pairings.create(pairing("CDFGHJKL", "pi-twice"));
+    const claimAs = (hardwareId: string) => {
+      const screenId = randomUUID();
+      return pairings.claimAndCreate("CDFGHJKL", { tenantId: tenant, screenId }, now(), () =>
+        screen(tenant, screenId, hardwareId),
+      );
+    };
+    // The tenant already has a screen with this hardware id: the insert fails, the claim with it.
+    await expect(claimAs("pi-twice")).rejects.toThrow();
+    const { rows } = await pgf.pool.query("SELECT claimed_screen_id FROM pairing_codes WHERE code = 'CDFGHJKL'");
+    expect(rows).toEqual([{ claimed_screen_id: null }]);
+    expect((await claimAs("pi-twice-renamed"))?.hardwareId).toBe("pi-twice-renamed");
+    expect(await claimAs("pi-third")).toBeUndefined();
     const later = new Date(Date.now() + 3_600_000);
     expect(await pairings.prune(later)).toBeGreaterThanOrEqual(1);
-    expect(await pairings.claim("CDFGHJKL", { tenantId: tenant, screenId: randomUUID() }, now())).toBeUndefined();
   });
 
   it("counts at most max_uses of an enrollment key under 20 concurrent uses", async () => {
@@ -105,7 +116,7 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
   });
 
   it("stores a resent play-event batch once", async () => {
-    const screens = new PgScreenStore(pgf.pool, new ClaimTransactions());
+    const screens = new PgScreenStore(pgf.pool);
     const id = randomUUID();
     await screens.create(screen(tenant, id, "pi-play"));
     const events = Array.from({ length: 3 }, (_, i) => create(PlayEventSchema, { eventId: `e-${i}`, videoId: "v" }));
@@ -139,5 +150,37 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
     expect(check.rows[0]?.n).toBe(2000);
     // One statement for the whole batch; generous bound for a loaded 2-core machine.
     expect(elapsedMs).toBeLessThan(5000);
+  });
+
+  it("group-commits 500 concurrent acks: applied versions only rise, and only the raising ack reports the desired version", async () => {
+    await pgf.pool.query(
+      `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
+       SELECT gen_random_uuid(), $1, 'ack-' || n, 'ack-' || n, '{}', now() FROM generate_series(1, 250) AS n`,
+      [tenant],
+    );
+    const { rows } = await pgf.pool.query<{ id: string }>("SELECT id FROM screens WHERE hardware_id LIKE 'ack-%'");
+    const ids = rows.map((row) => row.id);
+    const statuses = new PgScreenStatusStore(pgf.pool);
+    const published = new Date(Date.now() - 1000);
+    await statuses.raiseDesiredMany(
+      ids.map((screenId) => ({ screenId, version: 3n })),
+      published,
+    );
+    const at = new Date();
+    // Every screen acks version 3 and (late, out of order) version 2.
+    const [latest, stale] = await Promise.all([
+      Promise.all(ids.map((id) => statuses.recordApplied(id, 3n, at))),
+      Promise.all(ids.map((id) => statuses.recordApplied(id, 2n, at))),
+    ]);
+    expect(
+      latest.every((raised) => raised?.desiredVersion === 3n && raised.desiredAt?.getTime() === published.getTime()),
+    ).toBe(true);
+    expect(stale.every((raised) => raised === undefined)).toBe(true);
+    const stored = await statuses.getMany(ids);
+    expect([...stored.values()].every((status) => status.appliedVersion === 3n && status.desiredVersion === 3n)).toBe(
+      true,
+    );
+    expect(await statuses.recordApplied(ids[0] ?? "", 3n, at)).toBeUndefined();
+    expect(await statuses.recordApplied(randomUUID(), 1n, at)).toBeUndefined();
   });
 });

@@ -42,7 +42,7 @@ describe("registration and pairing", () => {
     expect(claimed.outcome.case).toBe("claimed");
     if (claimed.outcome.case !== "claimed") return;
     expect(claimed.outcome.value.deviceId).toBe(screen?.id);
-    expect(claimed.outcome.value.deviceToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(claimed.outcome.value.deviceToken).toMatch(/^avd_[A-Za-z0-9_-]{43}$/);
     await expect(device.completePairing({ pairingSecret: ticket.pairingSecret })).rejects.toSatisfy(
       (e) => codeOf(e) === Code.FailedPrecondition,
     );

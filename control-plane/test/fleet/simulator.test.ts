@@ -1,10 +1,11 @@
+import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { SyncStatus } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
 import { eventually } from "../lib/fleet-device.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 
-describe("50 simulated screens against the real server", () => {
+describe.each(["connect", "lean"] as const)("50 simulated screens (%s streams) against the real server", (streams) => {
   let server: FleetTestServer;
   let simulator: FleetSimulator;
 
@@ -18,6 +19,7 @@ describe("50 simulated screens against the real server", () => {
       count: 50,
       enrollmentKey,
       streamsPerConnection: 10,
+      streams,
     });
     await simulator.whenConnected(10_000);
   });
@@ -41,5 +43,22 @@ describe("50 simulated screens against the real server", () => {
     });
     expect(simulator.stats().streamErrors).toBe(0);
     expect(await server.metrics.getSingleMetricAsString("avtech_publish_to_ack_seconds")).toContain("_count 50");
+  });
+
+  it("answers a command and keeps heartbeating", async () => {
+    const [first] = simulator.screens;
+    const { screens } = await server.fleet().listScreens({ pageSize: 100 });
+    const target = screens.find((screen) => screen.hardwareId === first?.hardwareId);
+    const { commands } = await server
+      .fleet()
+      .sendCommand({ screenIds: [target?.id ?? ""], kind: CommandKind.IDENTIFY });
+    await eventually(async () => {
+      const listed = await server.fleet().listCommands({ screenId: target?.id ?? "" });
+      return listed.commands.some(
+        (c) => c.command?.commandId === commands[0]?.command?.commandId && c.status === CommandStatus.SUCCEEDED,
+      );
+    });
+    expect(simulator.stats().commandsAnswered).toBe(1);
+    expect(server.stores.statuses.rows.get(target?.id ?? "")?.lastHealth?.displayConnected).toBe(true);
   });
 });

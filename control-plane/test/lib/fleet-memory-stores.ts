@@ -1,6 +1,6 @@
 import { CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { type DesiredState, DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
-import { clone } from "@bufbuild/protobuf";
+import { clone, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { PlaylistRecord, RuleRecord, ScreenFacts, TargetSelector } from "../../src/desired-state/index.ts";
 import type {
   AssetCatalog,
@@ -14,7 +14,6 @@ import type {
   GroupStore,
   HealthSample,
   HealthStore,
-  InsertOutcome,
   PairingRecord,
   PairingStore,
   PlayEventStore,
@@ -26,16 +25,13 @@ import type {
   ScreenStore,
   ScreenshotStore,
   TenantPublishSources,
+  VersionHead,
+  VersionInsert,
 } from "../../src/fleet/index.ts";
 import { emptyStatus } from "../../src/fleet/index.ts";
 
-/**
- * Yields to the event loop, so concurrent callers interleave as they would against a database.
- * The benchmark turns it off (createMemoryFleetStores({ interleave: false })) to measure the
- * server itself rather than event-loop turns.
- */
+/** Yields to the event loop, so concurrent callers interleave as they would against a database. */
 const eventLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const noTurn = () => Promise.resolve();
 
 /** In-memory ScreenStore. */
 export class MemoryScreenStore implements ScreenStore {
@@ -127,7 +123,9 @@ export class MemoryGroupStore implements GroupStore {
 export class MemoryPairingStore implements PairingStore {
   readonly rows = new Map<string, PairingRecord>();
   readonly #tick: () => Promise<void>;
-  constructor(tick = eventLoopTurn) {
+  readonly #screens: MemoryScreenStore;
+  constructor(screens: MemoryScreenStore, tick = eventLoopTurn) {
+    this.#screens = screens;
     this.#tick = tick;
   }
   async create(pairing: PairingRecord) {
@@ -136,13 +134,20 @@ export class MemoryPairingStore implements PairingStore {
     this.rows.set(pairing.code, { ...pairing });
     return true;
   }
-  async claim(code: string, claim: { tenantId: string; screenId: string }, now: Date) {
+  async claimAndCreate(
+    code: string,
+    claim: { tenantId: string; screenId: string },
+    now: Date,
+    screenFor: (pairing: PairingRecord) => ScreenRecord,
+  ) {
     await this.#tick();
     const row = this.rows.get(code);
     if (!row || row.claimedScreenId || row.expiresAt <= now) return undefined;
+    const screen = screenFor({ ...row });
+    await this.#screens.create(screen);
     row.claimedTenantId = claim.tenantId;
     row.claimedScreenId = claim.screenId;
-    return { ...row };
+    return screen;
   }
   async findBySecretHash(secretHash: string) {
     for (const row of this.rows.values()) if (row.secretHash === secretHash) return { ...row };
@@ -188,20 +193,35 @@ export class MemoryDesiredStateStore implements DesiredStateStore {
     const last = list?.[list.length - 1];
     return last ? clone(DesiredStateSchema, last) : undefined;
   }
-  async insertIfChanged(
-    screenId: string,
-    expectedPreviousVersion: bigint,
-    state: DesiredState,
-  ): Promise<InsertOutcome> {
+  async heads(screenIds: readonly string[]) {
     await this.#tick();
-    const list = this.versions.get(screenId) ?? [];
-    const last = list[list.length - 1];
-    if ((last?.version ?? 0n) !== expectedPreviousVersion) return "conflict";
-    if (last?.contentHash === state.contentHash) return "unchanged";
-    if (state.version !== expectedPreviousVersion + 1n) throw new Error("state must be stamped with the next version");
-    list.push(clone(DesiredStateSchema, state));
-    this.versions.set(screenId, list);
-    return "inserted";
+    const heads = new Map<string, VersionHead>();
+    for (const id of screenIds) {
+      const last = this.versions.get(id)?.at(-1);
+      if (last) heads.set(id, { version: last.version, contentHash: last.contentHash });
+    }
+    return heads;
+  }
+  async latestEncoded(screenIds: readonly string[]) {
+    await this.#tick();
+    const documents = new Map<string, Uint8Array>();
+    for (const id of screenIds) {
+      const last = this.versions.get(id)?.at(-1);
+      if (last) documents.set(id, toBinary(DesiredStateSchema, last));
+    }
+    return documents;
+  }
+  async insertMany(entries: readonly VersionInsert[]) {
+    await this.#tick();
+    const inserted = new Set<string>();
+    for (const entry of entries) {
+      const list = this.versions.get(entry.screenId) ?? [];
+      if ((list.at(-1)?.version ?? 0n) + 1n !== entry.version) continue;
+      list.push(fromBinary(DesiredStateSchema, entry.document));
+      this.versions.set(entry.screenId, list);
+      inserted.add(entry.screenId);
+    }
+    return inserted;
   }
 }
 
@@ -223,9 +243,17 @@ export class MemoryScreenStatusStore implements ScreenStatusStore {
   async patch(screenId: string, patch: Partial<Omit<ScreenStatus, "screenId">>) {
     this.rows.set(screenId, { ...(this.rows.get(screenId) ?? emptyStatus(screenId, 15)), ...patch });
   }
-  async raiseDesired(screenId: string, version: bigint, at: Date) {
+  async raiseDesiredMany(entries: ReadonlyArray<{ screenId: string; version: bigint }>, at: Date) {
+    for (const { screenId, version } of entries) {
+      const row = this.rows.get(screenId) ?? emptyStatus(screenId, 15);
+      if (version > row.desiredVersion) this.rows.set(screenId, { ...row, desiredVersion: version, desiredAt: at });
+    }
+  }
+  async recordApplied(screenId: string, version: bigint, at: Date) {
     const row = this.rows.get(screenId) ?? emptyStatus(screenId, 15);
-    if (version > row.desiredVersion) this.rows.set(screenId, { ...row, desiredVersion: version, desiredAt: at });
+    if (version <= row.appliedVersion) return undefined;
+    this.rows.set(screenId, { ...row, appliedVersion: version, lastSeenAt: at });
+    return { desiredVersion: row.desiredVersion, desiredAt: row.desiredAt };
   }
   async delete(screenId: string) {
     this.rows.delete(screenId);
@@ -388,13 +416,13 @@ export interface MemoryFleetStores extends FleetStores {
 }
 
 /** A fresh set of in-memory stores. */
-export function createMemoryFleetStores(options: { interleave?: boolean } = {}): MemoryFleetStores {
-  const tick = options.interleave === false ? noTurn : eventLoopTurn;
+export function createMemoryFleetStores(): MemoryFleetStores {
+  const tick = eventLoopTurn;
   const screens = new MemoryScreenStore();
   return {
     screens,
     groups: new MemoryGroupStore(screens),
-    pairings: new MemoryPairingStore(tick),
+    pairings: new MemoryPairingStore(screens, tick),
     enrollmentKeys: new MemoryEnrollmentKeyStore(),
     desiredStates: new MemoryDesiredStateStore(tick),
     statuses: new MemoryScreenStatusStore(),
