@@ -11,6 +11,7 @@ import { DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { simulatedHeartbeat } from "./messages.ts";
 
 /**
  * The screen stream of a simulated screen WITHOUT the Connect client: plain node:http2 with gRPC
@@ -45,7 +46,8 @@ export class LeanFrames {
 
   constructor() {
     // A few variants so health charts of simulated screens are not flat lines.
-    const variants = (state: PlaybackState) => Array.from({ length: 8 }, (_, n) => frame(heartbeat(state, n / 8)));
+    const variants = (state: PlaybackState) =>
+      Array.from({ length: 8 }, (_, n) => frame(simulatedHeartbeat(state, n / 8)));
     this.#heartbeats = { standby: variants(PlaybackState.STANDBY), playing: variants(PlaybackState.PLAYING) };
   }
 
@@ -197,27 +199,4 @@ function versionOf(document: Uint8Array): bigint {
     reader.skip(wireType, field);
   }
   return 0n;
-}
-
-function heartbeat(state: PlaybackState, wobble: number): ConnectRequest {
-  return create(ConnectRequestSchema, {
-    message: {
-      case: "heartbeat",
-      value: {
-        sentAt: timestampNow(),
-        health: {
-          cpuLoadPercent: 8 + wobble * 20,
-          cpuTemperatureCelsius: 48 + wobble * 10,
-          memoryUsedBytes: 600_000_000n,
-          memoryTotalBytes: 4_000_000_000n,
-          diskUsedBytes: 3_000_000_000n,
-          diskTotalBytes: 28_000_000_000n,
-          uptimeSeconds: 3600n,
-          displayConnected: true,
-          clockSynced: true,
-        },
-        playback: { state, positionMs: Math.floor(wobble * 10_000) },
-      },
-    },
-  });
 }

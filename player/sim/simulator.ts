@@ -13,6 +13,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { LeanFrames, runLeanStream } from "./lean-stream.ts";
+import { simulatedHeartbeat, simulatedHello } from "./messages.ts";
 
 /** Options of {@link startFleetSimulator}. */
 export interface FleetSimulatorOptions {
@@ -199,24 +200,19 @@ async function holdStream(
     let heartbeatTimer: NodeJS.Timeout | undefined;
     const startHeartbeats = (intervalMs: number) => {
       clearInterval(heartbeatTimer);
-      heartbeatTimer = setInterval(() => outbox.push(heartbeat(screen)), intervalMs);
+      heartbeatTimer = setInterval(
+        () =>
+          outbox.push(
+            simulatedHeartbeat(
+              screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY,
+              Math.random(),
+            ),
+          ),
+        intervalMs,
+      );
       heartbeatTimer.unref();
     };
-    outbox.push(
-      create(ConnectRequestSchema, {
-        message: {
-          case: "hello",
-          value: {
-            playerVersion: "0.1.0-sim",
-            osVersion: "simulated",
-            appliedVersion: screen.appliedVersion,
-            bootId: screen.hardwareId,
-            startedAt: timestampNow(),
-            deviceTime: timestampNow(),
-          },
-        },
-      }),
-    );
+    outbox.push(simulatedHello(screen));
     try {
       const token = screen.credentials?.deviceToken ?? "";
       for await (const response of client.connect(outbox, { signal, headers: { authorization: `Bearer ${token}` } })) {
@@ -231,7 +227,12 @@ async function holdStream(
                 ? message.value.config.heartbeatIntervalSeconds * 1000
                 : initialHeartbeatMs,
             );
-            outbox.push(heartbeat(screen));
+            outbox.push(
+              simulatedHeartbeat(
+                screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY,
+                Math.random(),
+              ),
+            );
             break;
           case "desiredState": {
             const version = message.value.version;
@@ -303,19 +304,7 @@ async function holdLeanStream(
       await runLeanStream({
         session: sessionFor(),
         token: screen.credentials?.deviceToken ?? "",
-        hello: create(ConnectRequestSchema, {
-          message: {
-            case: "hello",
-            value: {
-              playerVersion: "0.1.0-sim",
-              osVersion: "simulated",
-              appliedVersion: screen.appliedVersion,
-              bootId: screen.hardwareId,
-              startedAt: timestampNow(),
-              deviceTime: timestampNow(),
-            },
-          },
-        }),
+        hello: simulatedHello(screen),
         frames,
         heartbeatMs,
         isPlaying: () => screen.appliedVersion > 0n,
@@ -348,31 +337,4 @@ async function holdLeanStream(
     await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
     backoffMs = Math.min(backoffMs * 2, 300_000);
   }
-}
-
-function heartbeat(screen: SimulatedScreen): ConnectRequest {
-  const wobble = Math.random();
-  return create(ConnectRequestSchema, {
-    message: {
-      case: "heartbeat",
-      value: {
-        sentAt: timestampNow(),
-        health: {
-          cpuLoadPercent: 8 + wobble * 20,
-          cpuTemperatureCelsius: 48 + wobble * 10,
-          memoryUsedBytes: 600_000_000n,
-          memoryTotalBytes: 4_000_000_000n,
-          diskUsedBytes: 3_000_000_000n,
-          diskTotalBytes: 28_000_000_000n,
-          uptimeSeconds: BigInt(Math.floor(process.uptime())),
-          displayConnected: true,
-          clockSynced: true,
-        },
-        playback: {
-          state: screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY,
-          positionMs: Math.floor(wobble * 10_000),
-        },
-      },
-    },
-  });
 }
