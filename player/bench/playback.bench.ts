@@ -113,7 +113,12 @@ try {
   console.log(`kill → playing (ms): ${recoveries.map((r) => r.toFixed(0)).join(" ")}`);
 
   const metrics: Metric[] = [
-    { name: "player.playback.player_rss", value: maxPlayerRss / 2 ** 20, unit: "MiB", goal: "<= 80 MiB" },
+    {
+      name: "player.playback.player_rss",
+      value: maxPlayerRss / 2 ** 20,
+      unit: "MiB",
+      goal: "context only: this bench process runs the engine from .ts sources; the 80 MiB goal is player.memory.device_rss (the device bundle)",
+    },
     { name: "player.playback.mpv_rss", value: maxMpvRss / 2 ** 20, unit: "MiB" },
     { name: "player.playback.player_cpu", value: playerCpuPercent, unit: "% of a core", goal: "<= 2 %" },
     { name: "player.playback.mpv_cpu", value: mpvCpuPercent, unit: "% of a core" },
