@@ -9,9 +9,11 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates an empty database on the run's PostgreSQL (see postgres-fixture.ts). */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const adminUrl = inject("postgresAdminUrl");
+/**
+ * Creates an empty database on the run's PostgreSQL (see postgres-fixture.ts), or on `adminUrl`
+ * for test projects that start their own PostgreSQL instead of the control plane's globalSetup.
+ */
+export async function createTestDatabase(adminUrl: string = inject("postgresAdminUrl")): Promise<TestDatabase> {
   const name = `avtech_test_${randomBytes(6).toString("hex")}`;
   await withAdminClient(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);

@@ -25,6 +25,7 @@ import { createOrm, migrate } from "../../../control-plane/src/db/orm.ts";
 import { createLogger } from "../../../control-plane/src/logger.ts";
 import type { ServerAddresses } from "../../../control-plane/src/server/server.ts";
 import { startTestPostgres } from "../../../control-plane/test/lib/postgres-fixture.ts";
+import { createTestDatabase } from "../../../control-plane/test/lib/test-database.ts";
 
 /** A running control plane with one tenant. */
 export interface RealControlPlane {
@@ -48,14 +49,9 @@ export async function startRealControlPlane(options: { host?: string } = {}): Pr
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
   };
   try {
-    const dbName = `avtech_test_${randomBytes(6).toString("hex")}`;
-    await withClient(postgres.adminUrl, (c) => c.query(`CREATE DATABASE ${dbName}`));
-    cleanups.push(() =>
-      withClient(postgres.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)),
-    );
-    const url = new URL(postgres.adminUrl);
-    url.pathname = `/${dbName}`;
-    const orm = await createOrm({ url: url.toString(), poolMax: 5 });
+    const database = await createTestDatabase(postgres.adminUrl);
+    cleanups.push(() => database.drop());
+    const orm = await createOrm({ url: database.url, poolMax: 5 });
     cleanups.push(() => orm.close());
     await migrate(orm);
     const blobDir = await mkdtemp(join(tmpdir(), "avtech-cp-blobs-"));
@@ -64,7 +60,7 @@ export async function startRealControlPlane(options: { host?: string } = {}): Pr
       env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" },
       overrides: {
         listen: { host: options.host ?? "127.0.0.1", port: 0, http1Port: 0 },
-        database: { url: url.toString() },
+        database: { url: database.url },
         blobDir,
       },
     });
@@ -81,7 +77,7 @@ export async function startRealControlPlane(options: { host?: string } = {}): Pr
     const slug = `site-${randomBytes(3).toString("hex")}`;
     const tenant = await admin.createTenant({ slug });
     const token = await admin.createApiToken({ tenant: slug, name: "test admin", role: "admin" });
-    const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+    const pool = new pg.Pool({ connectionString: database.url, max: 2 });
     cleanups.push(() => pool.end());
     return {
       addresses,
@@ -102,15 +98,5 @@ export async function startRealControlPlane(options: { host?: string } = {}): Pr
   } catch (error) {
     await cleanUp();
     throw error;
-  }
-}
-
-async function withClient<T>(adminUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
   }
 }
