@@ -187,27 +187,66 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
   };
 }
 
-async function holdStream(
+/**
+ * Holds one screen's stream while `signal` lives: `session` runs one connection and calls
+ * `welcomed` once the server accepts it; on any end it reconnects with full-jitter backoff
+ * (1 s doubling to 5 min, reset by each welcome), so a control-plane restart does not bring
+ * every screen back at once.
+ */
+async function holdConnected(
+  screen: SimulatedScreen,
+  stats: FleetSimulatorStats,
+  signal: AbortSignal,
+  session: (welcomed: () => void) => Promise<void>,
+): Promise<void> {
+  let backoffMs = 1000;
+  const welcomed = () => {
+    screen.connected = true;
+    stats.connected++;
+    backoffMs = 1000;
+  };
+  while (!signal.aborted) {
+    try {
+      await session(welcomed);
+    } catch {
+      if (!signal.aborted) stats.streamErrors++;
+    } finally {
+      if (screen.connected) {
+        screen.connected = false;
+        stats.connected--;
+      }
+    }
+    if (signal.aborted) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 300_000);
+  }
+}
+
+function playbackStateOf(screen: SimulatedScreen): PlaybackState {
+  return screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY;
+}
+
+function applyDesiredState(screen: SimulatedScreen, stats: FleetSimulatorStats, version: bigint): void {
+  screen.receivedAt.set(version, Date.now());
+  stats.desiredStatesReceived++;
+  screen.appliedVersion = version;
+}
+
+/** One screen on a Connect client stream (what the real player's link does). */
+function holdStream(
   screen: SimulatedScreen,
   client: Client<typeof DeviceService>,
   initialHeartbeatMs: number,
   stats: FleetSimulatorStats,
   signal: AbortSignal,
 ): Promise<void> {
-  let backoffMs = 1000;
-  while (!signal.aborted) {
+  return holdConnected(screen, stats, signal, async (welcomed) => {
     const outbox = new AsyncQueue<ConnectRequest>();
     let heartbeatTimer: NodeJS.Timeout | undefined;
     const startHeartbeats = (intervalMs: number) => {
       clearInterval(heartbeatTimer);
       heartbeatTimer = setInterval(
-        () =>
-          outbox.push(
-            simulatedHeartbeat(
-              screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY,
-              Math.random(),
-            ),
-          ),
+        () => outbox.push(simulatedHeartbeat(playbackStateOf(screen), Math.random())),
         intervalMs,
       );
       heartbeatTimer.unref();
@@ -219,26 +258,17 @@ async function holdStream(
         const message = response.message;
         switch (message.case) {
           case "welcome":
-            screen.connected = true;
-            stats.connected++;
-            backoffMs = 1000;
+            welcomed();
             startHeartbeats(
               message.value.config?.heartbeatIntervalSeconds
                 ? message.value.config.heartbeatIntervalSeconds * 1000
                 : initialHeartbeatMs,
             );
-            outbox.push(
-              simulatedHeartbeat(
-                screen.appliedVersion > 0n ? PlaybackState.PLAYING : PlaybackState.STANDBY,
-                Math.random(),
-              ),
-            );
+            outbox.push(simulatedHeartbeat(playbackStateOf(screen), Math.random()));
             break;
           case "desiredState": {
             const version = message.value.version;
-            screen.receivedAt.set(version, Date.now());
-            stats.desiredStatesReceived++;
-            screen.appliedVersion = version;
+            applyDesiredState(screen, stats, version);
             outbox.push(
               create(ConnectRequestSchema, {
                 message: {
@@ -272,25 +302,15 @@ async function holdStream(
             break;
         }
       }
-    } catch {
-      if (!signal.aborted) stats.streamErrors++;
     } finally {
       clearInterval(heartbeatTimer);
       outbox.close();
-      if (screen.connected) {
-        screen.connected = false;
-        stats.connected--;
-      }
     }
-    if (signal.aborted) return;
-    // Full jitter, so a control-plane restart does not bring every screen back at once.
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
-    backoffMs = Math.min(backoffMs * 2, 300_000);
-  }
+  });
 }
 
 /** {@link holdStream} on a lean stream: same reconnect policy, no Connect client. */
-async function holdLeanStream(
+function holdLeanStream(
   screen: SimulatedScreen,
   sessionFor: () => http2.ClientHttp2Session,
   frames: LeanFrames,
@@ -298,43 +318,22 @@ async function holdLeanStream(
   stats: FleetSimulatorStats,
   signal: AbortSignal,
 ): Promise<void> {
-  let backoffMs = 1000;
-  while (!signal.aborted) {
-    try {
-      await runLeanStream({
-        session: sessionFor(),
-        token: screen.credentials?.deviceToken ?? "",
-        hello: simulatedHello(screen),
-        frames,
-        heartbeatMs,
-        isPlaying: () => screen.appliedVersion > 0n,
-        signal,
-        events: {
-          welcome: () => {
-            screen.connected = true;
-            stats.connected++;
-            backoffMs = 1000;
-          },
-          desiredState: (version) => {
-            screen.receivedAt.set(version, Date.now());
-            stats.desiredStatesReceived++;
-            screen.appliedVersion = version;
-          },
-          commandAnswered: () => {
-            stats.commandsAnswered++;
-          },
+  return holdConnected(screen, stats, signal, (welcomed) =>
+    runLeanStream({
+      session: sessionFor(),
+      token: screen.credentials?.deviceToken ?? "",
+      hello: simulatedHello(screen),
+      frames,
+      heartbeatMs,
+      isPlaying: () => screen.appliedVersion > 0n,
+      signal,
+      events: {
+        welcome: welcomed,
+        desiredState: (version) => applyDesiredState(screen, stats, version),
+        commandAnswered: () => {
+          stats.commandsAnswered++;
         },
-      });
-    } catch {
-      if (!signal.aborted) stats.streamErrors++;
-    } finally {
-      if (screen.connected) {
-        screen.connected = false;
-        stats.connected--;
-      }
-    }
-    if (signal.aborted) return;
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
-    backoffMs = Math.min(backoffMs * 2, 300_000);
-  }
+      },
+    }),
+  );
 }
