@@ -1,38 +1,12 @@
 import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import {
-  buildDesiredState,
-  type DesiredStateSources,
-  diffDesiredStates,
-  type PlaylistRecord,
-  type RuleRecord,
-  stampVersion,
-} from "./build.ts";
+import { ruleRecord, samplePlaylists } from "../../test/lib/desired-state-records.ts";
+import { buildDesiredState, type DesiredStateSources, diffDesiredStates, stampVersion } from "./build.ts";
 
 const sha = (c: string) => c.repeat(64);
-const clip = (c: string) => ({
-  videoId: `v-${c}`,
-  sha256: sha(c),
-  durationMs: 5000,
-  sizeBytes: 1000n,
-  contentType: "video/mp4",
-});
-const playlists = new Map<string, PlaylistRecord>([
-  ["p-lobby", { id: "p-lobby", name: "Lobby", clips: [clip("a"), clip("b")] }],
-  ["p-menu", { id: "p-menu", name: "Menu", clips: [clip("c")] }],
-  ["p-default", { id: "p-default", name: "Default", clips: [clip("d")] }],
-]);
-const rule = (id: string, fields: Partial<RuleRecord>): RuleRecord => ({
-  id,
-  name: id,
-  target: { kind: "tenant" },
-  playlistId: "p-lobby",
-  priority: 0,
-  daysOfWeek: [],
-  enabled: true,
-  ...fields,
-});
+const playlists = samplePlaylists();
+const rule = ruleRecord;
 const sources = (overrides: Partial<DesiredStateSources> = {}): DesiredStateSources => ({
   screen: {
     id: "s1",

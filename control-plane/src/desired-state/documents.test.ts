@@ -7,39 +7,19 @@ import {
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
+import { ruleRecord, samplePlaylists } from "../../test/lib/desired-state-records.ts";
 import {
   buildDesiredState,
   type DesiredStateSources,
   diffDesiredStates,
-  type PlaylistRecord,
   type RuleRecord,
   type ScreenFacts,
   stampVersion,
 } from "./build.ts";
 import { DocumentDiffer, DocumentFactory, splitEncodedDocument } from "./documents.ts";
 
-const clip = (c: string) => ({
-  videoId: `v-${c}`,
-  sha256: c.repeat(64),
-  durationMs: 5000,
-  sizeBytes: 1000n,
-  contentType: "video/mp4",
-});
-const playlists = new Map<string, PlaylistRecord>([
-  ["p-lobby", { id: "p-lobby", name: "Lobby", clips: [clip("a"), clip("b")] }],
-  ["p-menu", { id: "p-menu", name: "Menu", clips: [clip("c")] }],
-  ["p-default", { id: "p-default", name: "Default", clips: [clip("d")] }],
-]);
-const rule = (id: string, fields: Partial<RuleRecord>): RuleRecord => ({
-  id,
-  name: id,
-  target: { kind: "tenant" },
-  playlistId: "p-lobby",
-  priority: 0,
-  daysOfWeek: [1, 2],
-  enabled: true,
-  ...fields,
-});
+const playlists = samplePlaylists();
+const rule = (id: string, fields: Partial<RuleRecord>) => ruleRecord(id, { daysOfWeek: [1, 2], ...fields });
 const tenant: Omit<DesiredStateSources, "screen"> = {
   rules: [
     rule("r-group", { target: { kind: "group", groupId: "g-lobby" } }),

@@ -1,17 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { clipRecord } from "../lib/desired-state-records.ts";
 import { enrollScreen, openStream } from "../lib/fleet-device.ts";
 import type { MemoryPublishSources } from "../lib/fleet-memory-stores.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 
 const codeOf = (error: unknown) => (error instanceof ConnectError ? error.code : undefined);
-const clip = (c: string) => ({
-  videoId: `v-${c}`,
-  sha256: c.repeat(64),
-  durationMs: 5000,
-  sizeBytes: 1000n,
-  contentType: "video/mp4",
-});
+const clip = clipRecord;
 
 describe("publish", () => {
   let server: FleetTestServer;
