@@ -1,15 +1,7 @@
-import { DisplayHoursSchema, type Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
-import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import type pg from "pg";
 import type { GroupRecord, GroupStore, ScreenEdit, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
+import { decodeScreenSettings, encodeScreenSettings, type StoredSettings } from "./screen-settings.ts";
 import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
-
-/** `screens.settings` as written here; the core's publish sources read volume and orientation. */
-interface StoredSettings {
-  volumePercent?: number;
-  orientation?: number;
-  displayHours?: JsonValue[];
-}
 
 interface ScreenRow {
   id: string;
@@ -19,7 +11,7 @@ interface ScreenRow {
   group_id: string | null;
   tags: string[];
   timezone: string;
-  settings: StoredSettings;
+  settings: StoredSettings | null;
   model: string;
   os_version: string;
   player_version: string;
@@ -38,7 +30,6 @@ const selectScreens = `
     FROM screens s LEFT JOIN screen_devices d ON d.screen_id = s.id`;
 
 function toRecord(row: ScreenRow): ScreenRecord {
-  const settings = row.settings ?? {};
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -47,9 +38,7 @@ function toRecord(row: ScreenRow): ScreenRecord {
     groupId: row.group_id ?? "",
     tags: row.tags,
     timezone: row.timezone,
-    volumePercent: settings.volumePercent ?? 100,
-    orientation: (settings.orientation ?? 0) as Orientation,
-    displayHours: (settings.displayHours ?? []).map((json) => fromJson(DisplayHoursSchema, json)),
+    ...decodeScreenSettings(row.settings),
     model: row.model,
     osVersion: row.os_version,
     playerVersion: row.player_version,
@@ -57,14 +46,6 @@ function toRecord(row: ScreenRow): ScreenRecord {
     claimedAt: row.claimed_at ?? row.created_at,
     tokenHash: row.token_hash ?? undefined,
     revision: row.revision,
-  };
-}
-
-function settingsOf(screen: Pick<ScreenRecord, "volumePercent" | "orientation" | "displayHours">): StoredSettings {
-  return {
-    volumePercent: screen.volumePercent,
-    orientation: screen.orientation,
-    displayHours: screen.displayHours.map((hours) => toJson(DisplayHoursSchema, hours)),
   };
 }
 
@@ -91,7 +72,7 @@ export async function insertScreen(client: pg.PoolClient, screen: ScreenRecord):
       screen.hardwareId,
       nullIfEmpty(screen.groupId),
       screen.timezone,
-      JSON.stringify(settingsOf(screen)),
+      JSON.stringify(encodeScreenSettings(screen)),
       screen.tokenHash ?? null,
       screen.claimedAt,
     ],
@@ -188,7 +169,7 @@ export class PgScreenStore implements ScreenStore {
       }
       await client.query(
         `UPDATE screens SET name = $2, group_id = $3, timezone = $4, settings = settings || $5::jsonb WHERE id = $1`,
-        [id, edit.name, nullIfEmpty(edit.groupId), edit.timezone, JSON.stringify(settingsOf(edit))],
+        [id, edit.name, nullIfEmpty(edit.groupId), edit.timezone, JSON.stringify(encodeScreenSettings(edit))],
       );
       await replaceTags(client, tenantId, id, edit.tags);
       const { rows } = await client.query<ScreenRow>(`${selectScreens} WHERE s.id = $1`, [id]);

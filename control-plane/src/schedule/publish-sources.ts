@@ -1,9 +1,10 @@
-import { DisplayHoursSchema, TimeWindowSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
-import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { TimeWindowSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { create } from "@bufbuild/protobuf";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { DefaultPlaylist, Playlist, PlaylistItem, ScheduleRule, type TargetKind, Video } from "../db/entities.ts";
 import type { PlaylistRecord, RuleRecord, ScreenFacts, TargetSelector } from "../desired-state/index.ts";
 import type { AssetCatalog, PublishSources, TenantPublishSources } from "../fleet/ports.ts";
+import { decodeScreenSettings, type StoredSettings } from "../fleet-pg/screen-settings.ts";
 import { dateFromString } from "./convert.ts";
 
 function selector(kind: TargetKind, value: string): TargetSelector {
@@ -17,14 +18,6 @@ function selector(kind: TargetKind, value: string): TargetSelector {
     case "tenant":
       return { kind: "tenant" };
   }
-}
-
-/** Screen settings as stored in `screens.settings` (written by src/fleet-pg/screens.ts). */
-interface StoredSettings {
-  volumePercent?: number;
-  orientation?: number;
-  /** Proto JSON of DisplayHours messages. */
-  displayHours?: JsonValue[];
 }
 
 /** A `screens` row as publishing reads it. */
@@ -85,19 +78,16 @@ export function createDbPublishSources(orm: MikroORM): PublishSources {
         clipsOf.set(item.playlist.id, clips);
       }
       return {
-        screens: screens.map((screen): ScreenFacts => {
-          const settings = screen.settings ?? {};
-          return {
+        screens: screens.map(
+          (screen): ScreenFacts => ({
             id: screen.id,
             name: screen.name,
             groupId: screen.group_id ?? "",
             tags: tagsOf.get(screen.id) ?? [],
             timezone: screen.timezone,
-            volumePercent: settings.volumePercent ?? 100,
-            orientation: settings.orientation ?? 0,
-            displayHours: (settings.displayHours ?? []).map((json) => fromJson(DisplayHoursSchema, json)),
-          };
-        }),
+            ...decodeScreenSettings(screen.settings),
+          }),
+        ),
         rules: rules.map(
           (rule): RuleRecord => ({
             id: rule.id,

@@ -1,0 +1,35 @@
+import { DisplayHoursSchema, type Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import type { ScreenRecord } from "../fleet/ports.ts";
+
+/** The JSON in `screens.settings`. */
+export interface StoredSettings {
+  volumePercent?: number;
+  orientation?: number;
+  /** Proto JSON of DisplayHours messages. */
+  displayHours?: JsonValue[];
+}
+
+/** The screen fields kept in `screens.settings`. */
+export type ScreenSettings = Pick<ScreenRecord, "volumePercent" | "orientation" | "displayHours">;
+
+/**
+ * Reads `screens.settings`: the one decoder for the fleet store and the publish sources, so a
+ * missing key means the same default (full volume, landscape, always on) on both paths.
+ */
+export function decodeScreenSettings(stored: StoredSettings | null): ScreenSettings {
+  return {
+    volumePercent: stored?.volumePercent ?? 100,
+    orientation: (stored?.orientation ?? 0) as Orientation,
+    displayHours: (stored?.displayHours ?? []).map((json) => fromJson(DisplayHoursSchema, json)),
+  };
+}
+
+/** What {@link decodeScreenSettings} reads back. */
+export function encodeScreenSettings(screen: ScreenSettings): StoredSettings {
+  return {
+    volumePercent: screen.volumePercent,
+    orientation: screen.orientation,
+    displayHours: screen.displayHours.map((hours) => toJson(DisplayHoursSchema, hours)),
+  };
+}
