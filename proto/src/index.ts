@@ -17,3 +17,5 @@ export {
   localDateOf,
   ruleProblems,
 } from "./schedule/index.ts";
+export type { AppendTarget, WriteBehindOptions } from "./write-behind/index.ts";
+export { WriteBehind } from "./write-behind/index.ts";

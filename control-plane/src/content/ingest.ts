@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { open, readFile, rm } from "node:fs/promises";
+import { WriteBehind } from "@avtech/proto";
 import type { UploadVideoMetadata, UploadVideoRequest } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type EntityManager, LockMode, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
@@ -11,7 +12,6 @@ import type { BlobStore } from "./blob-store.ts";
 import type { MediaTools } from "./media.ts";
 import { displayName, sanitizeFileName } from "./names.ts";
 import { acceptMedia } from "./validate.ts";
-import { WriteBehind } from "./write-behind.ts";
 
 /** What an upload needs. */
 export interface IngestDeps {

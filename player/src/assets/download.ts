@@ -1,14 +1,27 @@
 import { createReadStream } from "node:fs";
-import { rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { addAbortSignal, type Readable } from "node:stream";
+import { WriteBehind, type WriteBehindOptions } from "@avtech/proto";
 import { fsyncDir, isAbortError, isDiskError, isENOENT, messageOf } from "../storage/index.ts";
 import { AssetFailure } from "./failure.ts";
 import { cpuHasSha256Instructions, inlineHasher, type StreamHasher, workerHasher } from "./hasher.ts";
 import type { HttpGetter } from "./http.ts";
-import { PartWriter, type PartWriterOptions } from "./part-writer.ts";
 
 /** Downloads at least this large may hash on a worker thread (see {@link DownloadContext.hashing}). */
 export const workerHashThresholdBytes = 8 * 1024 * 1024;
+
+const mib = 1024 * 1024;
+
+/**
+ * How a part file is written, as the download benchmark measured best on the 2-core build
+ * machine (`node player/bench/download.bench.ts`): 4 MiB `writev` batches with one write in
+ * flight took a 200 MiB download from ~1 000 ms (one 64 KiB write per socket chunk through
+ * `fs.createWriteStream`) to ~300-450 ms; 1 and 16 MiB batches were slower. The background
+ * `fdatasync` every 32 MiB leaves little for the final fsync and, on a Raspberry Pi whose SD card
+ * writes slower than its gigabit port receives, overlaps write-back with the download (and a
+ * 1-2 GiB device never holds hundreds of MiB of dirty pages).
+ */
+const partWrites: WriteBehindOptions = { batchBytes: 4 * mib, maxQueuedBytes: 4 * mib, syncEveryBytes: 32 * mib };
 
 /** What to download. */
 export interface DownloadRequest {
@@ -34,7 +47,7 @@ export interface DownloadContext {
    */
   hashing?: "inline" | "worker";
   /** Batch and background-sync sizes of the part file's writes (benchmarks and tests tune them). */
-  writer?: PartWriterOptions;
+  writer?: Partial<WriteBehindOptions>;
 }
 
 /** What a finished download did. */
@@ -176,16 +189,18 @@ async function receive(
   start: number,
 ): Promise<number> {
   const limit = req.sizeBytes - start;
-  let writer: PartWriter;
+  let file: FileHandle;
   try {
-    writer = await PartWriter.open(part, start, ctx.writer);
+    // "a" appends after the `start` bytes already hashed; "w" starts a new part file.
+    file = await open(part, start === 0 ? "w" : "a", 0o644);
   } catch (error) {
     body.destroy();
     throw diskFailure(req, error);
   }
+  const writer = new WriteBehind(file, { ...partWrites, ...ctx.writer });
   addAbortSignal(ctx.signal, body);
   let bytes = 0;
-  let finished = false;
+  let received = false;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
@@ -197,23 +212,30 @@ async function receive(
         );
       }
       hasher.update(chunk);
-      await writer.write(chunk);
+      await writer.push(chunk);
     }
-    finished = true;
+    received = true;
+    // The part's bytes are durable before the rename that publishes them.
     await writer.finish();
+    await file.sync();
     return bytes;
   } catch (error) {
-    if (!finished) {
+    if (!received) {
       body.destroy();
-      await writer.abandon();
+      // Best effort: write what arrived, so the resume starts from the last byte received (a
+      // torn tail is caught by the hash and fetched again); the download's own error is reported.
+      await writer.finish().catch(() => undefined);
     }
     if (error instanceof AssetFailure) {
       await rm(part, { force: true });
       throw error;
     }
     if (isAbortError(error)) throw error;
-    if (finished || isDiskError(error)) throw diskFailure(req, error);
+    if (received || isDiskError(error)) throw diskFailure(req, error);
     throw networkFailure(req, error);
+  } finally {
+    // After the fsync above a failed close loses nothing; on the error paths the first error is the one to report.
+    await file.close().catch(() => undefined);
   }
 }
 

@@ -8,7 +8,6 @@ export type { StreamHasher } from "./hasher.ts";
 export { cpuHasSha256Instructions, inlineHasher, parseShaInstructions, workerHasher } from "./hasher.ts";
 export type { HttpGetter, HttpGetterOptions, HttpResponse } from "./http.ts";
 export { createHttpGetter } from "./http.ts";
-export type { PartWriterOptions } from "./part-writer.ts";
 export { PlayTimes } from "./play-times.ts";
 export type { QuotaEntry, QuotaInput, QuotaPlan } from "./quota.ts";
 export { planQuota } from "./quota.ts";
