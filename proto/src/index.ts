@@ -1,6 +1,7 @@
 /**
  * @avtech/proto: the contracts' generated code lives under `@avtech/proto/gen/...`; this
- * entry point exports the small pure functions both the control plane and the player need.
+ * entry point exports the small pieces both the control plane and the player need: pure
+ * functions, and helpers whose I/O is passed in (AsyncQueue, WriteBehind).
  */
 
 export { AsyncQueue } from "./async-queue/index.ts";
