@@ -1,7 +1,8 @@
 /**
  * @avtech/proto: the contracts' generated code lives under `@avtech/proto/gen/...`; this
  * entry point exports the small pieces both the control plane and the player need: pure
- * functions, and helpers whose I/O is passed in (AsyncQueue, WriteBehind).
+ * functions and AsyncQueue. It is also imported by the browser console, so Node-only helpers
+ * have their own entry points (`@avtech/proto/write-behind`).
  */
 
 export { AsyncQueue } from "./async-queue/index.ts";
@@ -18,5 +19,3 @@ export {
   localDateOf,
   ruleProblems,
 } from "./schedule/index.ts";
-export type { AppendTarget, WriteBehindOptions } from "./write-behind/index.ts";
-export { WriteBehind } from "./write-behind/index.ts";
