@@ -30,6 +30,7 @@ import { createConsoleStaticRoute, createVideoRoutes } from "../http/index.ts";
 import { createScheduleService } from "../schedule/service.ts";
 import { createAuthService, createUserService } from "../users/index.ts";
 import { createErrorInterceptor } from "./errors.ts";
+import { createGrpcBidiRoute } from "./grpc-bidi-route.ts";
 import { createHttpFallback, type HttpRoute } from "./http-routes.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { createProtocolSniffer } from "./protocol-sniffer.ts";
@@ -166,6 +167,21 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     }) as ConnectNodeAdapterOptions["fallback"],
   });
 
+  const deviceService = deps.services?.device;
+  const deviceStream = deviceService
+    ? createGrpcBidiRoute({
+        method: DeviceService.method.connect,
+        impl: (requests, context) => deviceService.connect(requests, context),
+        interceptors,
+        readMaxBytes: limits.readMaxBytes,
+        contextValues: peerContextValues,
+      })
+    : undefined;
+  // Screens' streams (plain gRPC over HTTP/2) skip the Connect adapter; see grpc-bidi-route.ts.
+  const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    if (!deviceStream?.(req, res)) handler(req, res);
+  };
+
   // HTTP/2's default 64 KiB flow-control windows throttle a streamed upload to a window per round
   // trip. 4 MiB per stream (16 MiB per connection) keeps several 1 MiB chunks in flight, so the
   // sender goes on while this event loop is busy (GC, hashing); a 1 MiB window measured ~0.8x the
@@ -185,9 +201,9 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
           settings,
           maxSessionMemory: 64,
         },
-        handler,
+        http2Handler,
       )
-    : http2.createServer({ settings, maxSessionMemory: 64 }, handler);
+    : http2.createServer({ settings, maxSessionMemory: 64 }, http2Handler);
   // Idle sessions (no frames for 5 minutes) are closed; device streams send heartbeats well within that.
   h2.setTimeout(300_000);
   const h1 = tls

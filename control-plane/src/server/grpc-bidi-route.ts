@@ -1,0 +1,323 @@
+import { Http2ServerRequest, Http2ServerResponse, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import {
+  create,
+  type DescMessage,
+  type DescMethodBiDiStreaming,
+  type DescMethodStreaming,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  createHandlerContext,
+  type HandlerContext,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+} from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+
+/** A bidi method implementation as in a Connect `ServiceImpl`. */
+export type BidiImpl<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  context: HandlerContext,
+) => AsyncIterable<MessageInitShape<O>>;
+
+/** What {@link createGrpcBidiRoute} needs. */
+export interface GrpcBidiRouteOptions<I extends DescMessage, O extends DescMessage> {
+  method: DescMethodBiDiStreaming<I, O>;
+  impl: BidiImpl<I, O>;
+  /** The same interceptors, in the same order, that the Connect adapter applies. */
+  interceptors: readonly Interceptor[];
+  /** Largest request message accepted, in bytes. */
+  readMaxBytes: number;
+  contextValues: (req: Http2ServerRequest) => ContextValues;
+}
+
+/**
+ * Serves the request (and returns true) when it is a plain gRPC call of the route's method; any
+ * other request (another path, gRPC-Web, Connect, a compressed or JSON gRPC call) is left to the
+ * Connect adapter.
+ */
+export type GrpcBidiRoute = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+
+/** Messages a paused peer may have buffered before the route stops reading from its stream. */
+const inboundHighWater = 16;
+const envelopeHeaderBytes = 5;
+
+/**
+ * A lean gRPC-over-HTTP/2 transport for ONE bidi method, running the same implementation and
+ * interceptors as connect-node. It exists for the device stream: a publish to the whole fleet
+ * sends one message to and receives one from every screen, and connect-node passes each message
+ * through a chain of down-levelled async generators (envelope split, parse, serialize, join, sink)
+ * that cost more CPU than everything else per screen (control-plane/src/fleet/README.md). Here a
+ * message is one `fromBinary` on the way in and one `toBinary` + write on the way out.
+ *
+ * Only the identity encoding of the protobuf codec is handled; everything else falls through to
+ * Connect, which also keeps answering the method over gRPC-Web and the Connect protocol.
+ */
+export function createGrpcBidiRoute<I extends DescMessage, O extends DescMessage>(
+  options: GrpcBidiRouteOptions<I, O>,
+): GrpcBidiRoute {
+  const { method } = options;
+  const path = `/${method.parent.typeName}/${method.name}`;
+  return (req, res) => {
+    // A TLS server that allows HTTP/1.1 passes its HTTP/1.1 requests to the same handler.
+    if (!(req instanceof Http2ServerRequest) || !(res instanceof Http2ServerResponse)) return false;
+    if (req.method !== "POST" || req.url !== path) return false;
+    const contentType = req.headers["content-type"];
+    if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
+    const encoding = req.headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    void serve(req, res);
+    return true;
+  };
+
+  async function serve(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
+    const { stream } = res;
+    const reply = new Reply(res);
+    const timeout = parseTimeout(headerValue(req.headers["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
+    if (timeout.error) {
+      reply.finish(timeout.error);
+      return;
+    }
+    const context = createHandlerContext({
+      service: method.parent,
+      method,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: `http://${req.headers[":authority"] ?? "localhost"}${path}`,
+      timeoutMs: timeout.timeoutMs,
+      requestHeader: webHeaders(req),
+      contextValues: options.contextValues(req),
+    });
+    const inbound = new Inbound<I>(req, method.input, options.readMaxBytes);
+    // The context's signal aborts on the client's deadline and when the stream closes; either
+    // ends the request messages, which is how the implementation learns of it.
+    context.signal.addEventListener("abort", () => inbound.fail(ConnectError.from(context.signal.reason)), {
+      once: true,
+    });
+    stream.once("close", () => context.abort(new ConnectError("the client closed the stream", Code.Canceled)));
+    const request: StreamRequest<I, O> = {
+      stream: true,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: context.url,
+      signal: context.signal,
+      header: context.requestHeader,
+      contextValues: context.values,
+      message: inbound,
+    };
+    // As connect-node does: the first interceptor is the outermost, and the implementation sees
+    // the request as the interceptors left it.
+    const implementation: StreamCall = async (req) => ({
+      stream: true,
+      service: method.parent,
+      method: method as DescMethodStreaming,
+      header: context.responseHeader,
+      trailer: context.responseTrailer,
+      message: messages(
+        method.output,
+        options.impl(req.message as AsyncIterable<MessageShape<I>>, {
+          ...context,
+          requestHeader: req.header,
+          signal: req.signal,
+          values: req.contextValues,
+        }),
+      ),
+    });
+    const invoke = options.interceptors.reduceRight<StreamCall>(
+      (next, interceptor) => interceptor(next as Parameters<Interceptor>[0]) as StreamCall,
+      implementation,
+    );
+    try {
+      const response = await invoke(request as StreamRequest);
+      for await (const message of response.message) {
+        await reply.send(toBinary(method.output, message as MessageShape<O>), response.header);
+      }
+      reply.finish(undefined, response.header, response.trailer);
+    } catch (error) {
+      reply.finish(ConnectError.from(error));
+    } finally {
+      inbound.fail(new ConnectError("the call ended", Code.Canceled));
+    }
+  }
+}
+
+type StreamCall = (req: StreamRequest) => Promise<StreamResponse>;
+
+/** The implementation's output as messages (it may yield init objects), as connect-node normalises it. */
+async function* messages<O extends DescMessage>(
+  schema: O,
+  output: AsyncIterable<MessageInitShape<O>>,
+): AsyncGenerator<MessageShape<O>> {
+  for await (const message of output) yield create(schema, message);
+}
+
+/** Request messages as an async iterable, parsed from the request body's gRPC envelopes. */
+class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
+  readonly #req: Http2ServerRequest;
+  readonly #schema: I;
+  readonly #readMaxBytes: number;
+  readonly #ready: MessageShape<I>[] = [];
+  #pending: Buffer | undefined;
+  #ended = false;
+  #error: ConnectError | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(req: Http2ServerRequest, schema: I, readMaxBytes: number) {
+    this.#req = req;
+    this.#schema = schema;
+    this.#readMaxBytes = readMaxBytes;
+    req.on("data", (chunk: Buffer) => this.#receive(chunk));
+    req.once("end", () => {
+      if (this.#pending && this.#pending.length > 0) {
+        this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
+        return;
+      }
+      this.#ended = true;
+      this.#wakeReader();
+    });
+  }
+
+  /** Ends iteration with `error` unless it already ended. */
+  fail(error: ConnectError): void {
+    if (this.#ended || this.#error) return;
+    this.#error = error;
+    this.#wakeReader();
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#error) return;
+    let data = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    while (data.length >= envelopeHeaderBytes) {
+      if ((data[0] as number) & 0b1) {
+        this.fail(new ConnectError("compressed message without grpc-encoding", Code.Internal));
+        return;
+      }
+      const length = data.readUInt32BE(1);
+      if (length > this.#readMaxBytes) {
+        this.fail(
+          new ConnectError(
+            `message size ${length} is larger than the configured readMaxBytes ${this.#readMaxBytes}`,
+            Code.ResourceExhausted,
+          ),
+        );
+        return;
+      }
+      if (data.length < envelopeHeaderBytes + length) break;
+      const body = data.subarray(envelopeHeaderBytes, envelopeHeaderBytes + length);
+      try {
+        this.#ready.push(fromBinary(this.#schema, body));
+      } catch (error) {
+        this.fail(new ConnectError(`cannot parse the request message: ${String(error)}`, Code.InvalidArgument));
+        return;
+      }
+      data = data.subarray(envelopeHeaderBytes + length);
+    }
+    this.#pending = data.length > 0 ? data : undefined;
+    if (this.#ready.length >= inboundHighWater) this.#req.pause();
+    this.#wakeReader();
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<MessageShape<I>> {
+    for (;;) {
+      const next = this.#ready.shift();
+      if (next !== undefined) {
+        if (this.#ready.length === 0 && this.#req.isPaused()) this.#req.resume();
+        yield next;
+        continue;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended) return;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+}
+
+/** The response side of one call: headers with the first message, then messages, then trailers. */
+class Reply {
+  readonly #res: Http2ServerResponse;
+  readonly #stream: ServerHttp2Stream;
+  #finished = false;
+
+  constructor(res: Http2ServerResponse) {
+    this.#res = res;
+    this.#stream = res.stream;
+  }
+
+  async send(bytes: Uint8Array, header: Headers): Promise<void> {
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) throw new ConnectError("the client closed the stream", Code.Canceled);
+    if (!stream.headersSent) stream.respond(responseHeaders(header), { waitForTrailers: true });
+    const frame = Buffer.allocUnsafe(envelopeHeaderBytes + bytes.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(bytes.length, 1);
+    frame.set(bytes, envelopeHeaderBytes);
+    if (!stream.write(frame)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off("drain", done);
+          stream.off("close", done);
+          resolve();
+        };
+        stream.on("drain", done);
+        stream.on("close", done);
+      });
+    }
+  }
+
+  /** Ends the call with a status: in trailers after messages, or as a trailers-only response. */
+  finish(error: ConnectError | undefined, header = new Headers(), trailer = new Headers()): void {
+    const stream = this.#stream;
+    if (this.#finished || stream.destroyed || stream.closed) return;
+    this.#finished = true;
+    const status = nodeHeaders(setTrailerStatus(new Headers(trailer), error));
+    if (!stream.headersSent) {
+      stream.respond({ ...responseHeaders(header), ...status }, { endStream: true });
+      return;
+    }
+    // Node's compatibility response (which every HTTP/2 request handler gets) sends its trailers
+    // when the stream asks for them, so the status goes there.
+    this.#res.addTrailers(status);
+    stream.end();
+  }
+}
+
+function responseHeaders(header: Headers): OutgoingHttpHeaders {
+  return { ...nodeHeaders(header), ":status": 200, "content-type": "application/grpc+proto" };
+}
+
+function nodeHeaders(headers: Headers): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}
+
+function webHeaders(req: Http2ServerRequest): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (key.startsWith(":") || value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(key, one);
+  }
+  return headers;
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
