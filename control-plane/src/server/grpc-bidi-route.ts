@@ -175,14 +175,21 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
     this.#schema = schema;
     this.#readMaxBytes = readMaxBytes;
     req.on("data", (chunk: Buffer) => this.#receive(chunk));
-    req.once("end", () => {
-      if (this.#pending && this.#pending.length > 0) {
-        this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
-        return;
-      }
-      this.#ended = true;
-      this.#wakeReader();
-    });
+    const canceled = () => this.fail(new ConnectError("the client canceled the call", Code.Canceled));
+    req.once("aborted", canceled);
+    // Node also ends the request body of a stream the client reset, just before it reports the
+    // reset ("aborted"); deciding one turn later tells a reset from a finished request.
+    req.once("end", () =>
+      setImmediate(() => {
+        if (req.aborted) canceled();
+        else if (this.#pending && this.#pending.length > 0) {
+          this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
+        } else {
+          this.#ended = true;
+          this.#wakeReader();
+        }
+      }),
+    );
   }
 
   /** Ends iteration with `error` unless it already ended. */

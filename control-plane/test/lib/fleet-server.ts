@@ -16,6 +16,7 @@ import {
   type FleetStores,
   type Principal,
 } from "../../src/fleet/index.ts";
+import { createGrpcBidiRoute } from "../../src/server/grpc-bidi-route.ts";
 import { createMemoryFleetStores, type MemoryFleetStores } from "./fleet-memory-stores.ts";
 
 /** A clock tests move by hand. */
@@ -87,8 +88,16 @@ export async function startFleetTestServer<S extends FleetStores = MemoryFleetSt
     assets: stores.assets,
     logger,
   });
+  // Screens' gRPC streams take the same lean route as in the shipped server (src/server/server.ts).
+  const deviceStream = createGrpcBidiRoute({
+    method: DeviceService.method.connect,
+    impl: (requests, context) => plane.services.device.connect(requests, context),
+    interceptors: [],
+    readMaxBytes: 4 * 1024 * 1024,
+    contextValues: peerContextValues,
+  });
   const server = http2.createServer((req, res) => {
-    if (!assets(req, res)) connect(req, res);
+    if (!deviceStream(req, res) && !assets(req, res)) connect(req, res);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {

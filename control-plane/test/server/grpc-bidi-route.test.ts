@@ -1,0 +1,318 @@
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import {
+  type ConnectRequest,
+  ConnectRequestSchema,
+  type ConnectResponse,
+  ConnectResponseSchema,
+  DeviceService,
+} from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  type HandlerContext,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
+import {
+  compressionGzip,
+  connectNodeAdapter,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { peerContextValues } from "../../src/device/index.ts";
+import { createErrorInterceptor } from "../../src/server/errors.ts";
+import { createGrpcBidiRoute } from "../../src/server/grpc-bidi-route.ts";
+import { observe } from "../../src/server/observe.ts";
+import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";
+
+const path = "/avtech.device.v1.DeviceService/Connect";
+const readMaxBytes = 64 * 1024;
+
+/**
+ * The method under test answers every hello with a welcome naming the hello's player_version and
+ * the caller's `x-caller` header; player_version "refuse" fails the call, "crash" throws a plain Error.
+ */
+async function* echo(requests: AsyncIterable<ConnectRequest>, context: HandlerContext) {
+  try {
+    for await (const request of requests) {
+      if (request.message.case !== "hello") continue;
+      const version = request.message.value.playerVersion;
+      if (version === "refuse") throw new ConnectError("refused as asked", Code.FailedPrecondition);
+      if (version === "crash") throw new Error("a detail that must not reach the client");
+      yield create(ConnectResponseSchema, {
+        message: {
+          case: "welcome",
+          value: { screenName: version, deviceId: context.requestHeader.get("x-caller") ?? "" },
+        },
+      });
+    }
+    ended.push("input ended");
+  } catch (error) {
+    ended.push(`failed: ${Code[ConnectError.from(error).code]}`);
+    throw error;
+  }
+}
+
+const ended: string[] = [];
+const outcomes: string[] = [];
+const routed: string[] = [];
+
+const recordOutcome: Interceptor = (next) => (req) =>
+  observe(req, next, (error) => {
+    outcomes.push(error === undefined ? "ok" : Code[ConnectError.from(error).code]);
+  });
+
+function hello(playerVersion: string): ConnectRequest {
+  return create(ConnectRequestSchema, { message: { case: "hello", value: { playerVersion } } });
+}
+
+function envelope(payload: Uint8Array, flags = 0, length = payload.length): Buffer {
+  const frame = Buffer.alloc(5 + payload.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(length, 1);
+  frame.set(payload, 5);
+  return frame;
+}
+
+/** What a raw HTTP/2 call saw: response headers, the messages in its body, and its trailers. */
+interface RawResult {
+  headers: http2.IncomingHttpHeaders;
+  messages: ConnectResponse[];
+  trailers: http2.IncomingHttpHeaders | undefined;
+}
+
+describe("the lean gRPC route for a bidi method", () => {
+  let server: http2.Http2Server;
+  let baseUrl: string;
+  let grpcJs: GrpcJsClient<typeof DeviceService>;
+
+  beforeAll(async () => {
+    const interceptors = [recordOutcome, createErrorInterceptor(pino({ level: "silent" }))];
+    const route = createGrpcBidiRoute({
+      method: DeviceService.method.connect,
+      impl: echo,
+      interceptors,
+      readMaxBytes,
+      contextValues: peerContextValues,
+    });
+    const connect = connectNodeAdapter({
+      routes: (router) => router.service(DeviceService, { connect: echo }),
+      interceptors,
+      readMaxBytes,
+    });
+    server = http2.createServer((req, res) => {
+      if (route(req, res)) routed.push(String(req.headers["content-type"]));
+      else connect(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    baseUrl = `http://127.0.0.1:${port}`;
+    grpcJs = createGrpcJsClient(DeviceService, `127.0.0.1:${port}`);
+  });
+  afterAll(async () => {
+    grpcJs?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  /** One call over a fresh HTTP/2 connection, writing `chunks` as they are and then ending. */
+  async function rawCall(chunks: Buffer[], headers: http2.OutgoingHttpHeaders = {}): Promise<RawResult> {
+    const session = http2.connect(baseUrl);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": path,
+        "content-type": "application/grpc",
+        te: "trailers",
+        ...headers,
+      });
+      const result: RawResult = { headers: {}, messages: [], trailers: undefined };
+      const body: Buffer[] = [];
+      stream.on("response", (h) => {
+        result.headers = h;
+      });
+      stream.on("trailers", (t) => {
+        result.trailers = t;
+      });
+      stream.on("data", (chunk: Buffer) => body.push(chunk));
+      for (const chunk of chunks) stream.write(chunk);
+      stream.end();
+      await new Promise<void>((resolve, reject) => {
+        stream.on("close", resolve);
+        stream.on("error", reject);
+      });
+      let bytes = Buffer.concat(body);
+      while (bytes.length >= 5) {
+        const length = bytes.readUInt32BE(1);
+        result.messages.push(fromBinary(ConnectResponseSchema, bytes.subarray(5, 5 + length)));
+        bytes = bytes.subarray(5 + length);
+      }
+      return result;
+    } finally {
+      session.close();
+    }
+  }
+
+  const status = (result: RawResult) => {
+    const where = result.trailers ?? result.headers;
+    return { code: Number(where["grpc-status"]), message: decodeURIComponent(String(where["grpc-message"] ?? "")) };
+  };
+
+  it("serves @grpc/grpc-js (an independent gRPC implementation) both ways with metadata and an OK status", async () => {
+    const before = routed.length;
+    const metadata = new grpc.Metadata();
+    metadata.set("x-caller", "grpc-js");
+    const call = grpcJs.call.connect({ metadata });
+    const received: ConnectResponse[] = [];
+    const finished = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+    call.on("data", (message: ConnectResponse) => received.push(message));
+    for (const version of ["1.0.0", "1.0.1", "1.0.2"]) call.write(hello(version));
+    call.end();
+    const final = await finished;
+    expect(final.code).toBe(grpc.status.OK);
+    expect(received.map((m) => m.message.case === "welcome" && m.message.value.screenName)).toEqual([
+      "1.0.0",
+      "1.0.1",
+      "1.0.2",
+    ]);
+    expect(received[0]?.message.value).toMatchObject({ deviceId: "grpc-js" });
+    expect(routed.slice(before)).toEqual(["application/grpc"]);
+  });
+
+  it("serves connect-node's gRPC client (application/grpc+proto), the player's transport", async () => {
+    const before = routed.length;
+    const client = createClient(DeviceService, createGrpcTransport({ baseUrl }));
+    const names: string[] = [];
+    for await (const response of client.connect(
+      (async function* () {
+        yield hello("2.0.0");
+        yield hello("2.0.1");
+      })(),
+    )) {
+      if (response.message.case === "welcome") names.push(response.message.value.screenName);
+    }
+    expect(names).toEqual(["2.0.0", "2.0.1"]);
+    expect(routed.slice(before)).toEqual(["application/grpc+proto"]);
+  });
+
+  it("parses many messages in one chunk and a message split across chunks, in order", async () => {
+    const frames = Buffer.concat(
+      Array.from({ length: 100 }, (_, i) => envelope(toBinary(ConnectRequestSchema, hello(`v${i}`)))),
+    );
+    const cut = 7 + Math.floor(frames.length / 2);
+    const result = await rawCall([frames.subarray(0, cut), frames.subarray(cut)]);
+    expect(status(result)).toEqual({ code: 0, message: "" });
+    expect(result.messages.map((m) => (m.message.case === "welcome" ? m.message.value.screenName : ""))).toEqual(
+      Array.from({ length: 100 }, (_, i) => `v${i}`),
+    );
+  });
+
+  it("answers an error before any message with a trailers-only response carrying code and message", async () => {
+    const result = await rawCall([envelope(toBinary(ConnectRequestSchema, hello("refuse")))]);
+    expect(result.trailers).toBeUndefined();
+    expect(result.headers[":status"]).toBe(200);
+    expect(status(result)).toEqual({ code: Code.FailedPrecondition, message: "refused as asked" });
+    expect(outcomes.at(-1)).toBe("FailedPrecondition");
+  });
+
+  it("puts an error after messages in the trailers", async () => {
+    const call = grpcJs.call.connect();
+    const received: ConnectResponse[] = [];
+    call.on("data", (message: ConnectResponse) => received.push(message));
+    const failed = new Promise<grpc.ServiceError>((resolve) => call.on("error", resolve));
+    call.write(hello("3.0.0"));
+    call.write(hello("refuse"));
+    const error = await failed;
+    expect(received).toHaveLength(1);
+    expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(error.details).toBe("refused as asked");
+  });
+
+  it("turns an unexpected error into INTERNAL without its details, through the same interceptors", async () => {
+    const result = await rawCall([envelope(toBinary(ConnectRequestSchema, hello("crash")))]);
+    expect(status(result)).toEqual({ code: Code.Internal, message: "internal error; the server logged the details" });
+    expect(outcomes.at(-1)).toBe("Internal");
+  });
+
+  it("refuses a message larger than readMaxBytes with RESOURCE_EXHAUSTED before reading it", async () => {
+    const result = await rawCall([envelope(new Uint8Array(0), 0, readMaxBytes + 1)]);
+    expect(status(result).code).toBe(Code.ResourceExhausted as number);
+    expect(status(result).message).toContain(`larger than the configured readMaxBytes ${readMaxBytes}`);
+  });
+
+  it("refuses bytes that are not a ConnectRequest with INVALID_ARGUMENT", async () => {
+    const result = await rawCall([envelope(Buffer.from([0xff, 0xff, 0xff, 0xff]))]);
+    expect(status(result).code).toBe(Code.InvalidArgument as number);
+    expect(status(result).message).toContain("cannot parse the request message");
+  });
+
+  it("refuses a request that ends inside a message with INVALID_ARGUMENT", async () => {
+    const whole = envelope(toBinary(ConnectRequestSchema, hello("cut")));
+    const result = await rawCall([whole.subarray(0, whole.length - 2)]);
+    expect(status(result)).toEqual({ code: Code.InvalidArgument, message: "the request ended inside a message" });
+  });
+
+  it("refuses a compressed message when no grpc-encoding was negotiated with INTERNAL", async () => {
+    const result = await rawCall([envelope(toBinary(ConnectRequestSchema, hello("x")), 1)]);
+    expect(status(result)).toEqual({ code: Code.Internal, message: "compressed message without grpc-encoding" });
+  });
+
+  it("ends the call with DEADLINE_EXCEEDED when the client's grpc-timeout passes", async () => {
+    const session = http2.connect(baseUrl);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-timeout": "200m",
+    });
+    stream.write(envelope(toBinary(ConnectRequestSchema, hello("waits"))));
+    const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
+    stream.resume();
+    expect(Number((await trailers)["grpc-status"])).toBe(Code.DeadlineExceeded);
+    stream.close();
+    session.close();
+    await expect.poll(() => ended.at(-1)).toBe("failed: DeadlineExceeded");
+  });
+
+  it("refuses a malformed grpc-timeout", async () => {
+    const result = await rawCall([], { "grpc-timeout": "soon" });
+    expect(status(result).code).toBe(Code.InvalidArgument as number);
+  });
+
+  it("ends the implementation's input when the client cancels", async () => {
+    const call = grpcJs.call.connect();
+    const first = new Promise((resolve) => call.once("data", resolve));
+    call.on("error", () => {});
+    call.write(hello("4.0.0"));
+    await first;
+    call.cancel();
+    await expect.poll(() => ended.at(-1)).toBe("failed: Canceled");
+    await expect.poll(() => outcomes.at(-1)).toBe("Canceled");
+  });
+
+  it.each<[string, () => Transport]>([
+    ["gRPC-Web", () => createGrpcWebTransport({ baseUrl, httpVersion: "2" })],
+    ["the Connect protocol", () => createConnectTransport({ baseUrl, httpVersion: "2" })],
+    ["gzip-compressed gRPC", () => createGrpcTransport({ baseUrl, sendCompression: compressionGzip })],
+  ])("leaves %s to the Connect adapter, which serves the same implementation", async (_, transport) => {
+    const before = routed.length;
+    const client = createClient(DeviceService, transport());
+    const names: string[] = [];
+    for await (const response of client.connect(
+      (async function* () {
+        yield hello("5.0.0");
+      })(),
+    )) {
+      if (response.message.case === "welcome") names.push(response.message.value.screenName);
+    }
+    expect(names).toEqual(["5.0.0"]);
+    expect(routed.length).toBe(before);
+  });
+});
