@@ -45,7 +45,10 @@ export interface GrpcBidiRouteOptions<I extends DescMessage, O extends DescMessa
  */
 export type GrpcBidiRoute = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
 
-/** Messages a paused peer may have buffered before the route stops reading from its stream. */
+/**
+ * Parsed request messages the implementation has not taken yet before the route stops reading the
+ * stream; HTTP/2 flow control then holds the client back.
+ */
 const inboundHighWater = 16;
 const envelopeHeaderBytes = 5;
 
