@@ -9,7 +9,7 @@ import type {
   ScreenRecord,
 } from "../fleet/ports.ts";
 import { insertScreen } from "./screens.ts";
-import { inTransaction, isUniqueViolation, nullIfEmpty } from "./sql.ts";
+import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
 
 interface PairingRow {
   code: string;
@@ -145,6 +145,25 @@ interface KeyRow {
   max_uses: number;
   uses: number;
   expires_at: Date | null;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const keyColumns = "id, tenant_id, name, group_id, secret_hash, max_uses, uses, expires_at, created_at, revoked_at";
+
+function keyRecord(row: KeyRow): EnrollmentKeyRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    groupId: row.group_id ?? "",
+    secretHash: row.secret_hash,
+    maxUses: row.max_uses,
+    uses: row.uses,
+    expiresAt: row.expires_at ?? undefined,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at ?? undefined,
+  };
 }
 
 /** EnrollmentKeyStore on `enrollment_keys`; `use` counts a use in one conditional UPDATE. */
@@ -157,8 +176,8 @@ export class PgEnrollmentKeyStore implements EnrollmentKeyStore {
 
   async create(key: EnrollmentKeyRecord): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO enrollment_keys (id, tenant_id, name, group_id, secret_hash, max_uses, uses, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      `INSERT INTO enrollment_keys (id, tenant_id, name, group_id, secret_hash, max_uses, uses, expires_at, created_at, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         key.id,
         key.tenantId,
@@ -168,6 +187,8 @@ export class PgEnrollmentKeyStore implements EnrollmentKeyStore {
         key.maxUses,
         key.uses,
         key.expiresAt ?? null,
+        key.createdAt,
+        key.revokedAt ?? null,
       ],
     );
   }
@@ -175,22 +196,30 @@ export class PgEnrollmentKeyStore implements EnrollmentKeyStore {
   async use(secretHash: string, now: Date): Promise<EnrollmentKeyRecord | undefined> {
     const { rows } = await this.#pool.query<KeyRow>(
       `UPDATE enrollment_keys SET uses = uses + 1
-        WHERE secret_hash = $1 AND (max_uses = 0 OR uses < max_uses) AND (expires_at IS NULL OR expires_at > $2)
-        RETURNING id, tenant_id, name, group_id, secret_hash, max_uses, uses, expires_at`,
+        WHERE secret_hash = $1 AND revoked_at IS NULL AND (max_uses = 0 OR uses < max_uses)
+          AND (expires_at IS NULL OR expires_at > $2)
+        RETURNING ${keyColumns}`,
       [secretHash, now],
     );
-    const row = rows[0];
-    return (
-      row && {
-        id: row.id,
-        tenantId: row.tenant_id,
-        name: row.name,
-        groupId: row.group_id ?? "",
-        secretHash: row.secret_hash,
-        maxUses: row.max_uses,
-        uses: row.uses,
-        expiresAt: row.expires_at ?? undefined,
-      }
+    return rows[0] && keyRecord(rows[0]);
+  }
+
+  async list(tenantId: string): Promise<EnrollmentKeyRecord[]> {
+    const { rows } = await this.#pool.query<KeyRow>(
+      `SELECT ${keyColumns} FROM enrollment_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id`,
+      [tenantId],
     );
+    return rows.map(keyRecord);
+  }
+
+  async revoke(tenantId: string, id: string, now: Date): Promise<EnrollmentKeyRecord | undefined> {
+    if (!isUuid(id)) return undefined;
+    const { rows } = await this.#pool.query<KeyRow>(
+      `UPDATE enrollment_keys SET revoked_at = coalesce(revoked_at, $3)
+        WHERE tenant_id = $1 AND id = $2
+        RETURNING ${keyColumns}`,
+      [tenantId, id, now],
+    );
+    return rows[0] && keyRecord(rows[0]);
   }
 }

@@ -156,13 +156,19 @@ export interface EnrollmentKeyRecord {
   maxUses: number;
   uses: number;
   expiresAt: Date | undefined;
+  createdAt: Date;
+  revokedAt: Date | undefined;
 }
 
 /** Enrollment keys. */
 export interface EnrollmentKeyStore {
   create(key: EnrollmentKeyRecord): Promise<void>;
-  /** Atomically counts one use of a live key (unexpired, uses < max_uses); undefined otherwise. */
+  /** Atomically counts one use of a live key (not revoked, unexpired, uses < max_uses); undefined otherwise. */
   use(secretHash: string, now: Date): Promise<EnrollmentKeyRecord | undefined>;
+  /** The tenant's keys, newest first. */
+  list(tenantId: string): Promise<EnrollmentKeyRecord[]>;
+  /** Sets `revokedAt` unless already set; the key as it is now, or undefined when the tenant has no such key. */
+  revoke(tenantId: string, id: string, now: Date): Promise<EnrollmentKeyRecord | undefined>;
 }
 
 /** Versioned desired states, unique per (screen, version). */

@@ -4,6 +4,9 @@ import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/c
 import {
   type CommandRecord as CommandRecordMessage,
   CommandRecordSchema,
+  type EnrollmentKey,
+  EnrollmentKeySchema,
+  EnrollmentKeyState,
   type FleetService,
   type Screen,
   WatchFleetResponseSchema,
@@ -18,7 +21,7 @@ import { hashSecret, normalisePairingCode } from "../pairing/index.ts";
 import { TokenBuckets } from "../rate-limit/index.ts";
 import { type PrincipalOf, readers, requireRole, writers } from "./access.ts";
 import { downsampleHealth } from "./health-history.ts";
-import type { CommandRecord, Principal, ScreenRecord } from "./ports.ts";
+import type { CommandRecord, EnrollmentKeyRecord, Principal, ScreenRecord } from "./ports.ts";
 import type { FleetRuntime } from "./runtime.ts";
 import { loadScreenViews, revisionOfEtag, screenView } from "./view.ts";
 
@@ -312,29 +315,59 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
 
     async createEnrollmentKey(request, context) {
       const principal = requireRole(principalOf, context, ["admin"]);
+      const name = request.name.trim();
+      if (name.length < 1 || name.length > 200) {
+        throw new ConnectError("name must be 1..200 characters, e.g. the site the key is for", Code.InvalidArgument);
+      }
+      const now = rt.clock.now();
+      const expiresAt = request.expiresAt ? timestampDate(request.expiresAt) : undefined;
+      if (expiresAt && expiresAt <= now) {
+        throw new ConnectError("expires_at is in the past: leave it unset or pick a later time", Code.InvalidArgument);
+      }
       await requireGroup(principal, request.groupId);
       const secret = newSecret("ave");
       const id = randomUUID();
       noteAudit(context, {
         subjectType: "enrollment_key",
         subjectId: id,
-        after: { name: request.name, groupId: request.groupId, maxUses: request.maxUses },
+        after: { name, groupId: request.groupId, maxUses: request.maxUses },
       });
       await stores.enrollmentKeys.create({
         id,
         tenantId: principal.tenantId,
-        name: request.name,
+        name,
         groupId: request.groupId,
         secretHash: hashSecret(secret),
         maxUses: request.maxUses,
         uses: 0,
-        expiresAt: request.expiresAt ? timestampDate(request.expiresAt) : undefined,
+        expiresAt,
+        createdAt: now,
+        revokedAt: undefined,
       });
       rt.logger.info(
         { tenantId: principal.tenantId, actorId: principal.actorId, enrollmentKeyId: id },
         "enrollment key created",
       );
       return { id, enrollmentKey: secret };
+    },
+
+    async listEnrollmentKeys(_request, context) {
+      const principal = requireRole(principalOf, context, ["admin"]);
+      const now = rt.clock.now();
+      const keys = await stores.enrollmentKeys.list(principal.tenantId);
+      return { keys: keys.map((key) => enrollmentKeyView(key, now)) };
+    },
+
+    async revokeEnrollmentKey(request, context) {
+      const principal = requireRole(principalOf, context, ["admin"]);
+      noteAudit(context, { subjectType: "enrollment_key", subjectId: request.id });
+      const key = await stores.enrollmentKeys.revoke(principal.tenantId, request.id, rt.clock.now());
+      if (!key) throw new ConnectError(`no enrollment key ${request.id} in your tenant`, Code.NotFound);
+      rt.logger.info(
+        { tenantId: principal.tenantId, actorId: principal.actorId, enrollmentKeyId: key.id },
+        "enrollment key revoked",
+      );
+      return { key: enrollmentKeyView(key, rt.clock.now()) };
     },
 
     async *watchFleet(_request, context: HandlerContext) {
@@ -412,5 +445,27 @@ function commandMessage(command: CommandRecord): CommandRecordMessage {
     resultMessage: command.resultMessage,
     completedAt: command.completedAt ? timestampFromDate(command.completedAt) : undefined,
     hasScreenshot: command.hasScreenshot,
+  });
+}
+
+/** A stored key as the console sees it: no secret, and its state at `now`. */
+function enrollmentKeyView(key: EnrollmentKeyRecord, now: Date): EnrollmentKey {
+  const state = key.revokedAt
+    ? EnrollmentKeyState.REVOKED
+    : key.expiresAt && key.expiresAt <= now
+      ? EnrollmentKeyState.EXPIRED
+      : key.maxUses > 0 && key.uses >= key.maxUses
+        ? EnrollmentKeyState.USED_UP
+        : EnrollmentKeyState.ACTIVE;
+  return create(EnrollmentKeySchema, {
+    id: key.id,
+    name: key.name,
+    groupId: key.groupId,
+    maxUses: key.maxUses,
+    uses: key.uses,
+    expiresAt: key.expiresAt && timestampFromDate(key.expiresAt),
+    createdAt: timestampFromDate(key.createdAt),
+    revokedAt: key.revokedAt && timestampFromDate(key.revokedAt),
+    state,
   });
 }

@@ -1,6 +1,7 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261123212853_initial } from "./Migration20261123212853_initial.ts";
 import { Migration20261123230000_fleet } from "./Migration20261123230000_fleet.ts";
+import { Migration20261124020000_enrollment_key_revocation } from "./Migration20261124020000_enrollment_key_revocation.ts";
 
 /**
  * Every migration, oldest first. Listed statically (rather than discovered from the folder) so
@@ -9,4 +10,8 @@ import { Migration20261123230000_fleet } from "./Migration20261123230000_fleet.t
 export const migrations: MigrationObject[] = [
   { name: "Migration20261123212853_initial", class: Migration20261123212853_initial },
   { name: "Migration20261123230000_fleet", class: Migration20261123230000_fleet },
+  {
+    name: "Migration20261124020000_enrollment_key_revocation",
+    class: Migration20261124020000_enrollment_key_revocation,
+  },
 ];

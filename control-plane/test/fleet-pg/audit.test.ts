@@ -43,6 +43,11 @@ describe("audit trail of fleet mutations", () => {
       .register({ hardwareId: "pi-audited", enrollmentKey, facts: { hostname: "lobby-1" } });
     if (registered.outcome.case !== "enrolled") throw new Error("the screen was not enrolled");
     const screenId = registered.outcome.value.deviceId;
+    await fleet.revokeEnrollmentKey({ id: keyId });
+    expect((await eventsOf(keyId)).map((e) => [e.action, e.subjectType, e.result])).toEqual([
+      ["RevokeEnrollmentKey", "enrollment_key", "ok"],
+      ["CreateEnrollmentKey", "enrollment_key", "ok"],
+    ]);
     const { screen } = await fleet.getScreen({ id: screenId });
     await fleet.updateScreen({ id: screenId, etag: screen?.etag ?? "", name: "Lobby left", groupId, tags: ["ground"] });
     await expect(

@@ -110,9 +110,45 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
       maxUses: 5,
       uses: 0,
       expiresAt: undefined,
+      createdAt: now(),
+      revokedAt: undefined,
     });
     const used = await Promise.all(Array.from({ length: 20 }, () => keys.use("f".repeat(64), now())));
     expect(used.filter(Boolean)).toHaveLength(5);
+  });
+
+  it("lists a tenant's enrollment keys newest first, and a revoked key enrolls no more screens", async () => {
+    const keys = new PgEnrollmentKeyStore(pgf.pool);
+    const other = await pgf.tenant("enrollment-other");
+    const key = (tenantId: string, name: string, hash: string, createdAt: Date) => ({
+      id: randomUUID() as string,
+      tenantId,
+      name,
+      groupId: "",
+      secretHash: hash.repeat(64),
+      maxUses: 0,
+      uses: 0,
+      expiresAt: undefined,
+      createdAt,
+      revokedAt: undefined,
+    });
+    const older = key(tenant, "lobby", "1", new Date("2026-11-01T00:00:00Z"));
+    const newer = key(tenant, "shop", "2", new Date("2026-11-02T00:00:00Z"));
+    const foreign = key(other, "elsewhere", "3", new Date("2026-11-03T00:00:00Z"));
+    for (const k of [older, newer, foreign]) await keys.create(k);
+    const listed = await keys.list(tenant);
+    expect(listed.filter((k) => [older.id, newer.id].includes(k.id)).map((k) => k.name)).toEqual(["shop", "lobby"]);
+    expect(listed.some((k) => k.id === foreign.id)).toBe(false);
+
+    expect(await keys.use(older.secretHash, now())).toMatchObject({ id: older.id, uses: 1 });
+    const revokedAt = new Date("2026-11-10T00:00:00Z");
+    expect(await keys.revoke(tenant, older.id, revokedAt)).toMatchObject({ id: older.id, revokedAt });
+    expect(await keys.use(older.secretHash, now())).toBeUndefined();
+    // Revoking again keeps the first time; another tenant's key and a malformed id are not found.
+    expect((await keys.revoke(tenant, older.id, new Date()))?.revokedAt).toEqual(revokedAt);
+    expect(await keys.revoke(tenant, foreign.id, revokedAt)).toBeUndefined();
+    expect(await keys.revoke(tenant, "not-a-uuid", revokedAt)).toBeUndefined();
+    expect(await keys.use(foreign.secretHash, now())).toMatchObject({ id: foreign.id });
   });
 
   it("stores a resent play-event batch once", async () => {

@@ -1,3 +1,5 @@
+import { EnrollmentKeySchema, EnrollmentKeyState } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { enrollScreen, openStream } from "../lib/fleet-device.ts";
@@ -113,6 +115,71 @@ describe("registration and pairing", () => {
     await expect(server.device().register({ hardwareId: "pi-8", enrollmentKey })).rejects.toSatisfy(
       (e) => codeOf(e) === Code.Unauthenticated,
     );
+  });
+
+  it("lists enrollment keys with their state and never their secrets; a revoked key enrolls no screen", async () => {
+    const fleet = server.fleet("tenant-b");
+    const site = await fleet.createEnrollmentKey({ name: " Site 9 ", maxUses: 2 });
+    clock.advance(1000);
+    const once = await fleet.createEnrollmentKey({ name: "one screen", maxUses: 1 });
+    await server.device().register({ hardwareId: "pi-9", enrollmentKey: once.enrollmentKey });
+    clock.advance(1000);
+    const soon = await fleet.createEnrollmentKey({
+      name: "expiring",
+      expiresAt: { seconds: BigInt(Math.floor(clock.now().getTime() / 1000) + 60), nanos: 0 },
+    });
+    clock.advance(61_000);
+
+    const { keys } = await fleet.listEnrollmentKeys({});
+    expect(keys.map((k) => [k.name, EnrollmentKeyState[k.state], k.uses])).toEqual([
+      ["expiring", "EXPIRED", 0],
+      ["one screen", "USED_UP", 1],
+      ["Site 9", "ACTIVE", 0],
+    ]);
+    expect(JSON.stringify(keys.map((k) => toJson(EnrollmentKeySchema, k)))).not.toContain(site.enrollmentKey);
+    expect((await server.fleet("tenant-a").listEnrollmentKeys({})).keys).toEqual([]);
+
+    const { key } = await fleet.revokeEnrollmentKey({ id: site.id });
+    expect(key?.state).toBe(EnrollmentKeyState.REVOKED);
+    await expect(
+      server.device().register({ hardwareId: "pi-10", enrollmentKey: site.enrollmentKey }),
+    ).rejects.toSatisfy((e) => codeOf(e) === Code.Unauthenticated);
+    const again = await fleet.revokeEnrollmentKey({ id: site.id });
+    expect(again.key?.revokedAt).toEqual(key?.revokedAt);
+    expect(soon.id).not.toBe(site.id);
+  });
+
+  it("refuses bad enrollment-key requests with the code that says what to fix", async () => {
+    const fleet = server.fleet("tenant-b");
+    const { id } = await fleet.createEnrollmentKey({ name: "mine" });
+    const refusals: [() => Promise<unknown>, Code, string][] = [
+      [() => fleet.createEnrollmentKey({ name: "  " }), Code.InvalidArgument, "name must be 1..200 characters"],
+      [
+        () => fleet.createEnrollmentKey({ name: "x".repeat(201) }),
+        Code.InvalidArgument,
+        "name must be 1..200 characters",
+      ],
+      [
+        () => fleet.createEnrollmentKey({ name: "late", expiresAt: { seconds: 1n, nanos: 0 } }),
+        Code.InvalidArgument,
+        "expires_at is in the past",
+      ],
+      [() => fleet.createEnrollmentKey({ name: "g", groupId: "nope" }), Code.InvalidArgument, "no group nope"],
+      [() => server.fleet("tenant-a").revokeEnrollmentKey({ id }), Code.NotFound, `no enrollment key ${id}`],
+      [() => fleet.revokeEnrollmentKey({ id: "not-a-key" }), Code.NotFound, "no enrollment key not-a-key"],
+      [() => server.fleet("tenant-b", "editor").listEnrollmentKeys({}), Code.PermissionDenied, ""],
+      [() => server.fleet("tenant-b", "editor").revokeEnrollmentKey({ id }), Code.PermissionDenied, ""],
+    ];
+    for (const [call, code, message] of refusals) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, message).toBeInstanceOf(ConnectError);
+      expect(Code[(error as ConnectError).code], message).toBe(Code[code]);
+      expect((error as ConnectError).rawMessage).toContain(message);
+    }
+    expect((await fleet.listEnrollmentKeys({})).keys.map((k) => k.name)).toEqual(["mine"]);
   });
 
   it("rate-limits registration per address with RESOURCE_EXHAUSTED", async () => {

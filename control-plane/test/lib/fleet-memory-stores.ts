@@ -173,9 +173,26 @@ export class MemoryEnrollmentKeyStore implements EnrollmentKeyStore {
   }
   async use(secretHash: string, now: Date) {
     const row = this.rows.get(secretHash);
-    if (!row || (row.expiresAt && row.expiresAt <= now) || (row.maxUses > 0 && row.uses >= row.maxUses))
+    if (
+      !row ||
+      row.revokedAt ||
+      (row.expiresAt && row.expiresAt <= now) ||
+      (row.maxUses > 0 && row.uses >= row.maxUses)
+    )
       return undefined;
     row.uses++;
+    return { ...row };
+  }
+  async list(tenantId: string) {
+    return [...this.rows.values()]
+      .filter((row) => row.tenantId === tenantId)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .map((row) => ({ ...row }));
+  }
+  async revoke(tenantId: string, id: string, now: Date) {
+    const row = [...this.rows.values()].find((r) => r.tenantId === tenantId && r.id === id);
+    if (!row) return undefined;
+    row.revokedAt ??= now;
     return { ...row };
   }
 }

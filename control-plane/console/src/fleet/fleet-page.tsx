@@ -5,11 +5,12 @@ import { useQuery } from "@connectrpc/connect-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useDeferredValue, useMemo, useRef, useState } from "react";
 import { useApi } from "../api/api-context.tsx";
-import { canEdit } from "../api/session.ts";
+import { canEdit, isAdmin } from "../api/session.ts";
 import { formatAgo } from "../ui/format.ts";
 import { href } from "../ui/router.ts";
 import { Select } from "../ui/select.tsx";
 import { useNow, useThrottled } from "../ui/timing.ts";
+import { EnrollmentKeysDialog } from "./enrollment-keys.tsx";
 import type { FleetView } from "./fleet-store.ts";
 import { GroupsDialog } from "./groups-dialog.tsx";
 import { PairScreenDialog } from "./pair-screen.tsx";
@@ -47,6 +48,7 @@ export function FleetPage() {
   const deferredFilters = useDeferredValue(filters);
   const [pairing, setPairing] = useState(false);
   const [groupsOpen, setGroupsOpen] = useState(false);
+  const [keysOpen, setKeysOpen] = useState(false);
   const groups = useQuery(FleetService.method.listGroups, {});
   const videos = useQuery(ContentService.method.listVideos, { pageSize: 1000 });
   const videoNames = useMemo(() => new Map(videos.data?.videos.map((v) => [v.id, v.name])), [videos.data]);
@@ -83,6 +85,11 @@ export function FleetPage() {
             <button type="button" onClick={() => setGroupsOpen(true)}>
               Groups
             </button>
+            {isAdmin(principal) && (
+              <button type="button" onClick={() => setKeysOpen(true)}>
+                Enrollment keys
+              </button>
+            )}
             <button type="button" className="primary" onClick={() => setPairing(true)}>
               Add screen
             </button>
@@ -90,6 +97,7 @@ export function FleetPage() {
         )}
       </div>
       {groupsOpen && <GroupsDialog onClose={() => setGroupsOpen(false)} />}
+      {keysOpen && <EnrollmentKeysDialog groups={groups.data?.groups ?? []} onClose={() => setKeysOpen(false)} />}
       {pairing && <PairScreenDialog groups={groups.data?.groups ?? []} onClose={() => setPairing(false)} />}
       <search className="filters">
         <label className="grow">

@@ -1024,6 +1024,156 @@ export declare type CreateEnrollmentKeyResponse = Message<"avtech.fleet.v1.Creat
 export declare const CreateEnrollmentKeyResponseSchema: GenMessage<CreateEnrollmentKeyResponse>;
 
 /**
+ * EnrollmentKey describes a key without its secret.
+ *
+ * @generated from message avtech.fleet.v1.EnrollmentKey
+ */
+export declare type EnrollmentKey = Message<"avtech.fleet.v1.EnrollmentKey"> & {
+  /**
+   * id of the key.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * name given at creation, e.g. the site.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * group_id enrolled screens join; empty = none (or the group was deleted).
+   *
+   * @generated from field: string group_id = 3;
+   */
+  groupId: string;
+
+  /**
+   * max_uses, 0 = unlimited.
+   *
+   * @generated from field: uint32 max_uses = 4;
+   */
+  maxUses: number;
+
+  /**
+   * uses counts the screens it enrolled.
+   *
+   * @generated from field: uint32 uses = 5;
+   */
+  uses: number;
+
+  /**
+   * expires_at, unset = never.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * created_at is when the key was created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * revoked_at is when it was revoked; unset while not revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 8;
+   */
+  revokedAt?: Timestamp | undefined;
+
+  /**
+   * state at the time of the answer.
+   *
+   * @generated from field: avtech.fleet.v1.EnrollmentKeyState state = 9;
+   */
+  state: EnrollmentKeyState;
+};
+
+/**
+ * Describes the message avtech.fleet.v1.EnrollmentKey.
+ * Use `create(EnrollmentKeySchema)` to create a new message.
+ */
+export declare const EnrollmentKeySchema: GenMessage<EnrollmentKey>;
+
+/**
+ * ListEnrollmentKeysRequest asks for the tenant's enrollment keys.
+ *
+ * @generated from message avtech.fleet.v1.ListEnrollmentKeysRequest
+ */
+export declare type ListEnrollmentKeysRequest = Message<"avtech.fleet.v1.ListEnrollmentKeysRequest"> & {
+};
+
+/**
+ * Describes the message avtech.fleet.v1.ListEnrollmentKeysRequest.
+ * Use `create(ListEnrollmentKeysRequestSchema)` to create a new message.
+ */
+export declare const ListEnrollmentKeysRequestSchema: GenMessage<ListEnrollmentKeysRequest>;
+
+/**
+ * ListEnrollmentKeysResponse lists them, newest first.
+ *
+ * @generated from message avtech.fleet.v1.ListEnrollmentKeysResponse
+ */
+export declare type ListEnrollmentKeysResponse = Message<"avtech.fleet.v1.ListEnrollmentKeysResponse"> & {
+  /**
+   * keys of the tenant.
+   *
+   * @generated from field: repeated avtech.fleet.v1.EnrollmentKey keys = 1;
+   */
+  keys: EnrollmentKey[];
+};
+
+/**
+ * Describes the message avtech.fleet.v1.ListEnrollmentKeysResponse.
+ * Use `create(ListEnrollmentKeysResponseSchema)` to create a new message.
+ */
+export declare const ListEnrollmentKeysResponseSchema: GenMessage<ListEnrollmentKeysResponse>;
+
+/**
+ * RevokeEnrollmentKeyRequest names the key to revoke.
+ *
+ * @generated from message avtech.fleet.v1.RevokeEnrollmentKeyRequest
+ */
+export declare type RevokeEnrollmentKeyRequest = Message<"avtech.fleet.v1.RevokeEnrollmentKeyRequest"> & {
+  /**
+   * id of the key.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message avtech.fleet.v1.RevokeEnrollmentKeyRequest.
+ * Use `create(RevokeEnrollmentKeyRequestSchema)` to create a new message.
+ */
+export declare const RevokeEnrollmentKeyRequestSchema: GenMessage<RevokeEnrollmentKeyRequest>;
+
+/**
+ * RevokeEnrollmentKeyResponse returns the key as it is now.
+ *
+ * @generated from message avtech.fleet.v1.RevokeEnrollmentKeyResponse
+ */
+export declare type RevokeEnrollmentKeyResponse = Message<"avtech.fleet.v1.RevokeEnrollmentKeyResponse"> & {
+  /**
+   * key after the revocation.
+   *
+   * @generated from field: avtech.fleet.v1.EnrollmentKey key = 1;
+   */
+  key?: EnrollmentKey | undefined;
+};
+
+/**
+ * Describes the message avtech.fleet.v1.RevokeEnrollmentKeyResponse.
+ * Use `create(RevokeEnrollmentKeyResponseSchema)` to create a new message.
+ */
+export declare const RevokeEnrollmentKeyResponseSchema: GenMessage<RevokeEnrollmentKeyResponse>;
+
+/**
  * WatchFleetRequest opens the live view.
  *
  * @generated from message avtech.fleet.v1.WatchFleetRequest
@@ -1148,6 +1298,53 @@ export enum ConnectionState {
  * Describes the enum avtech.fleet.v1.ConnectionState.
  */
 export declare const ConnectionStateSchema: GenEnum<ConnectionState>;
+
+/**
+ * EnrollmentKeyState says whether a key still enrolls screens.
+ *
+ * @generated from enum avtech.fleet.v1.EnrollmentKeyState
+ */
+export enum EnrollmentKeyState {
+  /**
+   * ENROLLMENT_KEY_STATE_UNSPECIFIED is not used.
+   *
+   * @generated from enum value: ENROLLMENT_KEY_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * ENROLLMENT_KEY_STATE_ACTIVE: the key enrolls screens.
+   *
+   * @generated from enum value: ENROLLMENT_KEY_STATE_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * ENROLLMENT_KEY_STATE_EXPIRED: expires_at has passed.
+   *
+   * @generated from enum value: ENROLLMENT_KEY_STATE_EXPIRED = 2;
+   */
+  EXPIRED = 2,
+
+  /**
+   * ENROLLMENT_KEY_STATE_USED_UP: uses reached max_uses.
+   *
+   * @generated from enum value: ENROLLMENT_KEY_STATE_USED_UP = 3;
+   */
+  USED_UP = 3,
+
+  /**
+   * ENROLLMENT_KEY_STATE_REVOKED: revoked by an admin.
+   *
+   * @generated from enum value: ENROLLMENT_KEY_STATE_REVOKED = 4;
+   */
+  REVOKED = 4,
+}
+
+/**
+ * Describes the enum avtech.fleet.v1.EnrollmentKeyState.
+ */
+export declare const EnrollmentKeyStateSchema: GenEnum<EnrollmentKeyState>;
 
 /**
  * FleetService lets fleet managers see and steer screens.
@@ -1297,6 +1494,27 @@ export declare const FleetService: GenService<{
     methodKind: "unary";
     input: typeof CreateEnrollmentKeyRequestSchema;
     output: typeof CreateEnrollmentKeyResponseSchema;
+  },
+  /**
+   * ListEnrollmentKeys lists the tenant's enrollment keys, newest first (never their secrets).
+   *
+   * @generated from rpc avtech.fleet.v1.FleetService.ListEnrollmentKeys
+   */
+  listEnrollmentKeys: {
+    methodKind: "unary";
+    input: typeof ListEnrollmentKeysRequestSchema;
+    output: typeof ListEnrollmentKeysResponseSchema;
+  },
+  /**
+   * RevokeEnrollmentKey stops a key from enrolling more screens; screens it already enrolled
+   * keep their own device tokens. Revoking a revoked key is a no-op. NOT_FOUND for an unknown key.
+   *
+   * @generated from rpc avtech.fleet.v1.FleetService.RevokeEnrollmentKey
+   */
+  revokeEnrollmentKey: {
+    methodKind: "unary";
+    input: typeof RevokeEnrollmentKeyRequestSchema;
+    output: typeof RevokeEnrollmentKeyResponseSchema;
   },
   /**
    * WatchFleet is a server stream for the console's live view: first a snapshot of every
