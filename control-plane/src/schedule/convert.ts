@@ -1,5 +1,7 @@
 import { type LocalDate, LocalDateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import {
+  type DefaultPlaylist as DefaultPlaylistMessage,
+  DefaultPlaylistSchema as DefaultPlaylistMessageSchema,
   type Playlist as PlaylistMessage,
   PlaylistSchema as PlaylistMessageSchema,
   type Rule,
@@ -9,7 +11,7 @@ import {
 } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Playlist, ScheduleRule, TargetKind } from "../db/entities.ts";
+import type { DefaultPlaylist, Playlist, ScheduleRule, TargetKind } from "../db/entities.ts";
 
 /** A playlist with its clips (video id + duration) in order. */
 export interface PlaylistWithItems {
@@ -74,6 +76,20 @@ export function ruleToProto(rule: ScheduleRule): Rule {
         : { startMinute: rule.windowStartMinute, endMinute: rule.windowEndMinute ?? 1440 },
     enabled: rule.enabled,
     etag: String(rule.version),
+  });
+}
+
+/**
+ * A default playlist row on the wire, with the playlist's and group's current names; `playlist`
+ * and `group` must be populated.
+ */
+export function defaultPlaylistToProto(row: DefaultPlaylist): DefaultPlaylistMessage {
+  const group = row.group;
+  return create(DefaultPlaylistMessageSchema, {
+    target: group ? targetToProto("group", group.id) : targetToProto("tenant", ""),
+    playlistId: row.playlist.id,
+    playlistName: row.playlist.name,
+    groupName: group?.name ?? "",
   });
 }
 

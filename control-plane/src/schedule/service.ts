@@ -19,7 +19,14 @@ import {
 } from "../db/entities.ts";
 import type { ScopeFactory, TenantScope } from "../db/tenant-scope.ts";
 import { requireId, requireName } from "../validation.ts";
-import { dateToString, type PlaylistWithItems, playlistToProto, ruleSnapshot, ruleToProto } from "./convert.ts";
+import {
+  dateToString,
+  defaultPlaylistToProto,
+  type PlaylistWithItems,
+  playlistToProto,
+  ruleSnapshot,
+  ruleToProto,
+} from "./convert.ts";
 
 /** Dependencies of {@link createScheduleService}. */
 export interface ScheduleServiceDeps {
@@ -319,6 +326,17 @@ export function createScheduleService(deps: ScheduleServiceDeps): ServiceImpl<ty
       await scope.em.flush();
       noteAudit(context, { after: { playlistId } });
       return {};
+    },
+
+    async listDefaultPlaylists(_req, context) {
+      const scope = scopeOf(context);
+      const rows = await scope.em.populate(await scope.find(DefaultPlaylist, {}), ["playlist", "group"]);
+      // The tenant-wide default first, then the groups' by name (a tenant has one row per group at most).
+      rows.sort((a, b) => {
+        if (!a.group || !b.group) return a.group ? 1 : b.group ? -1 : 0;
+        return a.group.name.localeCompare(b.group.name) || a.group.id.localeCompare(b.group.id);
+      });
+      return { defaults: rows.map(defaultPlaylistToProto) };
     },
 
     async previewSchedule(req, context) {

@@ -215,8 +215,30 @@ describe("console against the real control plane, as an admin", () => {
   });
 });
 
+describe("console against the real control plane, default playlists", () => {
+  it("shows the default for every screen once it is set, and pre-selects it on a fresh page", async () => {
+    await signIn(adminEmail);
+    await page.goto(`${baseUrl}/#/schedules`);
+    const defaults = page.getByRole("list", { name: "Default playlists" }).getByRole("listitem");
+    await expect.poll(() => defaults.allTextContents(), slow).toEqual(["Every screen → Standby slate (none)"]);
+    const form = page.getByRole("form", { name: "Default playlist" });
+    const playlist = form.getByLabel("Playlist");
+    const selected = () => playlist.locator("option:checked").textContent();
+    await expect(selected()).resolves.toBe("Standby slate (none)");
+    await playlist.selectOption({ label: "Lobby loop" }, slow);
+    await form.getByRole("button", { name: "Set default" }).click(slow);
+    await form.getByText("Saved. Publish to send it to screens.").waitFor(slow);
+    await expect.poll(() => defaults.allTextContents(), slow).toEqual(["Every screen → Lobby loop"]);
+    await page.reload();
+    await expect.poll(selected, slow).toBe("Lobby loop");
+    await shot("schedules-defaults", true);
+    await signOut();
+    expect(pageErrors).toEqual([]);
+  });
+});
+
 describe("console against the real control plane, as a viewer", () => {
-  it("sees the library, playlists and publish page without mutating controls", async () => {
+  it("sees the library, playlists, default playlists and publish page without mutating controls", async () => {
     await signIn(viewerEmail);
     await expect.poll(() => page.locator("[data-testid=fleet-rows] tr.tr").count(), slow).toBe(2);
     await expect(page.getByRole("button", { name: "Add screen" }).count()).resolves.toBe(0);
@@ -229,6 +251,12 @@ describe("console against the real control plane, as a viewer", () => {
     await page.goto(`${baseUrl}/#/playlists`);
     await page.getByRole("heading", { name: "Playlists" }).waitFor();
     await expect(page.getByRole("button", { name: "New playlist" }).count()).resolves.toBe(0);
+    // The server lets a viewer read the defaults; only the control to change them is missing.
+    await page.goto(`${baseUrl}/#/schedules`);
+    await expect
+      .poll(() => page.getByRole("list", { name: "Default playlists" }).getByRole("listitem").allTextContents(), slow)
+      .toEqual(["Every screen → Lobby loop"]);
+    await expect(page.getByRole("form", { name: "Default playlist" }).count()).resolves.toBe(0);
     await page.goto(`${baseUrl}/#/publish`);
     await page.getByRole("button", { name: "Show changes" }).waitFor();
     await expect(page.getByRole("button", { name: /^Publish/ }).count()).resolves.toBe(0);

@@ -271,6 +271,41 @@ describe("console as an admin", () => {
     await page.getByText('used by playlist "Daytime"').waitFor();
   });
 
+  it("shows the default playlists, pre-selects the saved one and updates after setting it", async () => {
+    if (!fake) return;
+    await page.goto(`${baseUrl}/#/schedules`);
+    const defaults = page.getByRole("list", { name: "Default playlists" }).getByRole("listitem");
+    // The fake starts with a default for the "Menu boards" group only.
+    await expect
+      .poll(() => defaults.allTextContents(), slow)
+      .toEqual(["Every screen → Standby slate (none)", "Group Menu boards → Daytime"]);
+    const form = page.getByRole("form", { name: "Default playlist" });
+    const playlist = form.getByLabel("Playlist");
+    await expect(playlist.inputValue()).resolves.toBe("");
+    await playlist.selectOption({ label: "Daytime" }, slow);
+    await form.getByRole("button", { name: "Set default" }).click(slow);
+    await form.getByText("Saved. Publish to send it to screens.").waitFor(slow);
+    await expect
+      .poll(() => defaults.allTextContents(), slow)
+      .toEqual(["Every screen → Daytime", "Group Menu boards → Daytime"]);
+    await expect(playlist.inputValue()).resolves.toBe("pl-1");
+
+    // A fresh page starts from the saved defaults: every screen's, then each group's own.
+    await page.reload();
+    await expect.poll(() => playlist.inputValue(), slow).toBe("pl-1");
+    await page.getByLabel("Target").selectOption({ label: "A group" }, slow);
+    // A select's accessible name also holds its selected option ("Group Choose…").
+    const groupPicker = page.getByRole("combobox", { name: /^Group/ });
+    await groupPicker.selectOption({ label: "Menu boards" }, slow);
+    await expect.poll(() => playlist.inputValue(), slow).toBe("pl-1");
+    await groupPicker.selectOption({ label: "Lobby" }, slow);
+    await expect.poll(() => playlist.inputValue(), slow).toBe("");
+    // A group without its own default plays every screen's, and the empty choice says so.
+    await expect(playlist.locator("option").first().textContent()).resolves.toBe("Same as every screen (Daytime)");
+    await shot("schedules-defaults", true);
+    expect(pageErrors).toEqual([]);
+  });
+
   it("renders playlists, schedules and publish without errors", async () => {
     await page.goto(`${baseUrl}/#/playlists`);
     await page.getByRole("heading", { name: "Playlists" }).waitFor();
@@ -329,6 +364,9 @@ describe("console as a viewer", () => {
     await expect(page.getByRole("button", { name: "Choose files" }).count()).resolves.toBe(0);
     await expect(page.getByRole("button", { name: /^Delete/ }).count()).resolves.toBe(0);
     await shot("viewer-library");
+    await page.goto(`${baseUrl}/#/schedules`);
+    await page.getByRole("list", { name: "Default playlists" }).getByText("Every screen").waitFor();
+    await expect(page.getByRole("form", { name: "Default playlist" }).count()).resolves.toBe(0);
     await page.goto(`${baseUrl}/#/publish`);
     await page.getByRole("button", { name: "Show changes" }).waitFor();
     await expect(page.getByRole("button", { name: /^Publish/ }).count()).resolves.toBe(0);

@@ -32,6 +32,8 @@ import {
 } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService, SyncStatus } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import {
+  type DefaultPlaylist,
+  DefaultPlaylistSchema,
   type Playlist,
   PlaylistSchema,
   type Rule,
@@ -145,6 +147,8 @@ interface FakeState {
   videos: Video[];
   playlists: Playlist[];
   rules: Rule[];
+  /** Default playlists: the tenant's first, then the groups' by name (as the server lists them). */
+  defaults: DefaultPlaylist[];
   groups: { id: string; name: string }[];
   commands: CommandRecord[];
   users: User[];
@@ -244,6 +248,14 @@ function createState(screenCount: number): FakeState {
     videos,
     playlists,
     rules,
+    defaults: [
+      create(DefaultPlaylistSchema, {
+        target: { kind: { case: "groupId", value: "grp-menu" } },
+        playlistId: "pl-1",
+        playlistName: "Daytime",
+        groupName: "Menu boards",
+      }),
+    ],
     commands: [],
     tokens: [],
     users: Object.values(fakeUsers).map((u, i) =>
@@ -341,6 +353,38 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     listRules(_req, ctx) {
       who(ctx);
       return { rules: state.rules };
+    },
+    listDefaultPlaylists(_req, ctx) {
+      who(ctx);
+      return { defaults: state.defaults };
+    },
+    setDefaultPlaylist(req, ctx) {
+      who(ctx, Role.EDITOR);
+      const kind = req.target?.kind;
+      const group = kind?.case === "groupId" ? state.groups.find((g) => g.id === kind.value) : undefined;
+      if (kind?.case !== "wholeTenant" && !group) {
+        throw new ConnectError("target must be one of: group_id, whole_tenant", Code.InvalidArgument);
+      }
+      const playlist = state.playlists.find((p) => p.id === req.playlistId);
+      if (req.playlistId && !playlist) {
+        throw new ConnectError(`playlist ${req.playlistId} does not exist`, Code.InvalidArgument);
+      }
+      const others = state.defaults.filter((d) =>
+        group ? d.target?.kind.value !== group.id : d.target?.kind.case !== "wholeTenant",
+      );
+      const set = playlist
+        ? [
+            create(DefaultPlaylistSchema, {
+              target: req.target,
+              playlistId: playlist.id,
+              playlistName: playlist.name,
+              groupName: group?.name ?? "",
+            }),
+          ]
+        : [];
+      // The tenant's default has no group name, so it sorts first.
+      state.defaults = [...others, ...set].sort((a, b) => a.groupName.localeCompare(b.groupName));
+      return {};
     },
   });
   router.service(PublishService, {

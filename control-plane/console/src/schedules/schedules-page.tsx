@@ -1,5 +1,5 @@
 import { evaluateSchedule } from "@avtech/proto";
-import { type Rule, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import { type DefaultPlaylist, type Rule, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
@@ -23,6 +23,8 @@ export function SchedulesPage() {
   const [target, setTarget] = useState<TargetChoice>({ kind: "wholeTenant", value: "true" });
   const rules = useQuery(ScheduleService.method.listRules, {});
   const playlists = useQuery(ScheduleService.method.listPlaylists, {});
+  const defaults = useQuery(ScheduleService.method.listDefaultPlaylists, {});
+  const defaultOf = useMemo(() => defaultsByTarget(defaults.data?.defaults ?? []), [defaults.data]);
   const playlistName = useMemo(() => {
     const names = new Map(playlists.data?.playlists.map((p) => [p.id, p.name]));
     return (id: string) => names.get(id) ?? "Unknown playlist";
@@ -76,15 +78,23 @@ export function SchedulesPage() {
         ))}
       </figure>
       <RuleList rules={shown} playlistName={playlistName} colorOf={colorOf} editor={editor} />
+      <DefaultPlaylists defaults={defaults.data?.defaults} error={defaults.error} />
       {editor && target.value !== "" && (
         <div className="cards">
           <RuleForm target={target} playlists={playlists.data?.playlists ?? []} />
           {(target.kind === "wholeTenant" || target.kind === "groupId") && (
-            <DefaultPlaylist target={target} playlists={playlists.data?.playlists ?? []} />
+            <DefaultPlaylistForm
+              // A new target starts from its own saved default, not from the last target's choice.
+              key={`${target.kind}:${target.value}`}
+              target={target}
+              current={defaults.data ? (defaultOf(target)?.playlistId ?? "") : undefined}
+              tenantDefault={defaultOf({ kind: "wholeTenant", value: "true" })}
+              playlists={playlists.data?.playlists ?? []}
+            />
           )}
         </div>
       )}
-      <WhatPlays rules={rules.data?.rules ?? []} playlistName={playlistName} />
+      <WhatPlays rules={rules.data?.rules ?? []} playlistName={playlistName} defaultOf={defaultOf} />
     </section>
   );
 }
@@ -146,30 +156,101 @@ function dateRange(r: Rule): string {
   return `${from ?? "…"} to ${to ?? "…"}`;
 }
 
-function DefaultPlaylist(props: { target: TargetChoice; playlists: readonly { id: string; name: string }[] }) {
-  const [playlistId, setPlaylistId] = useState("");
-  const set = useMutation(ScheduleService.method.setDefaultPlaylist);
+/** Looks up the default set for exactly a target (the tenant or one group); undefined = none of its own. */
+type DefaultOf = (target: TargetChoice) => DefaultPlaylist | undefined;
+
+/** "wholeTenant" or "groupId:<id>": a default's target as a map key. */
+function defaultKey(d: DefaultPlaylist): string {
+  const kind = d.target?.kind;
+  return kind?.case === "groupId" ? `groupId:${kind.value}` : "wholeTenant";
+}
+
+function defaultsByTarget(defaults: readonly DefaultPlaylist[]): DefaultOf {
+  const byKey = new Map(defaults.map((d) => [defaultKey(d), d]));
+  return (target) => byKey.get(target.kind === "wholeTenant" ? "wholeTenant" : `${target.kind}:${target.value}`);
+}
+
+/** The defaults in force now: the one for every screen and each group's own, as ListDefaultPlaylists returns them. */
+function DefaultPlaylists({ defaults, error }: { defaults: readonly DefaultPlaylist[] | undefined; error: unknown }) {
+  const tenant = defaults?.find((d) => d.target?.kind.case === "wholeTenant");
+  const groups = defaults?.filter((d) => d.target?.kind.case === "groupId") ?? [];
+  return (
+    <div className="card">
+      <h2>Default playlists</h2>
+      <p className="muted small">
+        What plays when no rule is active. A group without its own default plays the one for every screen.
+      </p>
+      {error ? (
+        <p className="error">{describeError(error)}</p>
+      ) : !defaults ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <ul className="plain-list" aria-label="Default playlists">
+          <li>
+            <strong>Every screen</strong> → {tenant ? tenant.playlistName : "Standby slate (none)"}
+          </li>
+          {groups.map((d) => (
+            <li key={defaultKey(d)}>
+              <strong>Group {d.groupName}</strong> → {d.playlistName}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/**
+ * Sets the default of the chosen target, starting from the saved one (`current`; undefined while
+ * it loads). After a save the list is refetched and the control shows the saved value again.
+ */
+function DefaultPlaylistForm(props: {
+  target: TargetChoice;
+  current: string | undefined;
+  tenantDefault: DefaultPlaylist | undefined;
+  playlists: readonly { id: string; name: string }[];
+}) {
+  const queryClient = useQueryClient();
+  const [draft, setDraft] = useState<string>();
+  const set = useMutation(ScheduleService.method.setDefaultPlaylist, {
+    onSuccess: async () => {
+      await queryClient.invalidateQueries();
+      setDraft(undefined);
+    },
+  });
+  const playlistId = draft ?? props.current ?? "";
+  const group = props.target.kind === "groupId";
+  // A group with no default of its own falls back to the tenant's, so "none" means that there.
+  const fallback = group
+    ? `Same as every screen (${props.tenantDefault?.playlistName ?? "standby slate"})`
+    : "Standby slate (none)";
   return (
     <form
       className="card form"
+      aria-label="Default playlist"
       onSubmit={(e) => {
         e.preventDefault();
         set.mutate({ target: targetInit(props.target), playlistId });
       }}
     >
       <h2>Default playlist</h2>
-      <p className="muted small">Plays when no rule is active. Empty = the standby slate.</p>
+      <p className="muted small">
+        {group
+          ? "Plays on this group's screens when no rule is active."
+          : "Plays when no rule is active. Empty = the standby slate."}
+      </p>
       <Select
         label="Playlist"
         value={playlistId}
-        empty="Standby slate (none)"
+        empty={fallback}
         choices={choicesOf(props.playlists)}
-        onChange={setPlaylistId}
+        onChange={setDraft}
+        disabled={props.current === undefined}
       />
       {set.error && <p className="error">{describeError(set.error)}</p>}
       {set.isSuccess && <p className="muted small">Saved. Publish to send it to screens.</p>}
       <div className="actions">
-        <button type="submit" className="primary" disabled={set.isPending}>
+        <button type="submit" className="primary" disabled={set.isPending || props.current === undefined}>
           Set default
         </button>
       </div>
@@ -182,7 +263,15 @@ function DefaultPlaylist(props: { target: TargetChoice; playlists: readonly { id
  * evaluateSchedule the player runs (over the draft rules that select the screen), and confirmed
  * by the server's PreviewSchedule, which also knows the default playlists.
  */
-function WhatPlays({ rules, playlistName }: { rules: readonly Rule[]; playlistName: (id: string) => string }) {
+function WhatPlays({
+  rules,
+  playlistName,
+  defaultOf,
+}: {
+  rules: readonly Rule[];
+  playlistName: (id: string) => string;
+  defaultOf: DefaultOf;
+}) {
   const view = useFleetView();
   const [query, setQuery] = useState("");
   const [screenId, setScreenId] = useState("");
@@ -212,8 +301,15 @@ function WhatPlays({ rules, playlistName }: { rules: readonly Rule[]; playlistNa
     const applicable = rules
       .filter((r) => r.enabled && targetSelects(r.target, screen))
       .map((r) => ({ ...r, daysOfWeek: r.daysOfWeek.map(Number) }));
-    return evaluateSchedule({ rules: applicable, defaultPlaylistId: "", timezone }, new Date(whenMs));
-  }, [screen, rules, valid, whenMs]);
+    // The screen's group's own default wins over the tenant's, as on the server and the player.
+    const fallback =
+      (screen.groupId ? defaultOf({ kind: "groupId", value: screen.groupId }) : undefined) ??
+      defaultOf({ kind: "wholeTenant", value: "true" });
+    return evaluateSchedule(
+      { rules: applicable, defaultPlaylistId: fallback?.playlistId ?? "", timezone },
+      new Date(whenMs),
+    );
+  }, [screen, rules, valid, whenMs, defaultOf]);
 
   return (
     <div className="card">
@@ -248,9 +344,11 @@ function WhatPlays({ rules, playlistName }: { rules: readonly Rule[]; playlistNa
         <div className="answer" aria-live="polite">
           <p>
             <strong>{screen.name}</strong>:{" "}
-            {local.playlistId
-              ? `${playlistName(local.playlistId)} (rule “${rules.find((r) => r.id === local.ruleId)?.name ?? ""}”)`
-              : "no rule is active — the default playlist plays, if one is set"}
+            {local.ruleId
+              ? `${playlistName(local.playlistId ?? "")} (rule “${rules.find((r) => r.id === local.ruleId)?.name ?? ""}”)`
+              : local.playlistId
+                ? `${playlistName(local.playlistId)} (no rule is active: the default playlist)`
+                : "no rule is active and no default is set — the standby slate shows"}
             <span className="muted"> · next change {local.nextChangeAt.toLocaleString()}</span>
           </p>
           <p className="muted small">

@@ -661,6 +661,81 @@ export declare type SetDefaultPlaylistResponse = Message<"avtech.schedule.v1.Set
 export declare const SetDefaultPlaylistResponseSchema: GenMessage<SetDefaultPlaylistResponse>;
 
 /**
+ * DefaultPlaylist is what a target's screens play when no rule is active.
+ *
+ * @generated from message avtech.schedule.v1.DefaultPlaylist
+ */
+export declare type DefaultPlaylist = Message<"avtech.schedule.v1.DefaultPlaylist"> & {
+  /**
+   * target: whole_tenant or group_id.
+   *
+   * @generated from field: avtech.schedule.v1.Target target = 1;
+   */
+  target?: Target | undefined;
+
+  /**
+   * playlist_id that plays by default.
+   *
+   * @generated from field: string playlist_id = 2;
+   */
+  playlistId: string;
+
+  /**
+   * playlist_name is the playlist's current name, for display.
+   *
+   * @generated from field: string playlist_name = 3;
+   */
+  playlistName: string;
+
+  /**
+   * group_name is the group's current name when target is a group_id; empty otherwise.
+   *
+   * @generated from field: string group_name = 4;
+   */
+  groupName: string;
+};
+
+/**
+ * Describes the message avtech.schedule.v1.DefaultPlaylist.
+ * Use `create(DefaultPlaylistSchema)` to create a new message.
+ */
+export declare const DefaultPlaylistSchema: GenMessage<DefaultPlaylist>;
+
+/**
+ * ListDefaultPlaylistsRequest lists the tenant's defaults.
+ *
+ * @generated from message avtech.schedule.v1.ListDefaultPlaylistsRequest
+ */
+export declare type ListDefaultPlaylistsRequest = Message<"avtech.schedule.v1.ListDefaultPlaylistsRequest"> & {
+};
+
+/**
+ * Describes the message avtech.schedule.v1.ListDefaultPlaylistsRequest.
+ * Use `create(ListDefaultPlaylistsRequestSchema)` to create a new message.
+ */
+export declare const ListDefaultPlaylistsRequestSchema: GenMessage<ListDefaultPlaylistsRequest>;
+
+/**
+ * ListDefaultPlaylistsResponse returns them.
+ *
+ * @generated from message avtech.schedule.v1.ListDefaultPlaylistsResponse
+ */
+export declare type ListDefaultPlaylistsResponse = Message<"avtech.schedule.v1.ListDefaultPlaylistsResponse"> & {
+  /**
+   * defaults: the tenant-wide one first (when set), then the groups' by group name.
+   *
+   * @generated from field: repeated avtech.schedule.v1.DefaultPlaylist defaults = 1;
+   */
+  defaults: DefaultPlaylist[];
+};
+
+/**
+ * Describes the message avtech.schedule.v1.ListDefaultPlaylistsResponse.
+ * Use `create(ListDefaultPlaylistsResponseSchema)` to create a new message.
+ */
+export declare const ListDefaultPlaylistsResponseSchema: GenMessage<ListDefaultPlaylistsResponse>;
+
+/**
  * PreviewScheduleRequest asks what a screen plays at a moment.
  *
  * @generated from message avtech.schedule.v1.PreviewScheduleRequest
@@ -838,6 +913,17 @@ export declare const ScheduleService: GenService<{
     methodKind: "unary";
     input: typeof SetDefaultPlaylistRequestSchema;
     output: typeof SetDefaultPlaylistResponseSchema;
+  },
+  /**
+   * ListDefaultPlaylists returns every default the tenant has set: the tenant-wide one and one
+   * per group. A target with no entry has no default of its own.
+   *
+   * @generated from rpc avtech.schedule.v1.ScheduleService.ListDefaultPlaylists
+   */
+  listDefaultPlaylists: {
+    methodKind: "unary";
+    input: typeof ListDefaultPlaylistsRequestSchema;
+    output: typeof ListDefaultPlaylistsResponseSchema;
   },
   /**
    * PreviewSchedule answers "what plays on screen X at time T" with the draft rules, using the
