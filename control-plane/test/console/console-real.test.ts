@@ -313,3 +313,44 @@ describe("console against the real control plane, screen commands and pairing", 
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe("console against the real control plane, enrollment keys", () => {
+  it("creates a key whose line an installer pastes into avtech.toml, shows its use, and revokes it", async () => {
+    await signIn(adminEmail);
+    await page.getByRole("button", { name: "Enrollment keys" }).click();
+    const dialog = page.getByRole("dialog", { name: "Enrollment keys" });
+    // The key the suite enrolled its simulated screens with is listed, without its secret.
+    await dialog.getByRole("cell", { name: "console e2e", exact: true }).waitFor(slow);
+    await dialog.getByLabel("Name").fill("Harbour site");
+    await dialog.getByLabel("Screens it may enroll").fill("1");
+    await dialog.getByRole("button", { name: "Create key" }).click();
+    const line = await dialog.getByLabel("avtech.toml line for the installer").inputValue();
+    const secret = /^enrollment_key = "(ave_[^"]+)"$/.exec(line)?.[1];
+    expect(secret, line).toBeDefined();
+
+    const enrolled = await deviceClient.register({ hardwareId: "console-key-0001", enrollmentKey: secret ?? "" });
+    expect(enrolled.outcome.case).toBe("enrolled");
+    const row = dialog.getByRole("row").filter({ hasText: "Harbour site" });
+    // The list refreshes on the next query; reopening the dialog refetches it.
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await page.getByRole("button", { name: "Enrollment keys" }).click();
+    await expect.poll(() => row.textContent(), slow).toContain("1 of 1");
+    expect(await row.textContent()).toContain("used up");
+    await shot("enrollment-keys");
+
+    await dialog.getByRole("button", { name: "Revoke key console e2e" }).click();
+    await dialog.getByRole("row").filter({ hasText: "console e2e" }).filter({ hasText: "revoked" }).waitFor(slow);
+    await expect(
+      deviceClient.register({ hardwareId: "console-key-0002", enrollmentKey: secret ?? "" }),
+    ).rejects.toThrow(/unknown, expired or used up/);
+    await dialog.getByRole("button", { name: "Close" }).click();
+    await signOut();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("is not offered to a viewer", async () => {
+    await signIn(viewerEmail);
+    expect(await page.getByRole("button", { name: "Enrollment keys" }).count()).toBe(0);
+    await signOut();
+  });
+});

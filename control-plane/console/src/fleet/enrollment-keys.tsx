@@ -24,7 +24,8 @@ const stateLabels: Record<EnrollmentKeyState, string> = {
 export function EnrollmentKeysDialog({ groups, onClose }: { groups: readonly Group[]; onClose: () => void }) {
   const queryClient = useQueryClient();
   const refresh = { onSuccess: () => queryClient.invalidateQueries() };
-  const keys = useQuery(FleetService.method.listEnrollmentKeys, {});
+  // Screens use keys without the console knowing: every opening shows the current counts.
+  const keys = useQuery(FleetService.method.listEnrollmentKeys, {}, { refetchOnMount: "always" });
   const create = useMutation(FleetService.method.createEnrollmentKey, refresh);
   const revoke = useMutation(FleetService.method.revokeEnrollmentKey, refresh);
   const [name, setName] = useState("");
