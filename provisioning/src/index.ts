@@ -12,8 +12,21 @@ export {
 export { pairingChecklist } from "./checklist/index.ts";
 export type { Applied, ApplyPaths, DeviceSystem } from "./device/index.ts";
 export { applySystemSettings, hostnameFor, timezoneOf, wpaSupplicantConfig } from "./device/index.ts";
-export type { EnrollmentKey, EnrollmentKeyRequest } from "./enroll/index.ts";
-export { createEnrollmentKey } from "./enroll/index.ts";
+export type {
+  EnrollmentKey,
+  EnrollmentKeyInfo,
+  EnrollmentKeyRequest,
+  EnrollmentKeyStateName,
+  KeyByName,
+} from "./enroll/index.ts";
+export {
+  createEnrollmentKey,
+  keyByName,
+  keysJson,
+  keyTable,
+  listEnrollmentKeys,
+  revokeEnrollmentKey,
+} from "./enroll/index.ts";
 export type { ImagerDevice, ImagerEntry, ImagerEntryInput } from "./imager/index.ts";
 export { imagerEntry, imagerRepository } from "./imager/index.ts";
 export type { BootFile, SiteSettings, SystemSettings } from "./site/index.ts";

@@ -4,7 +4,15 @@ import { parseArgs } from "node:util";
 import type { Transport } from "@connectrpc/connect";
 import { listBootFiles, type Runner, readBootFile, writeBootFiles } from "../bootpart/index.ts";
 import { pairingChecklist } from "../checklist/index.ts";
-import { createEnrollmentKey } from "../enroll/index.ts";
+import {
+  createEnrollmentKey,
+  type EnrollmentKeyInfo,
+  keyByName,
+  keysJson,
+  keyTable,
+  listEnrollmentKeys,
+  revokeEnrollmentKey,
+} from "../enroll/index.ts";
 import { type ImagerDevice, imagerEntry, imagerRepository } from "../imager/index.ts";
 import { renderBootFiles, type SiteSettings, systemSettingsSchema } from "../site/index.ts";
 
@@ -36,6 +44,14 @@ Commands
                     create a key through the control plane (FleetService.CreateEnrollmentKey)
                       --url <control plane URL> --name <site name> [--group <id>] [--max-uses <n>]
                       [--expires-days <n>]   API token in AVTECH_API_TOKEN (admin role)
+  list-enrollment-keys
+                    list the tenant's keys, newest first (never their secrets)
+                      --url <control plane URL> [--json]   API token in AVTECH_API_TOKEN (admin role)
+  revoke-enrollment-key
+                    stop a key from enrolling more screens (screens it enrolled keep working)
+                      --url <control plane URL> --id <key id> | --name <key name>
+                      (--name only when exactly one key that is not revoked has it)
+                      API token in AVTECH_API_TOKEN (admin role)
   imager-entry      print a Raspberry Pi Imager repository JSON for a built image
                       --image <x.img.xz> --raw <x.img> --url <download URL> --name <text>
                       [--description <text>] [--device pi4-64bit|pi5-64bit ...] [--out <file.json>]
@@ -142,6 +158,15 @@ async function checklist(args: string[], io: CliIo): Promise<void> {
   io.out(pairingChecklist(await siteFrom(values, io.env)));
 }
 
+/** The admin API token from AVTECH_API_TOKEN (kept out of shell history and `ps`). */
+function apiToken(io: CliIo): string {
+  const token = io.env.AVTECH_API_TOKEN;
+  if (token === undefined || token === "") {
+    throw new UsageError("set AVTECH_API_TOKEN to an API token with the admin role (console → Settings → API tokens)");
+  }
+  return token;
+}
+
 async function enrollmentKey(args: string[], io: CliIo): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -154,10 +179,7 @@ async function enrollmentKey(args: string[], io: CliIo): Promise<void> {
     },
     strict: true,
   });
-  const token = io.env.AVTECH_API_TOKEN;
-  if (token === undefined || token === "") {
-    throw new UsageError("set AVTECH_API_TOKEN to an API token with the admin role (console → Settings → API tokens)");
-  }
+  const token = apiToken(io);
   const maxUses = Number(values["max-uses"]);
   if (!Number.isInteger(maxUses) || maxUses < 0) throw new UsageError("--max-uses must be a whole number ≥ 0");
   const days = values["expires-days"] === undefined ? undefined : Number(values["expires-days"]);
@@ -169,6 +191,56 @@ async function enrollmentKey(args: string[], io: CliIo): Promise<void> {
     expiresAt: days === undefined ? undefined : new Date(Date.now() + days * 86_400_000),
   });
   io.out(`enrollment key ${key.id} (shown once, keep it safe):\n${key.secret}\n`);
+}
+
+async function listKeys(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { url: { type: "string" }, json: { type: "boolean", default: false } },
+    strict: true,
+  });
+  const token = apiToken(io);
+  const keys = await listEnrollmentKeys(io.transport(required(values.url, "url")), token);
+  io.out(values.json ? keysJson(keys) : keyTable(keys));
+}
+
+async function revokeKey(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { url: { type: "string" }, id: { type: "string" }, name: { type: "string" } },
+    strict: true,
+  });
+  if ((values.id === undefined) === (values.name === undefined)) {
+    throw new UsageError("give exactly one of --id <key id> or --name <key name>");
+  }
+  const token = apiToken(io);
+  const transport = io.transport(required(values.url, "url"));
+  let id = values.id;
+  if (values.name !== undefined) {
+    const name = required(values.name, "name");
+    const found = keyByName(await listEnrollmentKeys(transport, token), name);
+    const ids = (keys: readonly EnrollmentKeyInfo[]) => keys.map((k) => k.id).join(", ");
+    switch (found.type) {
+      case "Found":
+        id = found.key.id;
+        break;
+      case "NotFound":
+        throw new Error(`no enrollment key is named ${JSON.stringify(name)}: list-enrollment-keys shows the names`);
+      case "AllRevoked":
+        throw new Error(`every enrollment key named ${JSON.stringify(name)} is already revoked (${ids(found.keys)})`);
+      case "Ambiguous":
+        throw new Error(
+          `${found.keys.length} enrollment keys that are not revoked are named ${JSON.stringify(name)} ` +
+            `(${ids(found.keys)}): revoke one with --id <key id>`,
+        );
+    }
+  }
+  const key = await revokeEnrollmentKey(transport, token, required(id, "id"));
+  const since = key.revokedAt === undefined ? "" : ` since ${key.revokedAt.toISOString()}`;
+  io.out(
+    `enrollment key ${key.id} (${JSON.stringify(key.name)}) is revoked${since}: it enrolls no more screens, ` +
+      "and the screens it already enrolled keep working\n",
+  );
 }
 
 async function imager(args: string[], io: CliIo): Promise<void> {
@@ -208,6 +280,8 @@ const commands: Record<string, (args: string[], io: CliIo) => Promise<void>> = {
   "show-config": showConfig,
   checklist,
   "create-enrollment-key": enrollmentKey,
+  "list-enrollment-keys": listKeys,
+  "revoke-enrollment-key": revokeKey,
   "imager-entry": imager,
 };
 

@@ -1,2 +1,4 @@
-export type { EnrollmentKey, EnrollmentKeyRequest } from "./enroll.ts";
-export { createEnrollmentKey } from "./enroll.ts";
+export type { EnrollmentKey, EnrollmentKeyInfo, EnrollmentKeyRequest, EnrollmentKeyStateName } from "./enroll.ts";
+export { createEnrollmentKey, listEnrollmentKeys, revokeEnrollmentKey } from "./enroll.ts";
+export type { KeyByName } from "./keys.ts";
+export { keyByName, keysJson, keyTable } from "./keys.ts";

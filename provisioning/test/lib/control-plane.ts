@@ -21,6 +21,7 @@ import { bearerToken } from "../../../control-plane/src/auth/bearer.ts";
 import { systemClock } from "../../../control-plane/src/clock.ts";
 import { loadConfig } from "../../../control-plane/src/config/index.ts";
 import { createFsBlobStore } from "../../../control-plane/src/content/index.ts";
+import type { RoleName } from "../../../control-plane/src/db/entities.ts";
 import { createOrm, migrate } from "../../../control-plane/src/db/orm.ts";
 import { createLogger } from "../../../control-plane/src/logger.ts";
 import type { ServerAddresses } from "../../../control-plane/src/server/server.ts";
@@ -33,6 +34,8 @@ export interface RealControlPlane {
   tenant: { id: string; slug: string };
   /** Secret of an API token with the admin role in {@link tenant}. */
   adminToken: string;
+  /** Makes another API token in {@link tenant} with this role, e.g. to test what a non-admin may not do. */
+  apiToken(role: RoleName): Promise<string>;
   /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
   client<S extends DescService>(service: S, token: string): Client<S>;
   /** Runs SQL on the control plane's database, for facts no RPC exposes. */
@@ -83,6 +86,7 @@ export async function startRealControlPlane(options: { host?: string } = {}): Pr
       addresses,
       tenant: { id: tenant.id, slug },
       adminToken: token.secret,
+      apiToken: async (role) => (await admin.createApiToken({ tenant: slug, name: `test ${role}`, role })).secret,
       client: (service, bearer) =>
         createClient(
           service,
