@@ -27,7 +27,7 @@ test: setup proto-check lint typecheck
 
 ## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs)
 test-full: setup proto-check lint typecheck
-	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm
+	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm systemd-container curl iproute2
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Makes the two tarballs the `control_plane` role installs, from this checkout:
-#   ansible/package-control-plane.sh [x64|arm64]   → ansible/dist/control-plane.tar.gz, node-<version>-<arch>.tar.gz
+#   ansible/package-control-plane.sh [x64|arm64] [OUT_DIR]
+#     → OUT_DIR (default ansible/dist)/control-plane.tar.gz, node-<version>-<arch>.tar.gz
 # Build the console first (`make build`) so its dist/ is included.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 case ${1:-x64} in
 x64) export AVTECH_ARCH=amd64 ;;
 arm64) export AVTECH_ARCH=arm64 ;;
-*) echo "usage: $0 [x64|arm64]" >&2; exit 2 ;;
+*) echo "usage: $0 [x64|arm64] [OUT_DIR]" >&2; exit 2 ;;
 esac
 : "${AVTECH_NODE_VERSION:=24.21.0}"
 export AVTECH_NODE_VERSION
@@ -15,7 +16,8 @@ export AVTECH_NODE_VERSION
 source "$here/../image/lib/common.sh"
 # shellcheck source=../image/lib/app.sh
 source "$here/../image/lib/app.sh"
-mkdir -p "$here/dist"
-build_node_archive "$here/dist"
-build_app_archive "$here/dist/control-plane.tar.gz" control-plane proto
-ls -l "$here/dist"
+out=${2:-$here/dist}
+mkdir -p "$out"
+build_node_archive "$out"
+build_app_archive "$out/control-plane.tar.gz" control-plane proto
+ls -l "$out"

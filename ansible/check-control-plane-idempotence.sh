@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Idempotence check of the `control_plane` role against a booted Debian 12: boots a fresh Debian root file system
+# (a tarball made by mmdebstrap/debootstrap, with systemd-sysv, dbus and python3) as a systemd-nspawn container,
+# applies playbooks/control_plane.yml twice through the community.docker.nsenter connection, fails unless the
+# first run succeeds and the second reports changed=0 failed=0, then asks the running service for /healthz and
+# /readyz (database reachable) from inside the container's network namespace.
+#
+#   ansible/check-control-plane-idempotence.sh ROOTFS_TAR DIST_DIR
+#
+# DIST_DIR holds the archives made by `ansible/package-control-plane.sh x64 DIST_DIR`. Needs root, and the
+# packages systemd-container (systemd-nspawn), util-linux (nsenter), curl and iproute2 (ss).
+#
+# The container shares the host's network (the role installs packages from Debian's mirror), so PostgreSQL's 5432
+# and the control plane's ports (AVTECH_CP_PORT, default 8443, and 8081 for HTTP/1.1) must be free on the host:
+# the check refuses to start otherwise.
+set -euo pipefail
+[[ $# -eq 2 ]] || { echo "usage: $0 ROOTFS_TAR DIST_DIR" >&2; exit 2; }
+tarball=$(realpath "$1") dist=$(realpath "$2")
+: "${AVTECH_NODE_VERSION:=24.21.0}"
+: "${AVTECH_CP_PORT:=8443}"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../image/lib/common.sh
+source "$here/../image/lib/common.sh"
+need systemd-nspawn systemd-container
+need nsenter util-linux
+need curl curl
+need ss iproute2
+need ansible-playbook ansible
+[[ $EUID -eq 0 ]] || die "needs root (systemd-nspawn)"
+app_archive=$dist/control-plane.tar.gz node_archive=$dist/node-$AVTECH_NODE_VERSION-amd64.tar.gz
+[[ -s $app_archive && -s $node_archive ]] ||
+  die "no archives in $dist: run ansible/package-control-plane.sh x64 $dist"
+for port in 5432 "$AVTECH_CP_PORT" 8081; do
+  if ss -Htln "sport = :$port" | grep -q .; then
+    die "port $port is in use on this host; the container shares the host's network: free it first"
+  fi
+done
+
+machine=avtech-cp-check-$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/avtech-cp-idempotence.XXXXXX")
+rootfs=$work/root
+nspawn_pid=""
+cleanup() {
+  if [[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
+    # SIGTERM asks the container's systemd to halt; SIGKILL if it has not within 60 s.
+    kill -TERM "$nspawn_pid" 2>/dev/null || true
+    for _ in $(seq 120); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$nspawn_pid" 2>/dev/null || true
+    wait "$nspawn_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+log "unpacking $(basename "$tarball")"
+mkdir -p "$rootfs"
+tar -C "$rootfs" --numeric-owner -xf "$tarball"
+rm -f "$rootfs/etc/resolv.conf"
+cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+
+log "booting $machine (systemd-nspawn --boot)"
+# --register=no and --keep-unit: this host has no systemd of its own (no machined, no bus to ask for a scope).
+systemd-nspawn --boot --directory="$rootfs" --machine="$machine" --register=no --keep-unit \
+  --console=read-only >"$work/boot.log" 2>&1 &
+nspawn_pid=$!
+leader=""
+for _ in $(seq 60); do
+  leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
+  [[ -n $leader ]] && break
+  kill -0 "$nspawn_pid" 2>/dev/null || break
+  sleep 0.5
+done
+[[ -n $leader ]] || die "the container did not start: $(tail -20 "$work/boot.log")"
+# in_container COMMAND...: run a command in the container's namespaces (what the nsenter connection does).
+in_container() {
+  nsenter --ipc --mount --net --pid --uts --target="$leader" -- "$@"
+}
+state=$(timeout 120 nsenter --ipc --mount --net --pid --uts --target="$leader" -- \
+  systemctl is-system-running --wait 2>/dev/null || true)
+case $state in
+running | degraded) log "booted: systemd says '$state' (container init is PID $leader on the host)" ;;
+*) die "the container's systemd did not finish booting (state '$state'): $(tail -20 "$work/boot.log")" ;;
+esac
+# A real host has its package lists; mmdebstrap removed them, and the role's cache_valid_time would then skip
+# the update and find no postgresql package.
+in_container apt-get update -qq || die "apt-get update failed inside the container"
+
+cat >"$work/hosts.ini" <<EOF
+[control_plane]
+$machine ansible_connection=community.docker.nsenter ansible_nsenter_pid=$leader ansible_python_interpreter=/usr/bin/python3 ansible_become_method=su
+EOF
+apply_control_plane_role() {
+  ANSIBLE_CONFIG="$here/ansible.cfg" ansible-playbook -i "$work/hosts.ini" \
+    -e "avtech_cp_app_archive=$app_archive" \
+    -e "avtech_cp_node_archive=$node_archive" \
+    -e "avtech_cp_node_version=$AVTECH_NODE_VERSION" \
+    -e "avtech_cp_port=$AVTECH_CP_PORT" \
+    -e avtech_cp_version=idempotence-check \
+    -e avtech_cp_db_password=idempotence-check-password \
+    "$here/playbooks/control_plane.yml"
+}
+recap_of() { grep -E '^\S+ +: ok=' <<<"$1" || true; }
+
+log "first run"
+start=$SECONDS
+first=$(apply_control_plane_role 2>&1) || die "the first run failed: $first"
+log "first run: $((SECONDS - start)) s: $(recap_of "$first")"
+log "second run (must change nothing)"
+start=$SECONDS
+second=$(apply_control_plane_role 2>&1) || die "the second run failed: $second"
+echo "$second"
+recap=$(recap_of "$second")
+[[ -n $recap ]] || die "no play recap in the second run"
+echo "$recap" | grep -qE 'changed=0 .*failed=0' || die "the second run changed something: $recap"
+log "second run: $((SECONDS - start)) s"
+log "idempotent: $recap"
+
+# probe PATH: the HTTP status of the control plane's h2c port, from the container's network namespace.
+probe() {
+  nsenter --net --target="$leader" -- curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    --http2-prior-knowledge "http://127.0.0.1:$AVTECH_CP_PORT$1" || true
+}
+for path in /healthz /readyz; do
+  code=000
+  for _ in $(seq 30); do
+    code=$(probe "$path")
+    [[ $code == 200 ]] && break
+    sleep 1
+  done
+  if [[ $code != 200 ]]; then
+    in_container systemctl --no-pager status avtech-control-plane.service >&2 || true
+    die "$path answered $code"
+  fi
+  log "$path: $code"
+done
+active=$(in_container systemctl is-active avtech-control-plane.service postgresql.service avtech-cp-backup.timer |
+  tr '\n' ' ')
+log "units: $active"
