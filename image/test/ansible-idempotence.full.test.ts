@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageDir, repoDir, runProgram } from "./helpers.ts";
+import { bootstrapDebianRoot, imageDir, repoDir, runProgram } from "./helpers.ts";
 
 let work: string;
 beforeAll(async () => {
@@ -20,13 +20,7 @@ afterAll(async () => {
 describe("ansible player role", () => {
   it("changes nothing on a second run against a debootstrapped Debian root", async () => {
     const rootfs = join(work, "debian.tar");
-    const strap = await runProgram("mmdebstrap", [
-      "--variant=minbase",
-      "--include=python3,python3-apt,systemd-sysv,udev,dbus",
-      "bookworm",
-      rootfs,
-      "http://deb.debian.org/debian",
-    ]);
+    const strap = await bootstrapDebianRoot(rootfs);
     expect(strap.code, strap.stderr).toBe(0);
     const app = await runProgram(join(imageDir, "build.sh"), ["app"], {
       AVTECH_ARCH: "amd64",

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoDir, runProgram } from "./helpers.ts";
+import { bootstrapDebianRoot, repoDir, runProgram } from "./helpers.ts";
 
 let work: string;
 beforeAll(async () => {
@@ -22,13 +22,7 @@ afterAll(async () => {
 describe("ansible control_plane role", () => {
   it("installs a working control plane and changes nothing on a second run, in a booted Debian container", async () => {
     const rootfs = join(work, "debian.tar");
-    const strap = await runProgram("mmdebstrap", [
-      "--variant=minbase",
-      "--include=python3,python3-apt,systemd-sysv,udev,dbus",
-      "bookworm",
-      rootfs,
-      "http://deb.debian.org/debian",
-    ]);
+    const strap = await bootstrapDebianRoot(rootfs);
     expect(strap.code, strap.stderr).toBe(0);
     const dist = join(work, "dist");
     const pack = await runProgram(join(repoDir, "ansible/package-control-plane.sh"), ["x64", dist]);

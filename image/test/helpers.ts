@@ -40,6 +40,20 @@ export async function runProgram(
   }
 }
 
+/**
+ * Bootstraps a minimal Debian 12 (amd64, so it runs at native speed) with python3 and systemd into a tarball at
+ * `tarball`: the target the ansible idempotence checks apply their roles to.
+ */
+export async function bootstrapDebianRoot(tarball: string): Promise<{ code: number; stderr: string }> {
+  return runProgram("mmdebstrap", [
+    "--variant=minbase",
+    "--include=python3,python3-apt,systemd-sysv,udev,dbus",
+    "bookworm",
+    tarball,
+    "http://deb.debian.org/debian",
+  ]);
+}
+
 /** Reads `Key=Value` lines of a systemd unit into a multimap. */
 export function unitSettings(text: string): Map<string, string[]> {
   const settings = new Map<string, string[]>();
