@@ -30,7 +30,7 @@ import { createConsoleStaticRoute, createVideoRoutes } from "../http/index.ts";
 import { createScheduleService } from "../schedule/service.ts";
 import { createAuthService, createUserService } from "../users/index.ts";
 import { createErrorInterceptor } from "./errors.ts";
-import { createGrpcBidiRoute } from "./grpc-bidi-route.ts";
+import { createGrpcStreamRoute } from "./grpc-stream-route.ts";
 import { createHttpFallback, type HttpRoute } from "./http-routes.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { createProtocolSniffer } from "./protocol-sniffer.ts";
@@ -120,14 +120,18 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
   const serviceNames = servedFiles.flatMap((file) => file.services.map((s) => s.typeName));
   const readiness = createReadiness(orm, serviceNames);
 
+  const contentService = createContentService({
+    scope,
+    blobs: deps.blobs,
+    media: deps.media,
+    limits,
+    onUpload: metrics.upload,
+  });
   const routes = (router: ConnectRouter): void => {
     router.service(AuthService, createAuthService({ orm, clock, sessionTtlMs: config.sessionTtlHours * 3_600_000 }));
     router.service(UserService, createUserService({ scope, clock }));
     router.service(AuditService, createAuditService({ scope }));
-    router.service(
-      ContentService,
-      createContentService({ scope, blobs: deps.blobs, media: deps.media, limits, onUpload: metrics.upload }),
-    );
+    router.service(ContentService, contentService);
     router.service(ScheduleService, createScheduleService({ scope, clock }));
     router.service(PublishService, deps.services?.publish ?? unimplementedService(PublishService));
     router.service(FleetService, deps.services?.fleet ?? unimplementedService(FleetService));
@@ -167,19 +171,28 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     }) as ConnectNodeAdapterOptions["fallback"],
   });
 
+  // Uploads and screens' streams over plain gRPC skip the Connect adapter's per-message pipeline
+  // (see grpc-stream-route.ts); every other call, and these over gRPC-Web or Connect, go through it.
+  const shared = { interceptors, readMaxBytes: limits.readMaxBytes, contextValues: peerContextValues };
+  const streamRoutes = [
+    createGrpcStreamRoute({
+      ...shared,
+      method: ContentService.method.uploadVideo,
+      impl: (requests, context) => contentService.uploadVideo(requests, context),
+    }),
+  ];
   const deviceService = deps.services?.device;
-  const deviceStream = deviceService
-    ? createGrpcBidiRoute({
+  if (deviceService) {
+    streamRoutes.push(
+      createGrpcStreamRoute({
+        ...shared,
         method: DeviceService.method.connect,
         impl: (requests, context) => deviceService.connect(requests, context),
-        interceptors,
-        readMaxBytes: limits.readMaxBytes,
-        contextValues: peerContextValues,
-      })
-    : undefined;
-  // Screens' streams (plain gRPC over HTTP/2) skip the Connect adapter; see grpc-bidi-route.ts.
+      }),
+    );
+  }
   const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    if (!deviceStream?.(req, res)) handler(req, res);
+    if (!streamRoutes.some((route) => route(req, res))) handler(req, res);
   };
 
   // HTTP/2's default 64 KiB flow-control windows throttle a streamed upload to a window per round

@@ -11,7 +11,9 @@ import { bytesMessages, uploadMessages } from "../lib/upload.ts";
 
 const maxUploadBytes = 1024 * 1024;
 
-describe("UploadVideo", () => {
+// Over the Connect protocol (HTTP/1.1, Connect's own pipeline) and over plain gRPC (h2c), which the
+// server serves through its lean stream route (src/server/grpc-stream-route.ts): the same refusals either way.
+describe.each(["connect", "grpc"] as const)("UploadVideo over %s", (transport) => {
   let app: TestApp;
   let clips: ClipFactory;
   let tenant: TestTenant;
@@ -28,7 +30,7 @@ describe("UploadVideo", () => {
     await clips?.remove();
   });
 
-  const editor = () => app.client(ContentService, tenant.tokens.editor);
+  const editor = () => app.client(ContentService, tenant.tokens.editor, transport);
   const videoRows = async () =>
     Number((await app.db.orm.em.getConnection().execute<{ n: string }[]>("select count(*) as n from videos"))[0]?.n);
 
@@ -48,7 +50,7 @@ describe("UploadVideo", () => {
   }
 
   const upload = (path: string, fileName: string, token = tenant.tokens.editor) =>
-    app.client(ContentService, token).uploadVideo(uploadMessages(path, { fileName }));
+    app.client(ContentService, token, transport).uploadVideo(uploadMessages(path, { fileName }));
 
   it("stores a valid clip with its probed facts, a thumbnail, and lists it", async () => {
     const { video: stored, deduplicated } = await upload(good, "lobby.mp4");
@@ -76,10 +78,10 @@ describe("UploadVideo", () => {
     });
     expect(otherTenantThumb.status).toBe(404);
 
-    const list = await app.client(ContentService, tenant.tokens.viewer).listVideos({});
+    const list = await app.client(ContentService, tenant.tokens.viewer, transport).listVideos({});
     expect(list.videos.map((v) => v.id)).toContain(video.id);
     expect(list.totalCount).toBe(1);
-    const usage = await app.client(ContentService, tenant.tokens.viewer).getStorageUsage({});
+    const usage = await app.client(ContentService, tenant.tokens.viewer, transport).getStorageUsage({});
     expect(usage).toMatchObject({ usedBytes: video.sizeBytes, videoCount: 1, maxUploadBytes: BigInt(maxUploadBytes) });
   });
 
@@ -191,7 +193,7 @@ describe("UploadVideo", () => {
   it("strips path components and control characters from names", async () => {
     const clip = await clips.video("named.mp4", { seconds: 1.5 });
     const { video } = await app
-      .client(ContentService, tenant.tokens.editor)
+      .client(ContentService, tenant.tokens.editor, transport)
       .uploadVideo(uploadMessages(clip, { fileName: "../../etc/\u0007evil\nname.mp4" }));
     expect(video).toMatchObject({ originalName: "evil name.mp4", name: "evil name" });
   });
@@ -199,7 +201,7 @@ describe("UploadVideo", () => {
   it("hides another tenant's videos", async () => {
     const mine = (await editor().listVideos({})).videos[0];
     expect(mine).toBeDefined();
-    const theirs = app.client(ContentService, other.tokens.admin);
+    const theirs = app.client(ContentService, other.tokens.admin, transport);
     await expect(theirs.getVideo({ id: mine?.id ?? "" })).rejects.toMatchObject({ code: Code.NotFound });
     await expect(theirs.deleteVideo({ id: mine?.id ?? "" })).rejects.toMatchObject({ code: Code.NotFound });
     expect((await editor().getVideo({ id: mine?.id ?? "" })).video?.id).toBe(mine?.id);
@@ -220,7 +222,9 @@ describe("UploadVideo", () => {
   });
 
   it("refuses a call without a token", async () => {
-    await expect(app.client(ContentService).listVideos({})).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(app.client(ContentService, undefined, transport).listVideos({})).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
   });
 
   it("answers a malformed protobuf body with a decode error and stays up", async () => {
@@ -252,7 +256,7 @@ describe("UploadVideo", () => {
     await editor().deleteVideo({ id: sha?.id ?? "" });
     await expect(editor().getVideo({ id: sha?.id ?? "" })).rejects.toMatchObject({ code: Code.NotFound });
     expect(await app.blobFiles(), "globex still uses the file").toContain(blob);
-    const theirs = app.client(ContentService, other.tokens.editor);
+    const theirs = app.client(ContentService, other.tokens.editor, transport);
     const [copy] = (await theirs.listVideos({})).videos;
     await theirs.deleteVideo({ id: copy?.id ?? "" });
     expect(await app.blobFiles()).not.toContain(blob);

@@ -16,7 +16,7 @@ import {
   type FleetStores,
   type Principal,
 } from "../../src/fleet/index.ts";
-import { createGrpcBidiRoute } from "../../src/server/grpc-bidi-route.ts";
+import { createGrpcStreamRoute } from "../../src/server/grpc-stream-route.ts";
 import { createMemoryFleetStores, type MemoryFleetStores } from "./fleet-memory-stores.ts";
 
 /** A clock tests move by hand. */
@@ -89,7 +89,7 @@ export async function startFleetTestServer<S extends FleetStores = MemoryFleetSt
     logger,
   });
   // Screens' gRPC streams take the same lean route as in the shipped server (src/server/server.ts).
-  const deviceStream = createGrpcBidiRoute({
+  const deviceStream = createGrpcStreamRoute({
     method: DeviceService.method.connect,
     impl: (requests, context) => plane.services.device.connect(requests, context),
     interceptors: [],

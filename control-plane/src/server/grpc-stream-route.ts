@@ -3,6 +3,7 @@ import {
   create,
   type DescMessage,
   type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
   type DescMethodStreaming,
   fromBinary,
   type MessageInitShape,
@@ -27,23 +28,32 @@ export type BidiImpl<I extends DescMessage, O extends DescMessage> = (
   context: HandlerContext,
 ) => AsyncIterable<MessageInitShape<O>>;
 
-/** What {@link createGrpcBidiRoute} needs. */
-export interface GrpcBidiRouteOptions<I extends DescMessage, O extends DescMessage> {
-  method: DescMethodBiDiStreaming<I, O>;
-  impl: BidiImpl<I, O>;
+/** A client-streaming method implementation as in a Connect `ServiceImpl`. */
+export type ClientStreamImpl<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  context: HandlerContext,
+) => Promise<MessageInitShape<O>>;
+
+/** The method a route serves, with its implementation. */
+export type StreamMethodImpl<I extends DescMessage, O extends DescMessage> =
+  | { method: DescMethodBiDiStreaming<I, O>; impl: BidiImpl<I, O> }
+  | { method: DescMethodClientStreaming<I, O>; impl: ClientStreamImpl<I, O> };
+
+/** What {@link createGrpcStreamRoute} needs. */
+export type GrpcStreamRouteOptions<I extends DescMessage, O extends DescMessage> = StreamMethodImpl<I, O> & {
   /** The same interceptors, in the same order, that the Connect adapter applies. */
   interceptors: readonly Interceptor[];
   /** Largest request message accepted, in bytes. */
   readMaxBytes: number;
   contextValues: (req: Http2ServerRequest) => ContextValues;
-}
+};
 
 /**
  * Serves the request (and returns true) when it is a plain gRPC call of the route's method; any
  * other request (another path, gRPC-Web, Connect, a compressed or JSON gRPC call) is left to the
  * Connect adapter.
  */
-export type GrpcBidiRoute = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+export type GrpcStreamRoute = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
 
 /**
  * Parsed request messages the implementation has not taken yet before the route stops reading the
@@ -53,19 +63,22 @@ const inboundHighWater = 16;
 const envelopeHeaderBytes = 5;
 
 /**
- * A lean gRPC-over-HTTP/2 transport for ONE bidi method, running the same implementation and
- * interceptors as connect-node. It exists for the device stream: a publish to the whole fleet
- * sends one message to and receives one from every screen, and connect-node passes each message
- * through a chain of down-levelled async generators (envelope split, parse, serialize, join, sink)
- * that cost more CPU than everything else per screen (control-plane/src/fleet/README.md). Here a
- * message is one `fromBinary` on the way in and one `toBinary` + write on the way out.
+ * A lean gRPC-over-HTTP/2 transport for ONE client-streaming or bidi method, running the same
+ * implementation and interceptors as connect-node. connect-node passes every message, and every
+ * HTTP/2 DATA chunk of a large one, through a chain of down-levelled async generators (envelope
+ * split, parse, serialize, join, sink). For the device stream (a publish to the whole fleet sends
+ * one message to and receives one from every screen) that chain cost more CPU than everything else
+ * per screen (control-plane/src/fleet/README.md); for an upload of 1 MiB messages arriving in
+ * 16 KiB frames it made the gRPC path use more server CPU than the HTTP one
+ * (control-plane/README.md). Here a message is one `fromBinary` on the way in and one `toBinary` +
+ * write on the way out.
  *
  * Only the identity encoding of the protobuf codec is handled; everything else falls through to
  * Connect, which also keeps answering the method over gRPC-Web and the Connect protocol.
  */
-export function createGrpcBidiRoute<I extends DescMessage, O extends DescMessage>(
-  options: GrpcBidiRouteOptions<I, O>,
-): GrpcBidiRoute {
+export function createGrpcStreamRoute<I extends DescMessage, O extends DescMessage>(
+  options: GrpcStreamRouteOptions<I, O>,
+): GrpcStreamRoute {
   const { method } = options;
   const path = `/${method.parent.typeName}/${method.name}`;
   return (req, res) => {
@@ -126,7 +139,7 @@ export function createGrpcBidiRoute<I extends DescMessage, O extends DescMessage
       trailer: context.responseTrailer,
       message: messages(
         method.output,
-        options.impl(req.message as AsyncIterable<MessageShape<I>>, {
+        outputsOf(options, req.message as AsyncIterable<MessageShape<I>>, {
           ...context,
           requestHeader: req.header,
           signal: req.signal,
@@ -154,6 +167,19 @@ export function createGrpcBidiRoute<I extends DescMessage, O extends DescMessage
 
 type StreamCall = (req: StreamRequest) => Promise<StreamResponse>;
 
+/** The implementation's response messages: a bidi method's stream, or a client-streaming method's one answer. */
+function outputsOf<I extends DescMessage, O extends DescMessage>(
+  spec: StreamMethodImpl<I, O>,
+  requests: AsyncIterable<MessageShape<I>>,
+  context: HandlerContext,
+): AsyncIterable<MessageInitShape<O>> {
+  if (spec.method.methodKind === "bidi_streaming") return (spec.impl as BidiImpl<I, O>)(requests, context);
+  const impl = spec.impl as ClientStreamImpl<I, O>;
+  return (async function* () {
+    yield await impl(requests, context);
+  })();
+}
+
 /** The implementation's output as messages (it may yield init objects), as connect-node normalises it. */
 async function* messages<O extends DescMessage>(
   schema: O,
@@ -168,7 +194,11 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
   readonly #schema: I;
   readonly #readMaxBytes: number;
   readonly #ready: MessageShape<I>[] = [];
-  #pending: Buffer | undefined;
+  /** Received bytes not parsed yet, as they came (a large message arrives in many HTTP/2 frames). */
+  readonly #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Length of the message whose header was read and whose body is still arriving. */
+  #bodyLength: number | undefined;
   #ended = false;
   #error: ConnectError | undefined;
   #wake: (() => void) | undefined;
@@ -185,7 +215,7 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
     req.once("end", () =>
       setImmediate(() => {
         if (req.aborted) canceled();
-        else if (this.#pending && this.#pending.length > 0) {
+        else if (this.#buffered > 0 || this.#bodyLength !== undefined) {
           this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
         } else {
           this.#ended = true;
@@ -199,40 +229,69 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
   fail(error: ConnectError): void {
     if (this.#ended || this.#error) return;
     this.#error = error;
+    this.#chunks.length = 0;
     this.#wakeReader();
   }
 
   #receive(chunk: Buffer): void {
     if (this.#error) return;
-    let data = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-    while (data.length >= envelopeHeaderBytes) {
-      if ((data[0] as number) & 0b1) {
-        this.fail(new ConnectError("compressed message without grpc-encoding", Code.Internal));
-        return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    for (;;) {
+      if (this.#bodyLength === undefined) {
+        if (this.#buffered < envelopeHeaderBytes) break;
+        const header = this.#take(envelopeHeaderBytes);
+        if ((header[0] as number) & 0b1) {
+          this.fail(new ConnectError("compressed message without grpc-encoding", Code.Internal));
+          return;
+        }
+        const length = header.readUInt32BE(1);
+        if (length > this.#readMaxBytes) {
+          this.fail(
+            new ConnectError(
+              `message size ${length} is larger than the configured readMaxBytes ${this.#readMaxBytes}`,
+              Code.ResourceExhausted,
+            ),
+          );
+          return;
+        }
+        this.#bodyLength = length;
       }
-      const length = data.readUInt32BE(1);
-      if (length > this.#readMaxBytes) {
-        this.fail(
-          new ConnectError(
-            `message size ${length} is larger than the configured readMaxBytes ${this.#readMaxBytes}`,
-            Code.ResourceExhausted,
-          ),
-        );
-        return;
-      }
-      if (data.length < envelopeHeaderBytes + length) break;
-      const body = data.subarray(envelopeHeaderBytes, envelopeHeaderBytes + length);
+      if (this.#buffered < this.#bodyLength) break;
+      const body = this.#take(this.#bodyLength);
+      this.#bodyLength = undefined;
       try {
         this.#ready.push(fromBinary(this.#schema, body));
       } catch (error) {
         this.fail(new ConnectError(`cannot parse the request message: ${String(error)}`, Code.InvalidArgument));
         return;
       }
-      data = data.subarray(envelopeHeaderBytes + length);
     }
-    this.#pending = data.length > 0 ? data : undefined;
     if (this.#ready.length >= inboundHighWater) this.#req.pause();
     this.#wakeReader();
+  }
+
+  /** The next `n` buffered bytes: a view when one chunk holds them, else one copy. */
+  #take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    this.#buffered -= n;
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[0] as Buffer;
+      const part = Math.min(n - filled, chunk.length);
+      chunk.copy(out, filled, 0, part);
+      filled += part;
+      if (part === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(part);
+    }
+    return out;
   }
 
   #wakeReader(): void {

@@ -28,7 +28,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { peerContextValues } from "../../src/device/index.ts";
 import { createErrorInterceptor } from "../../src/server/errors.ts";
-import { createGrpcBidiRoute } from "../../src/server/grpc-bidi-route.ts";
+import { createGrpcStreamRoute } from "../../src/server/grpc-stream-route.ts";
 import { observe } from "../../src/server/observe.ts";
 import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";
 
@@ -95,7 +95,7 @@ describe("the lean gRPC route for a bidi method", () => {
 
   beforeAll(async () => {
     const interceptors = [recordOutcome, createErrorInterceptor(pino({ level: "silent" }))];
-    const route = createGrpcBidiRoute({
+    const route = createGrpcStreamRoute({
       method: DeviceService.method.connect,
       impl: echo,
       interceptors,
@@ -211,6 +211,16 @@ describe("the lean gRPC route for a bidi method", () => {
     expect(result.messages.map((m) => (m.message.case === "welcome" ? m.message.value.screenName : ""))).toEqual(
       Array.from({ length: 100 }, (_, i) => `v${i}`),
     );
+  });
+
+  it("accepts an empty message (every field at its default) and one split byte by byte", async () => {
+    const frame = envelope(toBinary(ConnectRequestSchema, hello("bytewise")));
+    const bytes = [...frame].map((b) => Buffer.from([b]));
+    const result = await rawCall([envelope(new Uint8Array(0)), ...bytes]);
+    expect(status(result)).toEqual({ code: 0, message: "" });
+    expect(result.messages.map((m) => m.message.case === "welcome" && m.message.value.screenName)).toEqual([
+      "bytewise",
+    ]);
   });
 
   it("answers an error before any message with a trailers-only response carrying code and message", async () => {
