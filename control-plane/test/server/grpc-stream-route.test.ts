@@ -1,6 +1,11 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import {
+  ContentService,
+  UploadVideoRequestSchema,
+  UploadVideoResponseSchema,
+} from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import {
   type ConnectRequest,
   ConnectRequestSchema,
   type ConnectResponse,
@@ -324,5 +329,67 @@ describe("the lean gRPC route for a bidi method", () => {
     }
     expect(names).toEqual(["5.0.0"]);
     expect(routed.length).toBe(before);
+  });
+});
+
+describe("the lean gRPC route for a client-streaming method", () => {
+  it("stops reading while the implementation does not take messages, then delivers them all", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let taken = 0;
+    const route = createGrpcStreamRoute({
+      method: ContentService.method.uploadVideo,
+      impl: async (requests) => {
+        for await (const request of requests) {
+          if (request.part.case === "chunk") taken++;
+          if (taken === 1) await gate;
+        }
+        return create(UploadVideoResponseSchema, { video: { name: `${taken} chunks` } });
+      },
+      interceptors: [],
+      readMaxBytes: 2 * 1024 * 1024,
+      contextValues: peerContextValues,
+    });
+    let socket: { bytesRead: number } | undefined;
+    // Only this route answers here; a 404 means the test sent the wrong path.
+    const server = http2.createServer((req, res) => {
+      socket = req.socket;
+      if (!route(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/avtech.content.v1.ContentService/UploadVideo",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const chunk = toBinary(
+        UploadVideoRequestSchema,
+        create(UploadVideoRequestSchema, { part: { case: "chunk", value: new Uint8Array(1024 * 1024) } }),
+      );
+      const count = 24;
+      for (let i = 0; i < count; i++) stream.write(envelope(chunk));
+      stream.end();
+      const body: Buffer[] = [];
+      stream.on("data", (data: Buffer) => body.push(data));
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // What the server read from the connection: about 4 MiB of parsed messages, the one arriving and the
+      // HTTP/2 windows (5.2 MiB measured), not all 24 MiB, nor the 17 MiB a bound on the message count alone let in.
+      expect(taken).toBe(1);
+      expect(socket?.bytesRead).toBeLessThan(10 * 1024 * 1024);
+      release();
+      expect(Number((await trailers)["grpc-status"])).toBe(0);
+      const bytes = Buffer.concat(body);
+      const response = fromBinary(UploadVideoResponseSchema, bytes.subarray(5));
+      expect(response.video?.name).toBe(`${count} chunks`);
+    } finally {
+      session.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
