@@ -361,13 +361,14 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
     async revokeEnrollmentKey(request, context) {
       const principal = requireRole(principalOf, context, ["admin"]);
       noteAudit(context, { subjectType: "enrollment_key", subjectId: request.id });
-      const key = await stores.enrollmentKeys.revoke(principal.tenantId, request.id, rt.clock.now());
+      const now = rt.clock.now();
+      const key = await stores.enrollmentKeys.revoke(principal.tenantId, request.id, now);
       if (!key) throw new ConnectError(`no enrollment key ${request.id} in your tenant`, Code.NotFound);
       rt.logger.info(
         { tenantId: principal.tenantId, actorId: principal.actorId, enrollmentKeyId: key.id },
         "enrollment key revoked",
       );
-      return { key: enrollmentKeyView(key, rt.clock.now()) };
+      return { key: enrollmentKeyView(key, now) };
     },
 
     async *watchFleet(_request, context: HandlerContext) {

@@ -210,13 +210,12 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
     this.#schema = schema;
     this.#readMaxBytes = readMaxBytes;
     req.on("data", (chunk: Buffer) => this.#receive(chunk));
-    const canceled = () => this.fail(new ConnectError("the client canceled the call", Code.Canceled));
-    req.once("aborted", canceled);
-    // Node also ends the request body of a stream the client reset, just before it reports the
-    // reset ("aborted"); deciding one turn later tells a reset from a finished request.
+    // Node ends the request body of a stream the client reset as if it had finished, just before it
+    // reports the reset; deciding one turn later tells a reset from a finished request. (A reset
+    // also closes the stream, which aborts the call's context: see `serve`.)
     req.once("end", () =>
       setImmediate(() => {
-        if (req.aborted) canceled();
+        if (req.aborted) this.fail(new ConnectError("the client canceled the call", Code.Canceled));
         else if (this.#buffered > 0 || this.#bodyLength !== undefined) {
           this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
         } else {
