@@ -149,6 +149,12 @@ async function main(): Promise<void> {
   const { results } = await publish.publish({});
   const changed = results.filter((result) => result.changed).length;
   step(`published: ${results.length} screens, ${changed} with a new version`);
+  const playlistLength = await withTimeout(
+    player.playing,
+    180_000,
+    "the real player did not start playing within 3 minutes",
+  );
+  step(`the real player is playing (${playlistLength} clips in its playlist)`);
 
   step("");
   step(`console:  http://127.0.0.1:${httpPort}/`);
@@ -214,7 +220,14 @@ async function ensureRules(
   }
 }
 
-async function startRealPlayer(grpcPort: number): Promise<{ paired: boolean; pairingCode: Promise<string> }> {
+/** The real player: whether it was paired before, its pairing code, and the clip count once it plays a playlist. */
+interface RealPlayer {
+  paired: boolean;
+  pairingCode: Promise<string>;
+  playing: Promise<number>;
+}
+
+async function startRealPlayer(grpcPort: number): Promise<RealPlayer> {
   const playerDir = join(dataDir, "player");
   await mkdir(playerDir, { recursive: true });
   const paired = await stat(join(playerDir, "data", "v1", "device-token.json")).then(
@@ -245,21 +258,39 @@ async function startRealPlayer(grpcPort: number): Promise<{ paired: boolean; pai
     process.env,
     "player.log",
   );
-  const pairingCode = new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      try {
-        const entry = JSON.parse(line) as { pairingCode?: string };
-        if (entry.pairingCode) resolve(entry.pairingCode);
-      } catch {
-        // not a log line
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the player exited with code ${code}; see .data/demo/player.log`)));
-  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`the player exited with code ${code}; see .data/demo/player.log`))),
+  );
+  const logEntries = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const firstEntry = <T>(pick: (entry: { msg?: string; pairingCode?: string; items?: number }) => T | undefined) =>
+    Promise.race([
+      exited,
+      new Promise<T>((resolve) => {
+        logEntries.on("line", (line) => {
+          try {
+            const found = pick(JSON.parse(line));
+            if (found !== undefined) resolve(found);
+          } catch {
+            // not a log line
+          }
+        });
+      }),
+    ]);
+  const pairingCode = firstEntry((entry) => entry.pairingCode);
+  // The player logs "play" with the playlist's length when it starts playing a plan (a slate is "show slate").
+  const playing = firstEntry((entry) => (entry.msg === "play" && (entry.items ?? 0) > 0 ? entry.items : undefined));
   // Nobody waits for a code when the player is already paired: keep the rejection handled.
   pairingCode.catch(() => undefined);
-  return { paired, pairingCode };
+  playing.catch(() => undefined);
+  return { paired, pairingCode, playing };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function spawnLogged(name: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {

@@ -43,7 +43,7 @@ check_raspios_reachable() {
   local release_url="$AVTECH_RASPIOS_MIRROR/dists/$AVTECH_SUITE/Release"
   if [[ $release_url == file://* ]]; then
     [[ -r ${release_url#file://} ]] || die "no apt repository at $AVTECH_RASPIOS_MIRROR (missing ${release_url#file://})"
-  elif ! curl -fsS --max-time 20 -o /dev/null "$release_url"; then
+  elif need curl curl && ! curl -fsS --max-time 20 -o /dev/null "$release_url"; then
     die "Raspberry Pi's archive is not reachable at $AVTECH_RASPIOS_MIRROR: build where it is, or set AVTECH_RASPIOS_MIRROR to a local snapshot of its .debs (see image/README.md)"
   fi
 }
@@ -51,13 +51,14 @@ check_raspios_reachable() {
 # build_base OUT_TAR: run mmdebstrap and write the root file system tarball.
 build_base() {
   local out=$1
+  # Settings first, tools second: a wrong setting is reported even where the tools are not installed yet.
+  [[ $AVTECH_PACKAGE_SOURCE == raspios ]] && check_raspios_reachable
   need mmdebstrap mmdebstrap
   if [[ $AVTECH_ARCH != "$(dpkg --print-architecture)" ]]; then
     need arch-test arch-test
     arch-test "$AVTECH_ARCH" >/dev/null ||
       die "this machine cannot run $AVTECH_ARCH programs: apt-get install qemu-user-static binfmt-support, then (as root) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && update-binfmts --enable qemu-aarch64"
   fi
-  [[ $AVTECH_PACKAGE_SOURCE == raspios ]] && check_raspios_reachable
   local sources=()
   while IFS= read -r line; do sources+=("$line"); done < <(base_sources)
   log "base: mmdebstrap $AVTECH_SUITE/$AVTECH_ARCH from $AVTECH_PACKAGE_SOURCE packages (the slow stage)"
