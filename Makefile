@@ -11,7 +11,7 @@ IMAGE_APT := mmdebstrap qemu-user-static binfmt-support arch-test binutils-aarch
 # arm64 binaries run under qemu-user during the build: make sure binfmt_misc knows them.
 ENABLE_ARM64_BINFMT := arch-test arm64 >/dev/null 2>&1 || { mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64; }
 
-.PHONY: setup demo test test-full bench proto proto-check lint typecheck build image clean distclean
+.PHONY: setup demo test test-full test-fresh bench proto proto-check lint typecheck build image clean distclean
 
 ## setup: install Node 24, Debian packages and npm dependencies when missing (idempotent)
 setup:
@@ -25,11 +25,17 @@ demo: setup build
 test: setup proto-check lint typecheck
 	vitest run
 
-## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs)
+## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs) and test-fresh
 test-full: setup proto-check lint typecheck
 	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm systemd-container curl iproute2
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
+	@$(MAKE) --no-print-directory test-fresh
+
+## test-fresh: the README's two commands on a clean Debian 12 container (clone in /root/avtech), timed
+test-fresh:
+	@scripts/setup.sh mmdebstrap systemd-container git
+	scripts/test-fresh.sh
 
 ## bench: performance benchmarks, printed as a table and written to bench/results.json
 bench: setup build

@@ -21,6 +21,8 @@ tarball=$(realpath "$1") dist=$(realpath "$2")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../image/lib/common.sh
 source "$here/../image/lib/common.sh"
+# shellcheck source=../image/lib/nspawn.sh
+source "$here/../image/lib/nspawn.sh"
 need systemd-nspawn systemd-container
 need nsenter util-linux
 need curl curl
@@ -39,15 +41,8 @@ done
 machine=avtech-cp-check-$$
 work=$(mktemp -d "${TMPDIR:-/tmp}/avtech-cp-idempotence.XXXXXX")
 rootfs=$work/root
-nspawn_pid=""
 cleanup() {
-  if [[ -n $nspawn_pid ]] && kill -0 "$nspawn_pid" 2>/dev/null; then
-    # SIGTERM asks the container's systemd to halt; SIGKILL if it has not within 60 s.
-    kill -TERM "$nspawn_pid" 2>/dev/null || true
-    for _ in $(seq 120); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$nspawn_pid" 2>/dev/null || true
-    wait "$nspawn_pid" 2>/dev/null || true
-  fi
+  stop_container
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -55,32 +50,8 @@ trap cleanup EXIT
 log "unpacking $(basename "$tarball")"
 mkdir -p "$rootfs"
 tar -C "$rootfs" --numeric-owner -xf "$tarball"
-rm -f "$rootfs/etc/resolv.conf"
-cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
-
-log "booting $machine (systemd-nspawn --boot)"
-# --register=no and --keep-unit: this host has no systemd of its own (no machined, no bus to ask for a scope).
-systemd-nspawn --boot --directory="$rootfs" --machine="$machine" --register=no --keep-unit \
-  --console=read-only >"$work/boot.log" 2>&1 &
-nspawn_pid=$!
-leader=""
-for _ in $(seq 60); do
-  leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
-  [[ -n $leader ]] && break
-  kill -0 "$nspawn_pid" 2>/dev/null || break
-  sleep 0.5
-done
-[[ -n $leader ]] || die "the container did not start: $(tail -20 "$work/boot.log")"
-# in_container COMMAND...: run a command in the container's namespaces (what the nsenter connection does).
-in_container() {
-  nsenter --ipc --mount --net --pid --uts --target="$leader" -- "$@"
-}
-state=$(timeout 120 nsenter --ipc --mount --net --pid --uts --target="$leader" -- \
-  systemctl is-system-running --wait 2>/dev/null || true)
-case $state in
-running | degraded) log "booted: systemd says '$state' (container init is PID $leader on the host)" ;;
-*) die "the container's systemd did not finish booting (state '$state'): $(tail -20 "$work/boot.log")" ;;
-esac
+boot_container "$rootfs" "$machine" "$work/boot.log"
+leader=$container_leader
 # A real host has its package lists; mmdebstrap removed them, and the role's cache_valid_time would then skip
 # the update and find no postgresql package.
 in_container apt-get update -qq || die "apt-get update failed inside the container"
