@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
 import type { LiveDelivery } from "../device/delivery.ts";
 import type { SessionRegistry } from "../live/index.ts";
 import type { RequestLimiter } from "../rate-limit/index.ts";
@@ -6,7 +7,6 @@ import type { FleetBroadcaster } from "./broadcaster.ts";
 import type { FleetMetrics } from "./metrics.ts";
 import type {
   AssetCatalog,
-  Clock,
   CommandStore,
   DesiredStateStore,
   EnrollmentKeyStore,
