@@ -43,6 +43,7 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     blobs,
     logger,
     clock,
+    config: config.fleet,
     flushMs: parts.heartbeatFlushMs,
     rateLimits: parts.registrationRateLimits,
   });

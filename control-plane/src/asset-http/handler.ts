@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { isSha256Hex } from "@avtech/proto";
 import type { Logger } from "pino";
-import { bearerToken } from "../device/context.ts";
+import { parseBearerToken } from "../auth/bearer.ts";
 import type { AssetCatalog, ScreenStore } from "../fleet/ports.ts";
 import { hashSecret } from "../pairing/index.ts";
 
@@ -70,7 +70,7 @@ async function serve(deps: AssetHandlerDeps, req: Request, res: Response, sha256
     res.setHeader("allow", "GET, HEAD");
     return send(res, 405, "use GET or HEAD");
   }
-  const token = bearerToken(new Headers({ authorization: String(req.headers.authorization ?? "") }));
+  const token = parseBearerToken(req.headers.authorization);
   const screen = token ? await deps.screens.findByTokenHash(hashSecret(token)) : undefined;
   if (!screen) {
     res.setHeader("www-authenticate", "Bearer");

@@ -1,4 +1,4 @@
-export { bearerToken } from "./bearer.ts";
+export { bearerToken, parseBearerToken } from "./bearer.ts";
 export type { TokenResolver } from "./interceptor.ts";
 export { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./interceptor.ts";
 export type { MethodPolicy } from "./policy.ts";

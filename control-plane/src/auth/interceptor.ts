@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { parseBearerToken } from "./bearer.ts";
 import { policyFor } from "./policy.ts";
 import { type Principal, principalKey, roleAtLeast } from "./principal.ts";
 
@@ -16,8 +17,7 @@ export function createAuthenticateInterceptor(resolver: TokenResolver): Intercep
   return (next) => async (req) => {
     const policy = policyFor(req.service.typeName, req.method.name);
     if (policy.public) return next(req);
-    const match = /^Bearer\s+(\S+)$/i.exec(req.header.get("authorization") ?? "");
-    const secret = match?.[1];
+    const secret = parseBearerToken(req.header.get("authorization"));
     if (!secret) {
       throw new ConnectError(
         "missing credentials: send `authorization: Bearer <session token or API token>`",

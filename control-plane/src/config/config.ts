@@ -1,8 +1,15 @@
 import { z } from "zod";
+import { defaultFleetConfig, maxCommandTtlSeconds } from "../fleet/runtime.ts";
 
 const mib = 1024 * 1024;
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Whole seconds in `min..max`; out of range, the message gives the range and `why`. */
+function secondsBetween(min: number, max: number, why: string) {
+  const range = `must be ${min}..${max} seconds: ${why}`;
+  return z.number().int("must be whole seconds").min(min, range).max(max, range);
+}
 
 /** The validated shape of the control plane's configuration. Defaults are documented in control-plane/README.md. */
 export const configSchema = z
@@ -67,6 +74,29 @@ export const configSchema = z
           .default(10 * 1024 * mib),
         screens: z.number().int().positive().default(100),
       })
+      .prefault({}),
+    /** Settings of the fleet and device services (`FleetConfig` in fleet/runtime.ts, defaults from `defaultFleetConfig`). */
+    fleet: z
+      .object({
+        /** Told to screens in Welcome; offline after 3 missed. */
+        heartbeatIntervalSeconds: secondsBetween(
+          5,
+          300,
+          "players ignore other intervals (DeviceConfig in device.proto)",
+        ).default(defaultFleetConfig.heartbeatIntervalSeconds),
+        /** Lifetime of a pairing code: long enough to read it off a screen and type it, short per RFC 8628. */
+        pairingTtlSeconds: secondsBetween(
+          60,
+          15 * 60,
+          "a person needs time to type the code, and codes live at most 15 minutes",
+        ).default(defaultFleetConfig.pairingTtlSeconds),
+        /** Command time-to-live when SendCommand gives none. */
+        commandTtlSeconds: secondsBetween(1, maxCommandTtlSeconds, "SendCommand accepts at most 7 days").default(
+          defaultFleetConfig.commandTtlSeconds,
+        ),
+      })
+      // Strict like the root, so a misspelt fleet key stops the process instead of leaving the default.
+      .strict()
       .prefault({}),
     sessionTtlHours: z.number().positive().default(12),
     ffprobePath: z.string().min(1).default("/usr/bin/ffprobe"),

@@ -50,3 +50,55 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: { AVTECH_MIN_DURATION_MS: "30000" } })).toThrow(/minDurationMs/);
   });
 });
+
+describe("loadConfig: fleet settings", () => {
+  it("default to the fleet's built-in values", () => {
+    expect(loadConfig({ env: {} }).fleet).toEqual({
+      heartbeatIntervalSeconds: 15,
+      pairingTtlSeconds: 600,
+      commandTtlSeconds: 3600,
+    });
+  });
+
+  it("come from the file, with environment variables over it", () => {
+    const config = loadConfig({
+      env: {
+        AVTECH_CONFIG: "/etc/avtech.json",
+        AVTECH_HEARTBEAT_INTERVAL_SECONDS: "30",
+        AVTECH_COMMAND_TTL_SECONDS: "7200",
+      },
+      readFile: () => JSON.stringify({ fleet: { heartbeatIntervalSeconds: 20, pairingTtlSeconds: 120 } }),
+    });
+    expect(config.fleet).toEqual({ heartbeatIntervalSeconds: 30, pairingTtlSeconds: 120, commandTtlSeconds: 7200 });
+    expect(Object.isFrozen(config.fleet)).toBe(true);
+  });
+
+  it("refuse bad values, naming the key, the range and why", () => {
+    const attempt = () =>
+      loadConfig({
+        env: {
+          AVTECH_HEARTBEAT_INTERVAL_SECONDS: "2",
+          AVTECH_PAIRING_TTL_SECONDS: "ten minutes",
+          AVTECH_COMMAND_TTL_SECONDS: String(8 * 24 * 3600),
+        },
+      });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/fleet\.heartbeatIntervalSeconds: must be 5\.\.300 seconds: players ignore/);
+    expect(attempt).toThrow(/fleet\.pairingTtlSeconds: .*expected number/);
+    expect(attempt).toThrow(
+      /fleet\.commandTtlSeconds: must be 1\.\.604800 seconds: SendCommand accepts at most 7 days/,
+    );
+    expect(() => loadConfig({ env: { AVTECH_PAIRING_TTL_SECONDS: "90.5" } })).toThrow(
+      /fleet\.pairingTtlSeconds: must be whole seconds/,
+    );
+  });
+
+  it("refuse unknown keys in the file's fleet section", () => {
+    expect(() =>
+      loadConfig({
+        env: { AVTECH_CONFIG: "/c.json" },
+        readFile: () => JSON.stringify({ fleet: { heartbeatInterval: 30 } }),
+      }),
+    ).toThrow(/fleet.*heartbeatInterval/);
+  });
+});

@@ -179,11 +179,7 @@ export const ScreenSchema = defineEntity({
     tokenHash: p.string().length(64).nullable().unique(),
     createdAt: createdAt(),
     claimedAt: p.datetime().nullable(),
-    lastSeenAt: p.datetime().nullable(),
-    desiredVersion: p.bigint("number").default(0),
-    appliedVersion: p.bigint("number").default(0),
-    syncStatus: p.string().length(16).default("pending"),
-    syncError: p.text().default(""),
+    // Live status (last seen, desired/applied version, sync error) is in the fleet's `screen_status` table.
   },
   uniques: [{ properties: ["tenant", "hardwareId"] }],
 });

@@ -17,9 +17,3 @@ export function peerContextValues(req: IncomingMessage | Http2ServerRequest): Co
 export function peerAddress(context: HandlerContext): string {
   return context.values.get(peerAddressKey) || "unknown";
 }
-
-/** The bearer token of an `authorization` header, or undefined. */
-export function bearerToken(headers: Headers): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(headers.get("authorization") ?? "");
-  return match?.[1];
-}

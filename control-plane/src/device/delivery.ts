@@ -4,7 +4,8 @@ import { create } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Clock, CommandRecord, CommandStore, DesiredStateStore, ScreenStore } from "../fleet/ports.ts";
+import type { Clock } from "../clock.ts";
+import type { CommandRecord, CommandStore, DesiredStateStore, ScreenStore } from "../fleet/ports.ts";
 import type { SessionRegistry } from "../live/index.ts";
 
 /** What the process knows about a stream it holds. */

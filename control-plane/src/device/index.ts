@@ -1,4 +1,4 @@
-export { bearerToken, peerAddress, peerAddressKey, peerContextValues } from "./context.ts";
+export { peerAddress, peerAddressKey, peerContextValues } from "./context.ts";
 export type { LiveDeliveryDeps } from "./delivery.ts";
 export { LiveDelivery } from "./delivery.ts";
 export type { PingSweepOptions } from "./keepalive.ts";

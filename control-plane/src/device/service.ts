@@ -17,12 +17,13 @@ import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { parseBearerToken } from "../auth/bearer.ts";
 import { newSecret } from "../auth/secrets.ts";
 import type { ScreenRecord } from "../fleet/ports.ts";
 import type { FleetRuntime } from "../fleet/runtime.ts";
 import { emptyStatus } from "../fleet/view.ts";
 import { formatPairingCode, hashSecret, newPairingCode } from "../pairing/index.ts";
-import { bearerToken, peerAddress } from "./context.ts";
+import { peerAddress } from "./context.ts";
 
 const printable = /^[\x21-\x7e]{1,128}$/;
 /** Resolves like `promise`, or fails with DEADLINE_EXCEEDED when hello takes too long. */
@@ -210,7 +211,7 @@ async function authenticate(
   rt: FleetRuntime,
   context: HandlerContext,
 ): Promise<{ screen: ScreenRecord; tokenHash: string }> {
-  const token = bearerToken(context.requestHeader);
+  const token = parseBearerToken(context.requestHeader.get("authorization"));
   if (!token) {
     throw new ConnectError("send the device token as `authorization: Bearer <token>`", Code.Unauthenticated);
   }

@@ -4,6 +4,7 @@ import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.j
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { type Clock, systemClock } from "../clock.ts";
 import { LiveDelivery } from "../device/delivery.ts";
 import { createDeviceService } from "../device/service.ts";
 import { SessionRegistry } from "../live/index.ts";
@@ -13,7 +14,6 @@ import type { PrincipalOf } from "./access.ts";
 import { FleetBroadcaster } from "./broadcaster.ts";
 import { defaultHealthRetentionMs } from "./health-history.ts";
 import { createFleetMetrics } from "./metrics.ts";
-import type { Clock } from "./ports.ts";
 import { Presence } from "./presence.ts";
 import { defaultFleetConfig, type FleetConfig, type FleetRuntime, type FleetStores } from "./runtime.ts";
 import { createFleetService } from "./service.ts";
@@ -29,6 +29,7 @@ export interface FleetPlaneDeps {
   stores: FleetStores;
   logger: Logger;
   metricsRegistry: Registry;
+  /** Default {@link systemClock}. */
   clock?: Clock;
   config?: Partial<FleetConfig>;
   rateLimits?: RateLimitConfig;
@@ -65,7 +66,7 @@ export interface FleetPlane {
  * `runtime.delivery.deliver` to the LISTEN/NOTIFY listener.
  */
 export function createFleetPlane(deps: FleetPlaneDeps, principalOf: PrincipalOf): FleetPlane {
-  const clock = deps.clock ?? { now: () => new Date() };
+  const clock = deps.clock ?? systemClock;
   const config = { ...defaultFleetConfig, ...deps.config };
   const metrics = createFleetMetrics(deps.metricsRegistry);
   const registry = new SessionRegistry();

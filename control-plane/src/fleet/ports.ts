@@ -25,11 +25,6 @@ export interface Principal {
   actorId: string;
 }
 
-/** Where time comes from (injected so presence and expiry are testable). */
-export interface Clock {
-  now(): Date;
-}
-
 /** A screen as stored. */
 export interface ScreenRecord {
   id: string;

@@ -1,5 +1,5 @@
+import type { Clock } from "../clock.ts";
 import type { FleetMetrics } from "./metrics.ts";
-import type { Clock } from "./ports.ts";
 import { missedHeartbeatsForOffline } from "./view.ts";
 
 interface Tracked {

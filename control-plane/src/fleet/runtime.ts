@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
 import type { LiveDelivery } from "../device/delivery.ts";
 import type { SessionRegistry } from "../live/index.ts";
 import type { RequestLimiter } from "../rate-limit/index.ts";
@@ -6,7 +7,6 @@ import type { FleetBroadcaster } from "./broadcaster.ts";
 import type { FleetMetrics } from "./metrics.ts";
 import type {
   AssetCatalog,
-  Clock,
   CommandStore,
   DesiredStateStore,
   EnrollmentKeyStore,
@@ -37,7 +37,11 @@ export interface FleetStores {
   assets: AssetCatalog;
 }
 
-/** Settings of the fleet services (defaults in {@link defaultFleetConfig}). */
+/**
+ * Settings of the fleet services (defaults in {@link defaultFleetConfig}). The heartbeat interval,
+ * pairing TTL and command TTL are operator settings: assemble.ts passes them from the validated
+ * config (`fleet.*`, see control-plane/README.md); the others keep their defaults.
+ */
 export interface FleetConfig {
   /** Told to screens in Welcome; offline after 3 missed. */
   heartbeatIntervalSeconds: number;
@@ -55,6 +59,9 @@ export interface FleetConfig {
   /** A stream that sends no hello within this is dropped, so idle sockets cannot pin handlers. */
   helloTimeoutMs: number;
 }
+
+/** Longest command time-to-live SendCommand accepts (7 days), whether asked for or the default. */
+export const maxCommandTtlSeconds = 7 * 24 * 3600;
 
 /** Defaults a signage operator would expect. */
 export const defaultFleetConfig: FleetConfig = {

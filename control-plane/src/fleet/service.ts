@@ -22,10 +22,9 @@ import { TokenBuckets } from "../rate-limit/index.ts";
 import { type PrincipalOf, readers, requireRole, writers } from "./access.ts";
 import { downsampleHealth } from "./health-history.ts";
 import type { CommandRecord, EnrollmentKeyRecord, Principal, ScreenRecord } from "./ports.ts";
-import type { FleetRuntime } from "./runtime.ts";
+import { type FleetRuntime, maxCommandTtlSeconds } from "./runtime.ts";
 import { loadScreenViews, revisionOfEtag, screenView } from "./view.ts";
 
-const maxTtlSeconds = 7 * 24 * 3600;
 const keepAliveMs = 15_000;
 
 /**
@@ -245,7 +244,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         throw new ConnectError("kind must be a known command kind", Code.InvalidArgument);
       }
       const ttl = request.ttlSeconds || rt.config.commandTtlSeconds;
-      if (ttl > maxTtlSeconds) throw new ConnectError("ttl_seconds is at most 7 days", Code.InvalidArgument);
+      if (ttl > maxCommandTtlSeconds) throw new ConnectError("ttl_seconds is at most 7 days", Code.InvalidArgument);
       for (const id of new Set(request.screenIds)) await screenOf(principal, id);
       const now = rt.clock.now();
       const commands: CommandRecord[] = [...new Set(request.screenIds)].map((screenId) => ({

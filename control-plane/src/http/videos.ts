@@ -13,6 +13,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import { parseRange } from "../asset-http/index.ts";
 import { codeName } from "../audit/index.ts";
+import { parseBearerToken } from "../auth/bearer.ts";
 import type { TokenResolver } from "../auth/interceptor.ts";
 import { type Principal, roleAtLeast } from "../auth/principal.ts";
 import type { Clock } from "../clock.ts";
@@ -55,7 +56,7 @@ function sendError(req: AnyRequest, res: AnyResponse, error: ConnectError): void
 
 /** The caller behind `authorization: Bearer <token>`; UNAUTHENTICATED when missing or unknown. */
 async function authenticate(deps: VideoRoutesDeps, req: AnyRequest): Promise<Principal> {
-  const secret = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
+  const secret = parseBearerToken(req.headers.authorization);
   const principal = secret ? await deps.tokens.resolve(secret) : undefined;
   if (!principal) {
     throw new ConnectError(

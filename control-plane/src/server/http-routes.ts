@@ -3,6 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { pipeline } from "node:stream/promises";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
+import { parseBearerToken } from "../auth/bearer.ts";
 import type { TokenResolver } from "../auth/interceptor.ts";
 import type { BlobStore } from "../content/blob-store.ts";
 import { Video } from "../db/entities.ts";
@@ -61,7 +62,7 @@ export function createHttpFallback(deps: HttpRoutesDeps): (req: AnyRequest, res:
     const match = thumbnail.exec(path);
     if (match) {
       const id = match[1] ?? "";
-      const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
+      const bearer = parseBearerToken(req.headers.authorization);
       const principal = bearer ? await deps.tokens.resolve(bearer) : undefined;
       if (!principal) {
         send(res, 401, "send `authorization: Bearer <token>`\n");

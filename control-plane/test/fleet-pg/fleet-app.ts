@@ -8,7 +8,7 @@ import { createAdminCommands } from "../../src/admin/index.ts";
 import { assembleControlPlane } from "../../src/assemble.ts";
 import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
-import { loadConfig } from "../../src/config/index.ts";
+import { type ConfigSources, loadConfig } from "../../src/config/index.ts";
 import { createFsBlobStore } from "../../src/content/index.ts";
 import type { FleetWiring } from "../../src/fleet-pg/index.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -27,12 +27,17 @@ export interface FleetApp {
   close(): Promise<void>;
 }
 
-/** Starts the control plane (own database and blob folder) with the fleet plane on PostgreSQL. */
-export async function startFleetApp(): Promise<FleetApp> {
+/**
+ * Starts the control plane (own database and blob folder) with the fleet plane on PostgreSQL.
+ * `sources` adds configuration the way an operator gives it (environment variables, the file
+ * named by `AVTECH_CONFIG`); the listen address, database and blob folder are always the test's.
+ */
+export async function startFleetApp(sources: Pick<ConfigSources, "env" | "readFile"> = {}): Promise<FleetApp> {
   const db = await createMigratedDatabase();
   const blobDir = await mkdtemp(join(tmpdir(), "avtech-fleet-blobs-"));
   const config = loadConfig({
-    env: { LOG_LEVEL: process.env.LOG_LEVEL },
+    env: { LOG_LEVEL: process.env.LOG_LEVEL, ...sources.env },
+    readFile: sources.readFile,
     overrides: { listen: { host: "127.0.0.1", port: 0, http1Port: 0 }, database: { url: db.database.url }, blobDir },
   });
   const controlPlane = await assembleControlPlane({
