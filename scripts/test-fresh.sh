@@ -8,7 +8,8 @@
 #
 # What a user's machine would have besides Debian is carried into the container from this host: Node as the
 # system has it (found on the PATH without this repository's toolchain; the stated machine has Node 20), local CA
-# certificates (/usr/local/share/ca-certificates: a proxy's, here) and root's npm user config.
+# certificates (/usr/local/share/ca-certificates: a proxy's, here), npm's user and global config, and the proxy
+# variables and NODE_EXTRA_CA_CERTS of this environment. Nothing else of the host's environment goes in.
 #
 # Needs root (systemd-nspawn) and the packages mmdebstrap, systemd-container and git. The root file system is
 # cached in AVTECH_FRESH_CACHE (default /var/cache/avtech/test-fresh) and rebuilt when its package list changes.
@@ -81,7 +82,17 @@ fi
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
 fi
-[[ -f /root/.npmrc ]] && cp /root/.npmrc "$rootfs/root/.npmrc"
+for npmrc in /root/.npmrc /etc/npmrc "$(PATH=$system_path npm config get globalconfig 2>/dev/null || true)"; do
+  [[ -f $npmrc ]] && install -D -m 0644 "$npmrc" "$rootfs/$npmrc"
+done
+# The npm the container runs has its prefix in /usr/local, so its global config is read there.
+[[ -f $rootfs/usr/etc/npmrc && ! -f $rootfs/usr/local/etc/npmrc ]] &&
+  install -D -m 0644 "$rootfs/usr/etc/npmrc" "$rootfs/usr/local/etc/npmrc"
+# The host's environment for reaching the registries (a proxy, its CA for Node) is the machine's, not ours.
+machine_env=()
+for name in NODE_EXTRA_CA_CERTS http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  [[ -n ${!name:-} ]] && machine_env+=("$name=${!name}")
+done
 
 boot_container "$rootfs" "$machine" "$work/boot.log" --bind-ro="$repo:/mnt/avtech-origin"
 in_container update-ca-certificates >/dev/null
@@ -89,7 +100,7 @@ in_container update-ca-certificates >/dev/null
 # as_user_in_container SCRIPT: a login shell of root in the container with nothing of this host's environment.
 as_user_in_container() {
   in_container env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb PATH="$system_path" \
-    bash -lc "$1"
+    "${machine_env[@]}" bash -lc "$1"
 }
 as_user_in_container "git clone -q /mnt/avtech-origin /root/avtech && git -C /root/avtech log -1 --format='cloned %h %s'"
 
@@ -104,7 +115,7 @@ log "make demo (in /root/avtech, as written in the README), until the console UR
 start=$SECONDS
 # Its own process group, so SIGINT reaches make and everything under it, as Ctrl-C in a terminal would.
 setsid nsenter --ipc --mount --net --pid --uts --target="$container_leader" -- \
-  env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb PATH="$system_path" \
+  env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb PATH="$system_path" "${machine_env[@]}" \
   bash -lc "cd /root/avtech && exec make demo" >"$work/make-demo.log" 2>&1 &
 demo_pid=$!
 tail -n +1 -f "$work/make-demo.log" --pid="$demo_pid" | sed 's/^/  | /' &
