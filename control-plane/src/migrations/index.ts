@@ -2,6 +2,7 @@ import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261123212853_initial } from "./Migration20261123212853_initial.ts";
 import { Migration20261123230000_fleet } from "./Migration20261123230000_fleet.ts";
 import { Migration20261124020000_enrollment_key_revocation } from "./Migration20261124020000_enrollment_key_revocation.ts";
+import { Migration20261206160000_screen_list_indexes } from "./Migration20261206160000_screen_list_indexes.ts";
 
 /**
  * Every migration, oldest first. Listed statically (rather than discovered from the folder) so
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
     name: "Migration20261124020000_enrollment_key_revocation",
     class: Migration20261124020000_enrollment_key_revocation,
   },
+  { name: "Migration20261206160000_screen_list_indexes", class: Migration20261206160000_screen_list_indexes },
 ];
