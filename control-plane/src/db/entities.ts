@@ -182,6 +182,18 @@ export const ScreenSchema = defineEntity({
     // Live status (last seen, desired/applied version, sync error) is in the fleet's `screen_status` table.
   },
   uniques: [{ properties: ["tenant", "hardwareId"] }],
+  // ListScreens pages in `ORDER BY name COLLATE "C", id` (src/fleet-pg/screens.ts): a tenant's
+  // page, and a group's, is an index range scan from the page token's position on.
+  indexes: [
+    {
+      name: "screens_tenant_id_name_id_index",
+      columns: [{ name: "tenant_id" }, { name: "name", collation: "C" }, { name: "id" }],
+    },
+    {
+      name: "screens_group_id_name_id_index",
+      columns: [{ name: "group_id" }, { name: "name", collation: "C" }, { name: "id" }],
+    },
+  ],
 });
 export class Screen extends ScreenSchema.class {}
 ScreenSchema.setClass(Screen);

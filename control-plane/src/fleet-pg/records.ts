@@ -125,6 +125,16 @@ export class PgCommandStore implements CommandStore {
     return rows[0] && toCommand(rows[0]);
   }
 
+  async getMany(tenantId: string, ids: readonly string[]): Promise<Map<string, CommandRecord>> {
+    const wanted = ids.filter(isUuid);
+    if (!isUuid(tenantId) || wanted.length === 0) return new Map();
+    const { rows } = await this.#pool.query<CommandRow>(
+      "SELECT * FROM commands WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+      [tenantId, wanted],
+    );
+    return new Map(rows.map((row) => [row.id, toCommand(row)]));
+  }
+
   async list(tenantId: string, screenId: string, limit: number): Promise<CommandRecord[]> {
     if (!isUuid(tenantId) || !isUuid(screenId)) return [];
     const { rows } = await this.#pool.query<CommandRow>(

@@ -1,5 +1,12 @@
 import type pg from "pg";
-import type { GroupRecord, GroupStore, ScreenEdit, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
+import type {
+  GroupRecord,
+  GroupStore,
+  ScreenEdit,
+  ScreenPageQuery,
+  ScreenRecord,
+  ScreenStore,
+} from "../fleet/ports.ts";
 import { decodeScreenSettings, encodeScreenSettings, type StoredSettings } from "./screen-settings.ts";
 import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
 
@@ -28,6 +35,11 @@ const selectScreens = `
          coalesce(d.player_version, '') AS player_version, d.first_seen_at, coalesce(d.revision, 1) AS revision,
          coalesce((SELECT array_agg(t.tag ORDER BY t.tag) FROM screen_tags t WHERE t.screen_id = s.id), '{}') AS tags
     FROM screens s LEFT JOIN screen_devices d ON d.screen_id = s.id`;
+
+/** `text` as a LIKE pattern matching it anywhere, with `%`, `_` and `\` taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
 
 function toRecord(row: ScreenRow): ScreenRecord {
   return {
@@ -121,6 +133,56 @@ export class PgScreenStore implements ScreenStore {
       id,
     ]);
     return rows[0] && toRecord(rows[0]);
+  }
+
+  async getMany(tenantId: string, ids: readonly string[]): Promise<Map<string, ScreenRecord>> {
+    const wanted = ids.filter(isUuid);
+    if (!isUuid(tenantId) || wanted.length === 0) return new Map();
+    const { rows } = await this.#pool.query<ScreenRow>(
+      `${selectScreens} WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])`,
+      [tenantId, wanted],
+    );
+    return new Map(rows.map((row) => [row.id, toRecord(row)]));
+  }
+
+  /**
+   * One statement: the tenant, group and text filters, the keyset position and the limit are all in
+   * the query. `ORDER BY name COLLATE "C", id` walks `screens_tenant_id_name_id_index` (or, with a
+   * group, `screens_group_id_name_id_index`) from the position on, so a page costs the same at
+   * the end of a large tenant as at its start; the text filter is checked on the rows walked.
+   */
+  async page(tenantId: string, query: ScreenPageQuery): Promise<{ screens: ScreenRecord[]; more: boolean }> {
+    const none = { screens: [], more: false };
+    // A PostgreSQL text value cannot hold NUL, so no stored name, hardware id or tag contains one.
+    if (!isUuid(tenantId) || query.text.includes("\0")) return none;
+    if (query.after && (!isUuid(query.after.id) || query.after.name.includes("\0"))) return none;
+    const params: unknown[] = [tenantId];
+    const where = ["s.tenant_id = $1"];
+    if (query.groupId) {
+      if (!isUuid(query.groupId)) return none;
+      params.push(query.groupId);
+      where.push(`s.group_id = $${params.length}`);
+    }
+    if (query.text) {
+      // ICU's root collation folds case for all of Unicode, as JavaScript's toLowerCase does; the
+      // database's own collation may be "C", which folds ASCII only.
+      params.push(containsPattern(query.text));
+      const p = `$${params.length}::text COLLATE "und-x-icu"`;
+      where.push(
+        `(s.name ILIKE ${p} OR s.hardware_id ILIKE ${p}
+          OR EXISTS (SELECT 1 FROM screen_tags t WHERE t.tenant_id = $1 AND t.screen_id = s.id AND t.tag ILIKE ${p}))`,
+      );
+    }
+    if (query.after) {
+      params.push(query.after.name, query.after.id);
+      where.push(`(s.name COLLATE "C", s.id) > ($${params.length - 1}::text COLLATE "C", $${params.length}::uuid)`);
+    }
+    params.push(query.limit + 1);
+    const { rows } = await this.#pool.query<ScreenRow>(
+      `${selectScreens} WHERE ${where.join(" AND ")} ORDER BY s.name COLLATE "C", s.id LIMIT $${params.length}`,
+      params,
+    );
+    return { screens: rows.slice(0, query.limit).map(toRecord), more: rows.length > query.limit };
   }
 
   async list(tenantId: string): Promise<ScreenRecord[]> {

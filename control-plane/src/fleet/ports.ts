@@ -63,8 +63,16 @@ export interface ScreenStore {
   /** A screen of the tenant with this hardware id (re-enrollment reuses it). */
   findByHardwareId(tenantId: string, hardwareId: string): Promise<ScreenRecord | undefined>;
   get(tenantId: string, id: string): Promise<ScreenRecord | undefined>;
+  /** The tenant's screens among `ids`, by id, in one read; ids of other tenants or no screen are absent. */
+  getMany(tenantId: string, ids: readonly string[]): Promise<Map<string, ScreenRecord>>;
   /** Every screen of the tenant, by name. */
   list(tenantId: string): Promise<ScreenRecord[]>;
+  /**
+   * One page of the tenant's screens that match `query`, in {@link ScreenCursor} order (one
+   * statement in SQL: the filter, the position and the limit are in the query, not in JavaScript).
+   * `more` is true when at least one matching screen follows the page.
+   */
+  page(tenantId: string, query: ScreenPageQuery): Promise<{ screens: ScreenRecord[]; more: boolean }>;
   /** Sets (a new token) or clears (revoke) the token hash; false when no such screen. */
   setTokenHash(tenantId: string, id: string, tokenHash: string | undefined): Promise<boolean>;
   /**
@@ -81,6 +89,32 @@ export interface ScreenStore {
   updateVersions(id: string, versions: { playerVersion: string; osVersion: string }): Promise<void>;
   /** Deletes the screen; false when no such screen. */
   delete(tenantId: string, id: string): Promise<boolean>;
+}
+
+/** Which screens {@link ScreenStore.page} returns. */
+export interface ScreenPageQuery {
+  /**
+   * Case-insensitive substring of the name, the hardware id or one of the tags; "" matches every
+   * screen. `%`, `_` and `\` are plain characters.
+   */
+  text: string;
+  /** Only the screens of this group; "" for screens in any group or none. An unknown id matches none. */
+  groupId: string;
+  /** The page starts after this position (the last screen of the previous page); undefined for the first page. */
+  after: ScreenCursor | undefined;
+  /** At most this many screens (at least 1). */
+  limit: number;
+}
+
+/**
+ * A position in the order {@link ScreenStore.page} lists screens in: by name compared by Unicode
+ * code point (PostgreSQL `COLLATE "C"`, the same on every server whatever its locale), then by id.
+ * The order is total, so a page that starts after a position never repeats or skips a screen
+ * that existed before the first page and was not renamed.
+ */
+export interface ScreenCursor {
+  name: string;
+  id: string;
 }
 
 /** A named set of screens. */
@@ -272,6 +306,8 @@ export interface CommandStore {
     patch: Partial<Pick<CommandRecord, "status" | "resultMessage" | "completedAt" | "hasScreenshot">>,
   ): Promise<boolean>;
   get(tenantId: string, id: string): Promise<CommandRecord | undefined>;
+  /** The tenant's commands among `ids`, by id, in one read; unknown ids and other tenants' commands are absent. */
+  getMany(tenantId: string, ids: readonly string[]): Promise<Map<string, CommandRecord>>;
   /** Newest first. */
   list(tenantId: string, screenId: string, limit: number): Promise<CommandRecord[]>;
 }

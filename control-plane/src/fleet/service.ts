@@ -19,9 +19,10 @@ import { newSecret } from "../auth/secrets.ts";
 import { newScreen } from "../device/service.ts";
 import { hashSecret, normalisePairingCode } from "../pairing/index.ts";
 import { TokenBuckets } from "../rate-limit/index.ts";
+import { isUuid } from "../validation.ts";
 import { type PrincipalOf, readers, requireRole, writers } from "./access.ts";
 import { downsampleHealth } from "./health-history.ts";
-import type { CommandRecord, EnrollmentKeyRecord, Principal, ScreenRecord } from "./ports.ts";
+import type { CommandRecord, EnrollmentKeyRecord, Principal, ScreenCursor, ScreenRecord } from "./ports.ts";
 import { type FleetRuntime, maxCommandTtlSeconds } from "./runtime.ts";
 import { loadScreenViews, revisionOfEtag, screenView } from "./view.ts";
 
@@ -109,25 +110,22 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
     async listScreens(request, context) {
       const principal = requireRole(principalOf, context, readers);
       const pageSize = Math.min(Math.max(request.pageSize || 100, 1), 1000);
-      const offset = request.pageToken ? Number.parseInt(request.pageToken, 10) : 0;
-      if (!Number.isSafeInteger(offset) || offset < 0) {
+      const after = request.pageToken ? decodeScreenPageToken(request.pageToken) : undefined;
+      if (request.pageToken && !after) {
         throw new ConnectError("page_token is not one this server returned", Code.InvalidArgument);
       }
-      const query = request.query.toLowerCase();
-      const all = (await stores.screens.list(principal.tenantId)).filter(
-        (screen) =>
-          (!request.groupId || screen.groupId === request.groupId) &&
-          (!query ||
-            screen.name.toLowerCase().includes(query) ||
-            screen.hardwareId.toLowerCase().includes(query) ||
-            screen.tags.some((tag) => tag.includes(query))),
-      );
-      const page = all.slice(offset, offset + pageSize);
-      const statuses = await stores.statuses.getMany(page.map((screen) => screen.id));
+      const { screens, more } = await stores.screens.page(principal.tenantId, {
+        text: request.query,
+        groupId: request.groupId,
+        after,
+        limit: pageSize,
+      });
+      const statuses = await stores.statuses.getMany(screens.map((screen) => screen.id));
       const now = rt.clock.now();
+      const last = screens.at(-1);
       return {
-        screens: page.map((screen) => screenView(screen, statuses.get(screen.id), now)),
-        nextPageToken: offset + pageSize < all.length ? String(offset + pageSize) : "",
+        screens: screens.map((screen) => screenView(screen, statuses.get(screen.id), now)),
+        nextPageToken: more && last ? encodeScreenPageToken(last) : "",
       };
     },
 
@@ -245,9 +243,12 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       }
       const ttl = request.ttlSeconds || rt.config.commandTtlSeconds;
       if (ttl > maxCommandTtlSeconds) throw new ConnectError("ttl_seconds is at most 7 days", Code.InvalidArgument);
-      for (const id of new Set(request.screenIds)) await screenOf(principal, id);
+      const screenIds = [...new Set(request.screenIds)];
+      const targets = await stores.screens.getMany(principal.tenantId, screenIds);
+      const missing = screenIds.find((id) => !targets.has(id));
+      if (missing !== undefined) throw new ConnectError(`no screen ${missing} in your tenant`, Code.NotFound);
       const now = rt.clock.now();
-      const commands: CommandRecord[] = [...new Set(request.screenIds)].map((screenId) => ({
+      const commands: CommandRecord[] = screenIds.map((screenId) => ({
         id: randomUUID(),
         tenantId: principal.tenantId,
         screenId,
@@ -282,8 +283,17 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         "command queued",
       );
       await rt.wake(commands.map((command) => command.screenId));
-      const current = await Promise.all(commands.map((command) => stores.commands.get(principal.tenantId, command.id)));
-      return { commands: current.flatMap((command) => (command ? [commandMessage(command)] : [])) };
+      // Re-read after the wake-up: a command sent on a stream this process holds is DELIVERED by now.
+      const current = await stores.commands.getMany(
+        principal.tenantId,
+        commands.map((command) => command.id),
+      );
+      return {
+        commands: commands.flatMap((command) => {
+          const stored = current.get(command.id);
+          return stored ? [commandMessage(stored)] : [];
+        }),
+      };
     },
 
     async listCommands(request, context) {
@@ -407,6 +417,26 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
 
   function disconnect(screenId: string, why: string): void {
     rt.registry.disconnect(screenId, new ConnectError(`${why}; register the screen again`, Code.Unauthenticated));
+  }
+}
+
+/**
+ * A ListScreens page token: the position (name, id) of the page's last screen, so the next page
+ * starts right after it (keyset paging: screens added or deleted meanwhile shift nothing).
+ */
+function encodeScreenPageToken(last: ScreenCursor): string {
+  return Buffer.from(JSON.stringify([last.name, last.id])).toString("base64url");
+}
+
+/** The position in a token {@link encodeScreenPageToken} made; undefined for anything else. */
+function decodeScreenPageToken(token: string): ScreenCursor | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (!Array.isArray(value) || value.length !== 2) return undefined;
+    const [name, id] = value;
+    return typeof name === "string" && typeof id === "string" && isUuid(id) ? { name, id } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -95,7 +95,9 @@ export async function loadScreenViews(
   ids: readonly string[],
   now: Date,
 ): Promise<Screen[]> {
-  const statuses = await stores.statuses.getMany(ids);
-  const screens = await Promise.all(ids.map((id) => stores.screens.get(tenantId, id)));
-  return screens.flatMap((screen) => (screen ? [screenView(screen, statuses.get(screen.id), now)] : []));
+  const [statuses, screens] = await Promise.all([stores.statuses.getMany(ids), stores.screens.getMany(tenantId, ids)]);
+  return ids.flatMap((id) => {
+    const screen = screens.get(id);
+    return screen ? [screenView(screen, statuses.get(id), now)] : [];
+  });
 }

@@ -120,6 +120,35 @@ describe("the fleet plane on PostgreSQL", () => {
     expect(left.rowCount).toBe(0);
   });
 
+  it("sends a command to several screens at once, and refuses the lot when one is another tenant's", async () => {
+    const server = await pgf.server();
+    const online = await enrollScreen(server, "pi-batch-1", a);
+    const offline = await enrollScreen(server, "pi-batch-2", a);
+    const theirs = await enrollScreen(server, "pi-batch-3", b);
+    const stream = openStream(server.device(), online.deviceToken);
+    expect((await stream.next()).message.case).toBe("welcome");
+    const error = await server
+      .fleet(a)
+      .sendCommand({ screenIds: [online.deviceId, theirs.deviceId, offline.deviceId], kind: CommandKind.IDENTIFY })
+      .catch((e) => e);
+    expect(codeOf(error)).toBe(Code.NotFound);
+    expect((error as ConnectError).rawMessage).toBe(`no screen ${theirs.deviceId} in your tenant`);
+    const none = await pgf.pool.query("SELECT 1 FROM commands WHERE screen_id = ANY($1::uuid[])", [
+      [online.deviceId, offline.deviceId, theirs.deviceId],
+    ]);
+    expect(none.rowCount).toBe(0);
+    const { commands } = await server
+      .fleet(a)
+      .sendCommand({ screenIds: [offline.deviceId, online.deviceId], kind: CommandKind.IDENTIFY });
+    // Read back after the wake-up: the connected screen's command went out on its stream.
+    expect(commands.map((c) => [c.screenId, c.status])).toEqual([
+      [offline.deviceId, CommandStatus.QUEUED],
+      [online.deviceId, CommandStatus.DELIVERED],
+    ]);
+    expect((await stream.next()).message.case).toBe("command");
+    stream.hangUp();
+  });
+
   it("delivers a command queued offline on connect and records its result", async () => {
     const server = await pgf.server();
     const { deviceToken, deviceId } = await enrollScreen(server, "pi-cmd-1", a);

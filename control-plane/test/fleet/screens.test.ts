@@ -1,6 +1,7 @@
+import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { enrollScreen } from "../lib/fleet-device.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 
@@ -76,5 +77,54 @@ describe("screens and groups", () => {
     ]);
     expect(third.nextPageToken).toBe("");
     expect((await fleet.listScreens({ query: "PI-3" })).screens.map((s) => s.hardwareId)).toEqual(["pi-3"]);
+  });
+
+  it("refuses a page_token it did not hand out", async () => {
+    const fleet = server.fleet();
+    const forged = Buffer.from(JSON.stringify(["pi-1", "not-a-uuid"])).toString("base64url");
+    for (const pageToken of ["2", "not a token", forged]) {
+      await expect(fleet.listScreens({ pageToken })).rejects.toSatisfy((e) => codeOf(e) === Code.InvalidArgument);
+    }
+  });
+
+  it("looks every SendCommand target up in one read; an unknown or other tenant's screen is NOT_FOUND by id", async () => {
+    const one = await enrollScreen(server, "pi-c1");
+    const two = await enrollScreen(server, "pi-c2");
+    const theirs = await enrollScreen(server, "pi-c3", "tenant-b");
+    const screens = {
+      get: vi.spyOn(server.stores.screens, "get"),
+      getMany: vi.spyOn(server.stores.screens, "getMany"),
+    };
+    const commands = {
+      get: vi.spyOn(server.stores.commands, "get"),
+      getMany: vi.spyOn(server.stores.commands, "getMany"),
+    };
+    const fleet = server.fleet();
+    const { commands: sent } = await fleet.sendCommand({
+      screenIds: [one.deviceId, two.deviceId, one.deviceId],
+      kind: CommandKind.IDENTIFY,
+    });
+    expect(sent.map((c) => [c.screenId, c.status])).toEqual([
+      [one.deviceId, CommandStatus.QUEUED],
+      [two.deviceId, CommandStatus.QUEUED],
+    ]);
+    expect(screens.getMany.mock.calls).toEqual([["tenant-a", [one.deviceId, two.deviceId]]]);
+    expect(commands.getMany).toHaveBeenCalledTimes(1);
+    expect(screens.get).not.toHaveBeenCalled();
+    expect(commands.get).not.toHaveBeenCalled();
+
+    const queued = server.stores.commands.rows.size;
+    const unknown = "00000000-0000-4000-8000-000000000000";
+    for (const [missing, screenIds] of [
+      [unknown, [one.deviceId, unknown, theirs.deviceId]],
+      [theirs.deviceId, [one.deviceId, two.deviceId, theirs.deviceId]],
+      ["not-a-uuid", ["not-a-uuid"]],
+    ] as const) {
+      const error = await fleet.sendCommand({ screenIds: [...screenIds], kind: CommandKind.REBOOT }).catch((e) => e);
+      expect(codeOf(error)).toBe(Code.NotFound);
+      expect((error as ConnectError).rawMessage).toBe(`no screen ${missing} in your tenant`);
+    }
+    expect(server.stores.commands.rows.size).toBe(queued);
+    expect(screens.get).not.toHaveBeenCalled();
   });
 });

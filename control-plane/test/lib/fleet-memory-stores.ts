@@ -18,7 +18,9 @@ import type {
   PairingStore,
   PlayEventStore,
   PublishSources,
+  ScreenCursor,
   ScreenEdit,
+  ScreenPageQuery,
   ScreenRecord,
   ScreenStatus,
   ScreenStatusStore,
@@ -32,6 +34,14 @@ import { emptyStatus } from "../../src/fleet/index.ts";
 
 /** Yields to the event loop, so concurrent callers interleave as they would against a database. */
 const eventLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The order of ScreenStore.page: name by Unicode code point (what PostgreSQL's `COLLATE "C"` does:
+ * it compares UTF-8 bytes, and so does this), then id.
+ */
+export function compareScreenOrder(a: ScreenCursor, b: ScreenCursor): number {
+  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
 
 /** In-memory ScreenStore. */
 export class MemoryScreenStore implements ScreenStore {
@@ -55,10 +65,38 @@ export class MemoryScreenStore implements ScreenStore {
     const row = this.rows.get(id);
     return row && row.tenantId === tenantId ? { ...row } : undefined;
   }
+  async getMany(tenantId: string, ids: readonly string[]) {
+    const found = new Map<string, ScreenRecord>();
+    for (const id of ids) {
+      const row = this.rows.get(id);
+      if (row && row.tenantId === tenantId) found.set(id, { ...row });
+    }
+    return found;
+  }
   async list(tenantId: string) {
     return [...this.rows.values()]
       .filter((row) => row.tenantId === tenantId)
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+  async page(tenantId: string, query: ScreenPageQuery) {
+    const text = query.text.toLowerCase();
+    const { after } = query;
+    const matching = [...this.rows.values()]
+      .filter(
+        (row) =>
+          row.tenantId === tenantId &&
+          (!query.groupId || row.groupId === query.groupId) &&
+          (!text ||
+            row.name.toLowerCase().includes(text) ||
+            row.hardwareId.toLowerCase().includes(text) ||
+            row.tags.some((tag) => tag.toLowerCase().includes(text))) &&
+          (!after || compareScreenOrder(row, after) > 0),
+      )
+      .sort(compareScreenOrder);
+    return {
+      screens: matching.slice(0, query.limit).map((row) => ({ ...row, tags: [...row.tags] })),
+      more: matching.length > query.limit,
+    };
   }
   async setTokenHash(tenantId: string, id: string, tokenHash: string | undefined) {
     const row = this.rows.get(id);
@@ -302,6 +340,14 @@ export class MemoryCommandStore implements CommandStore {
   async get(tenantId: string, id: string) {
     const row = this.rows.get(id);
     return row && row.tenantId === tenantId ? { ...row } : undefined;
+  }
+  async getMany(tenantId: string, ids: readonly string[]) {
+    const found = new Map<string, CommandRecord>();
+    for (const id of ids) {
+      const row = this.rows.get(id);
+      if (row && row.tenantId === tenantId) found.set(id, { ...row });
+    }
+    return found;
   }
   async list(tenantId: string, screenId: string, limit: number) {
     return [...this.rows.values()]
