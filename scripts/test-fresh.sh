@@ -106,7 +106,7 @@ as_user_in_container "git clone -q /mnt/avtech-origin /root/avtech && git -C /ro
 
 log "make test (in /root/avtech, as written in the README)"
 start=$SECONDS
-as_user_in_container "cd /root/avtech && make test" 2>&1 | tee "$work/make-test.log" | sed 's/^/  | /' ||
+as_user_in_container "cd /root/avtech && make test" 2>&1 | tee "$work/make-test.log" | sed -u 's/^/  | /' ||
   die "make test failed on a fresh Debian 12 after $((SECONDS - start)) s (transcript above)"
 test_seconds=$((SECONDS - start))
 log "make test passed in $test_seconds s"
@@ -118,7 +118,7 @@ setsid nsenter --ipc --mount --net --pid --uts --target="$container_leader" -- \
   env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=dumb PATH="$system_path" "${machine_env[@]}" \
   bash -lc "cd /root/avtech && exec make demo" >"$work/make-demo.log" 2>&1 &
 demo_pid=$!
-tail -n +1 -f "$work/make-demo.log" --pid="$demo_pid" | sed 's/^/  | /' &
+tail -n +1 -f "$work/make-demo.log" --pid="$demo_pid" | sed -u 's/^/  | /' &
 tail_pid=$!
 ready=""
 while ((SECONDS - start < demo_timeout)); do
