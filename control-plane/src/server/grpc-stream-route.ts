@@ -1,4 +1,15 @@
-import { Http2ServerRequest, Http2ServerResponse, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+/*
+ * One Node HTTP/2 API: the compatibility API (Http2ServerRequest / Http2ServerResponse) for all
+ * reading and writing. The route is entered from the server's request handler, which it shares
+ * with connect-node's adapter, so by then Node has made the compatibility objects and they listen
+ * on the stream: the request owns 'data'/'end', and the response answers the stream's
+ * 'wantTrailers' with its own trailers (a second `sendTrailers` from core code would throw).
+ * Driving the core Http2Stream underneath would fight those listeners; serving from the server's
+ * 'stream' event instead would need every other request to bypass the compatibility layer too.
+ * connect-node's adapter uses the same API. The backing stream is only read for `rstCode`, which
+ * the compatibility API does not surface (connect-node reads it the same way).
+ */
+import { constants, Http2ServerRequest, Http2ServerResponse, type OutgoingHttpHeaders } from "node:http2";
 import {
   create,
   type DescMessage,
@@ -21,6 +32,8 @@ import {
   type StreamResponse,
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { Logger } from "pino";
+import { EnvelopeDecoder, encodeEnvelope } from "./grpc-framing.ts";
 
 /** A bidi method implementation as in a Connect `ServiceImpl`. */
 export type BidiImpl<I extends DescMessage, O extends DescMessage> = (
@@ -46,6 +59,12 @@ export type GrpcStreamRouteOptions<I extends DescMessage, O extends DescMessage>
   /** Largest request message accepted, in bytes. */
   readMaxBytes: number;
   contextValues: (req: Http2ServerRequest) => ContextValues;
+  /**
+   * Where a failure of the route itself is logged: when ending a call throws (e.g. an error detail
+   * cannot be encoded into the status, or Node refuses a header), the route logs it here and
+   * closes that one stream with an internal error.
+   */
+  logger: Logger;
 };
 
 /**
@@ -61,7 +80,6 @@ export type GrpcStreamRoute = (req: Http2ServerRequest, res: Http2ServerResponse
  * upload of 1 MiB messages to a few MiB per call when the disk is slower than the network.
  */
 const inboundHighWater = { messages: 16, bytes: 4 * 1024 * 1024 };
-const envelopeHeaderBytes = 5;
 
 /**
  * A lean gRPC-over-HTTP/2 transport for ONE client-streaming or bidi method, running the same
@@ -82,6 +100,7 @@ export function createGrpcStreamRoute<I extends DescMessage, O extends DescMessa
 ): GrpcStreamRoute {
   const { method } = options;
   const path = `/${method.parent.typeName}/${method.name}`;
+  const procedure = path.slice(1);
   return (req, res) => {
     // A TLS server that allows HTTP/1.1 passes its HTTP/1.1 requests to the same handler.
     if (!(req instanceof Http2ServerRequest) || !(res instanceof Http2ServerResponse)) return false;
@@ -90,12 +109,11 @@ export function createGrpcStreamRoute<I extends DescMessage, O extends DescMessa
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
     const encoding = req.headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    void serve(req, res);
+    serve(req, res).catch((error: unknown) => closeAfterFailure(res, error));
     return true;
   };
 
   async function serve(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
-    const { stream } = res;
     const reply = new Reply(res);
     const timeout = parseTimeout(headerValue(req.headers["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
     if (timeout.error) {
@@ -118,7 +136,9 @@ export function createGrpcStreamRoute<I extends DescMessage, O extends DescMessa
     context.signal.addEventListener("abort", () => inbound.fail(ConnectError.from(context.signal.reason)), {
       once: true,
     });
-    stream.once("close", () => context.abort(new ConnectError("the client closed the stream", Code.Canceled)));
+    res.once("close", () =>
+      context.abort(resetError(req.stream.rstCode) ?? new ConnectError("the client closed the stream", Code.Canceled)),
+    );
     const request: StreamRequest<I, O> = {
       stream: true,
       service: method.parent,
@@ -164,6 +184,46 @@ export function createGrpcStreamRoute<I extends DescMessage, O extends DescMessa
       inbound.fail(new ConnectError("the call ended", Code.Canceled));
     }
   }
+
+  /**
+   * The last resort when serving a call threw past its own error handling (e.g. writing the call's
+   * status threw: an error detail that cannot be encoded, a header Node refuses): logs the error,
+   * then closes this one stream with an internal error, as a trailers-only INTERNAL status while
+   * no headers went out, else as RST_STREAM INTERNAL_ERROR.
+   *
+   * WARNING: must never throw. It ends the promise of every call, and an unhandled rejection ends
+   * the process, which drops every screen's stream at once.
+   */
+  function closeAfterFailure(res: Http2ServerResponse, error: unknown): void {
+    const statusPossible = !res.headersSent && !res.writableEnded;
+    try {
+      options.logger.error(
+        { err: error, procedure, closedWith: statusPossible ? "grpc-status INTERNAL" : "RST_STREAM INTERNAL_ERROR" },
+        "the gRPC stream route failed to end a call; closing its stream with an internal error",
+      );
+    } catch {
+      // Nothing is left to report with; closing the stream below still matters.
+    }
+    try {
+      if (statusPossible) {
+        // Drops what the failed attempt had set (one of those headers may be what failed).
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        res.setHeader("content-type", "application/grpc+proto");
+        res.setHeader("grpc-status", String(Code.Internal));
+        res.setHeader("grpc-message", encodeURIComponent("internal error; the server logged the details"));
+        res.end();
+        return;
+      }
+    } catch {
+      // Reset the stream instead.
+    }
+    try {
+      // An error (not an AbortError) makes Node reset the stream with INTERNAL_ERROR.
+      res.destroy(new Error("the gRPC stream route failed to end the call", { cause: error }));
+    } catch {
+      // The stream is gone already.
+    }
+  }
 }
 
 type StreamCall = (req: StreamRequest) => Promise<StreamResponse>;
@@ -189,18 +249,24 @@ async function* messages<O extends DescMessage>(
   for await (const message of output) yield create(schema, message);
 }
 
+/**
+ * The error a call ends with when the client reset its stream, from the stream's RST_STREAM code,
+ * or undefined while the stream is open or when it closed without an error (NO_ERROR).
+ */
+function resetError(rstCode: number | undefined): ConnectError | undefined {
+  if (rstCode === undefined || rstCode === constants.NGHTTP2_NO_ERROR) return undefined;
+  if (rstCode === constants.NGHTTP2_CANCEL) return new ConnectError("the client canceled the call", Code.Canceled);
+  return new ConnectError(`the stream was reset with HTTP/2 error code ${rstCode}`, Code.Canceled);
+}
+
 /** Request messages as an async iterable, parsed from the request body's gRPC envelopes. */
 class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
   readonly #req: Http2ServerRequest;
   readonly #schema: I;
-  readonly #readMaxBytes: number;
+  /** Dropped when the call fails: it may hold a partly received message. */
+  #decoder: EnvelopeDecoder | undefined;
   readonly #ready: { message: MessageShape<I>; bytes: number }[] = [];
   #readyBytes = 0;
-  /** Received bytes not parsed yet, as they came (a large message arrives in many HTTP/2 frames). */
-  readonly #chunks: Buffer[] = [];
-  #buffered = 0;
-  /** Length of the message whose header was read and whose body is still arriving. */
-  #bodyLength: number | undefined;
   #ended = false;
   #error: ConnectError | undefined;
   #wake: (() => void) | undefined;
@@ -208,94 +274,74 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
   constructor(req: Http2ServerRequest, schema: I, readMaxBytes: number) {
     this.#req = req;
     this.#schema = schema;
-    this.#readMaxBytes = readMaxBytes;
+    // Only the identity encoding reaches the route (see createGrpcStreamRoute).
+    this.#decoder = new EnvelopeDecoder({ readMaxBytes, compression: false });
     req.on("data", (chunk: Buffer) => this.#receive(chunk));
-    // Node ends the request body of a stream the client reset as if it had finished, just before it
-    // reports the reset; deciding one turn later tells a reset from a finished request. (A reset
-    // also closes the stream, which aborts the call's context: see `serve`.)
-    req.once("end", () =>
-      setImmediate(() => {
-        if (req.aborted) this.fail(new ConnectError("the client canceled the call", Code.Canceled));
-        else if (this.#buffered > 0 || this.#bodyLength !== undefined) {
-          this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
-        } else {
-          this.#ended = true;
-          this.#wakeReader();
-        }
-      }),
-    );
+    // WARNING: the end of the body alone does not say the request finished. Node's HTTP/2 client
+    // (under grpc-js and connect-node) cancels a call by sending END_STREAM and then RST_STREAM
+    // CANCEL, and the body's 'end' reaches us before Node has processed the reset: rstCode is
+    // still NO_ERROR then (measured on Node 24). So the route decides in the next check phase,
+    // after this loop turn's I/O has been parsed, from the stream's rstCode: a reset that came
+    // with the END_STREAM (grpc-js's cancel, as measured) fails the request messages with its
+    // error. A reset that arrives in a later read (node:http2's close() can send it in a later
+    // write) comes after a finished request: the implementation has seen the end, and the
+    // stream's close then aborts the call's context with the reset's error (see `serve`).
+    req.once("end", () => setImmediate(() => this.#bodyEnded()));
   }
 
   /** Ends iteration with `error` unless it already ended. */
   fail(error: ConnectError): void {
     if (this.#ended || this.#error) return;
     this.#error = error;
-    this.#chunks.length = 0;
+    this.#decoder = undefined;
     this.#wakeReader();
   }
 
+  #bodyEnded(): void {
+    if (this.#ended || this.#error) return;
+    const reset = resetError(this.#req.stream.rstCode);
+    if (reset) this.fail(reset);
+    else if (this.#decoder?.partial) {
+      this.fail(new ConnectError("the request ended inside a message", Code.InvalidArgument));
+    } else {
+      this.#ended = true;
+      this.#wakeReader();
+    }
+  }
+
   #receive(chunk: Buffer): void {
-    if (this.#error) return;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    for (;;) {
-      if (this.#bodyLength === undefined) {
-        if (this.#buffered < envelopeHeaderBytes) break;
-        const header = this.#take(envelopeHeaderBytes);
-        if ((header[0] as number) & 0b1) {
+    const decoder = this.#decoder;
+    if (this.#error || !decoder) return;
+    decoder.push(chunk);
+    for (let read = decoder.next(); read.type !== "incomplete"; read = decoder.next()) {
+      switch (read.type) {
+        case "compressedWithoutEncoding":
           this.fail(new ConnectError("compressed message without grpc-encoding", Code.Internal));
           return;
-        }
-        const length = header.readUInt32BE(1);
-        if (length > this.#readMaxBytes) {
+        case "tooLarge":
           this.fail(
             new ConnectError(
-              `message size ${length} is larger than the configured readMaxBytes ${this.#readMaxBytes}`,
+              `message size ${read.length} is larger than the configured readMaxBytes ${read.readMaxBytes}`,
               Code.ResourceExhausted,
             ),
           );
           return;
+        case "envelope": {
+          const body = read.envelope.data;
+          try {
+            this.#ready.push({ message: fromBinary(this.#schema, body), bytes: body.length });
+            this.#readyBytes += body.length;
+          } catch (error) {
+            this.fail(new ConnectError(`cannot parse the request message: ${String(error)}`, Code.InvalidArgument));
+            return;
+          }
         }
-        this.#bodyLength = length;
-      }
-      if (this.#buffered < this.#bodyLength) break;
-      const body = this.#take(this.#bodyLength);
-      this.#bodyLength = undefined;
-      try {
-        this.#ready.push({ message: fromBinary(this.#schema, body), bytes: body.length });
-        this.#readyBytes += body.length;
-      } catch (error) {
-        this.fail(new ConnectError(`cannot parse the request message: ${String(error)}`, Code.InvalidArgument));
-        return;
       }
     }
     if (this.#ready.length >= inboundHighWater.messages || this.#readyBytes >= inboundHighWater.bytes) {
       this.#req.pause();
     }
     this.#wakeReader();
-  }
-
-  /** The next `n` buffered bytes: a view when one chunk holds them, else one copy. */
-  #take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    this.#buffered -= n;
-    const first = this.#chunks[0] as Buffer;
-    if (first.length >= n) {
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.#chunks[0] as Buffer;
-      const part = Math.min(n - filled, chunk.length);
-      chunk.copy(out, filled, 0, part);
-      filled += part;
-      if (part === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(part);
-    }
-    return out;
   }
 
   #wakeReader(): void {
@@ -325,59 +371,82 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
 /** The response side of one call: headers with the first message, then messages, then trailers. */
 class Reply {
   readonly #res: Http2ServerResponse;
-  readonly #stream: ServerHttp2Stream;
+  #closed = false;
   #finished = false;
 
   constructor(res: Http2ServerResponse) {
     this.#res = res;
-    this.#stream = res.stream;
+    res.once("close", () => {
+      this.#closed = true;
+    });
   }
 
   async send(bytes: Uint8Array, header: Headers): Promise<void> {
-    const stream = this.#stream;
-    if (stream.destroyed || stream.closed) throw new ConnectError("the client closed the stream", Code.Canceled);
-    if (!stream.headersSent) stream.respond(responseHeaders(header), { waitForTrailers: true });
-    const frame = Buffer.allocUnsafe(envelopeHeaderBytes + bytes.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(bytes.length, 1);
-    frame.set(bytes, envelopeHeaderBytes);
-    if (!stream.write(frame)) {
+    const res = this.#res;
+    if (this.#closed) throw new ConnectError("the client closed the stream", Code.Canceled);
+    if (!res.headersSent) res.writeHead(200, responseHeaders(header));
+    if (!res.write(encodeEnvelope(bytes))) {
       await new Promise<void>((resolve) => {
         const done = () => {
-          stream.off("drain", done);
-          stream.off("close", done);
+          res.off("drain", done);
+          res.off("close", done);
           resolve();
         };
-        stream.on("drain", done);
-        stream.on("close", done);
+        res.on("drain", done);
+        res.on("close", done);
       });
     }
   }
 
   /** Ends the call with a status: in trailers after messages, or as a trailers-only response. */
   finish(error: ConnectError | undefined, header = new Headers(), trailer = new Headers()): void {
-    const stream = this.#stream;
-    if (this.#finished || stream.destroyed || stream.closed) return;
+    const res = this.#res;
+    if (this.#finished || this.#closed) return;
     this.#finished = true;
-    const status = nodeHeaders(setTrailerStatus(new Headers(trailer), error));
-    if (!stream.headersSent) {
-      stream.respond({ ...responseHeaders(header), ...status }, { endStream: true });
+    const status = setTrailerStatus(new Headers(trailer), error);
+    if (!res.headersSent) {
+      // Trailers-only: `end()` sends the headers set so far with END_STREAM.
+      for (const [name, value] of Object.entries({ ...responseHeaders(header), ...nodeHeaders(status) })) {
+        res.setHeader(name, value as string);
+      }
+      res.end();
       return;
     }
-    // Node's compatibility response (which every HTTP/2 request handler gets) sends its trailers
-    // when the stream asks for them, so the status goes there.
-    this.#res.addTrailers(status);
-    stream.end();
+    res.addTrailers(trailerFields(status));
+    res.end();
   }
 }
 
 function responseHeaders(header: Headers): OutgoingHttpHeaders {
-  return { ...nodeHeaders(header), ":status": 200, "content-type": "application/grpc+proto" };
+  return { ...nodeHeaders(header), "content-type": "application/grpc+proto" };
 }
 
 function nodeHeaders(headers: Headers): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}
+
+/**
+ * Fields HTTP/2 forbids (RFC 9113 8.2.2). Node's compatibility response drops them from headers,
+ * but throws on them from inside its 'wantTrailers' handler, outside any promise, which ends the
+ * process; an error's metadata becomes trailers, so they are dropped here.
+ */
+const connectionSpecificFields = new Set([
+  "connection",
+  "http2-settings",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+function trailerFields(headers: Headers): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  headers.forEach((value, key) => {
+    if (connectionSpecificFields.has(key) || (key === "te" && value !== "trailers")) return;
     out[key] = value;
   });
   return out;

@@ -173,7 +173,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
 
   // Uploads and screens' streams over plain gRPC skip the Connect adapter's per-message pipeline
   // (see grpc-stream-route.ts); every other call, and these over gRPC-Web or Connect, go through it.
-  const shared = { interceptors, readMaxBytes: limits.readMaxBytes, contextValues: peerContextValues };
+  const shared = { interceptors, readMaxBytes: limits.readMaxBytes, contextValues: peerContextValues, logger };
   const streamRoutes = [
     createGrpcStreamRoute({
       ...shared,

@@ -95,6 +95,7 @@ export async function startFleetTestServer<S extends FleetStores = MemoryFleetSt
     interceptors: [],
     readMaxBytes: 4 * 1024 * 1024,
     contextValues: peerContextValues,
+    logger,
   });
   const server = http2.createServer((req, res) => {
     if (!deviceStream(req, res) && !assets(req, res)) connect(req, res);

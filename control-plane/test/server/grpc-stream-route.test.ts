@@ -13,6 +13,7 @@ import {
   DeviceService,
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import {
   Code,
   ConnectError,
@@ -33,6 +34,13 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { peerContextValues } from "../../src/device/index.ts";
 import { createErrorInterceptor } from "../../src/server/errors.ts";
+import {
+  decodeEnvelopes,
+  EnvelopeDecoder,
+  encodeEnvelope,
+  encodeEnvelopeHeader,
+  envelopeFlagCompressed,
+} from "../../src/server/grpc-framing.ts";
 import { createGrpcStreamRoute } from "../../src/server/grpc-stream-route.ts";
 import { observe } from "../../src/server/observe.ts";
 import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";
@@ -78,14 +86,6 @@ function hello(playerVersion: string): ConnectRequest {
   return create(ConnectRequestSchema, { message: { case: "hello", value: { playerVersion } } });
 }
 
-function envelope(payload: Uint8Array, flags = 0, length = payload.length): Buffer {
-  const frame = Buffer.alloc(5 + payload.length);
-  frame[0] = flags;
-  frame.writeUInt32BE(length, 1);
-  frame.set(payload, 5);
-  return frame;
-}
-
 /** What a raw HTTP/2 call saw: response headers, the messages in its body, and its trailers. */
 interface RawResult {
   headers: http2.IncomingHttpHeaders;
@@ -106,6 +106,7 @@ describe("the lean gRPC route for a bidi method", () => {
       interceptors,
       readMaxBytes,
       contextValues: peerContextValues,
+      logger: pino({ level: "silent" }),
     });
     const connect = connectNodeAdapter({
       routes: (router) => router.service(DeviceService, { connect: echo }),
@@ -152,11 +153,8 @@ describe("the lean gRPC route for a bidi method", () => {
         stream.on("close", resolve);
         stream.on("error", reject);
       });
-      let bytes = Buffer.concat(body);
-      while (bytes.length >= 5) {
-        const length = bytes.readUInt32BE(1);
-        result.messages.push(fromBinary(ConnectResponseSchema, bytes.subarray(5, 5 + length)));
-        bytes = bytes.subarray(5 + length);
+      for (const { data } of decodeEnvelopes(Buffer.concat(body))) {
+        result.messages.push(fromBinary(ConnectResponseSchema, data));
       }
       return result;
     } finally {
@@ -208,7 +206,7 @@ describe("the lean gRPC route for a bidi method", () => {
 
   it("parses many messages in one chunk and a message split across chunks, in order", async () => {
     const frames = Buffer.concat(
-      Array.from({ length: 100 }, (_, i) => envelope(toBinary(ConnectRequestSchema, hello(`v${i}`)))),
+      Array.from({ length: 100 }, (_, i) => encodeEnvelope(toBinary(ConnectRequestSchema, hello(`v${i}`)))),
     );
     const cut = 7 + Math.floor(frames.length / 2);
     const result = await rawCall([frames.subarray(0, cut), frames.subarray(cut)]);
@@ -219,9 +217,9 @@ describe("the lean gRPC route for a bidi method", () => {
   });
 
   it("accepts an empty message (every field at its default) and one split byte by byte", async () => {
-    const frame = envelope(toBinary(ConnectRequestSchema, hello("bytewise")));
+    const frame = encodeEnvelope(toBinary(ConnectRequestSchema, hello("bytewise")));
     const bytes = [...frame].map((b) => Buffer.from([b]));
-    const result = await rawCall([envelope(new Uint8Array(0)), ...bytes]);
+    const result = await rawCall([encodeEnvelope(new Uint8Array(0)), ...bytes]);
     expect(status(result)).toEqual({ code: 0, message: "" });
     expect(result.messages.map((m) => m.message.case === "welcome" && m.message.value.screenName)).toEqual([
       "bytewise",
@@ -229,7 +227,7 @@ describe("the lean gRPC route for a bidi method", () => {
   });
 
   it("answers an error before any message with a trailers-only response carrying code and message", async () => {
-    const result = await rawCall([envelope(toBinary(ConnectRequestSchema, hello("refuse")))]);
+    const result = await rawCall([encodeEnvelope(toBinary(ConnectRequestSchema, hello("refuse")))]);
     expect(result.trailers).toBeUndefined();
     expect(result.headers[":status"]).toBe(200);
     expect(status(result)).toEqual({ code: Code.FailedPrecondition, message: "refused as asked" });
@@ -250,31 +248,31 @@ describe("the lean gRPC route for a bidi method", () => {
   });
 
   it("turns an unexpected error into INTERNAL without its details, through the same interceptors", async () => {
-    const result = await rawCall([envelope(toBinary(ConnectRequestSchema, hello("crash")))]);
+    const result = await rawCall([encodeEnvelope(toBinary(ConnectRequestSchema, hello("crash")))]);
     expect(status(result)).toEqual({ code: Code.Internal, message: "internal error; the server logged the details" });
     expect(outcomes.at(-1)).toBe("Internal");
   });
 
   it("refuses a message larger than readMaxBytes with RESOURCE_EXHAUSTED before reading it", async () => {
-    const result = await rawCall([envelope(new Uint8Array(0), 0, readMaxBytes + 1)]);
+    const result = await rawCall([encodeEnvelopeHeader(0, readMaxBytes + 1)]);
     expect(status(result).code).toBe(Code.ResourceExhausted as number);
     expect(status(result).message).toContain(`larger than the configured readMaxBytes ${readMaxBytes}`);
   });
 
   it("refuses bytes that are not a ConnectRequest with INVALID_ARGUMENT", async () => {
-    const result = await rawCall([envelope(Buffer.from([0xff, 0xff, 0xff, 0xff]))]);
+    const result = await rawCall([encodeEnvelope(Buffer.from([0xff, 0xff, 0xff, 0xff]))]);
     expect(status(result).code).toBe(Code.InvalidArgument as number);
     expect(status(result).message).toContain("cannot parse the request message");
   });
 
   it("refuses a request that ends inside a message with INVALID_ARGUMENT", async () => {
-    const whole = envelope(toBinary(ConnectRequestSchema, hello("cut")));
+    const whole = encodeEnvelope(toBinary(ConnectRequestSchema, hello("cut")));
     const result = await rawCall([whole.subarray(0, whole.length - 2)]);
     expect(status(result)).toEqual({ code: Code.InvalidArgument, message: "the request ended inside a message" });
   });
 
   it("refuses a compressed message when no grpc-encoding was negotiated with INTERNAL", async () => {
-    const result = await rawCall([envelope(toBinary(ConnectRequestSchema, hello("x")), 1)]);
+    const result = await rawCall([encodeEnvelope(toBinary(ConnectRequestSchema, hello("x")), envelopeFlagCompressed)]);
     expect(status(result)).toEqual({ code: Code.Internal, message: "compressed message without grpc-encoding" });
   });
 
@@ -287,7 +285,7 @@ describe("the lean gRPC route for a bidi method", () => {
       te: "trailers",
       "grpc-timeout": "200m",
     });
-    stream.write(envelope(toBinary(ConnectRequestSchema, hello("waits"))));
+    stream.write(encodeEnvelope(toBinary(ConnectRequestSchema, hello("waits"))));
     const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
     stream.resume();
     expect(Number((await trailers)["grpc-status"])).toBe(Code.DeadlineExceeded);
@@ -351,11 +349,18 @@ describe("the lean gRPC route for a client-streaming method", () => {
       interceptors: [],
       readMaxBytes: 2 * 1024 * 1024,
       contextValues: peerContextValues,
+      logger: pino({ level: "silent" }),
     });
     let socket: { bytesRead: number } | undefined;
+    let stoppedReading: () => void = () => {};
+    const paused = new Promise<void>((resolve) => {
+      stoppedReading = resolve;
+    });
     // Only this route answers here; a 404 means the test sent the wrong path.
     const server = http2.createServer((req, res) => {
       socket = req.socket;
+      // The route stops reading by pausing the request.
+      req.once("pause", stoppedReading);
       if (!route(req, res)) res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -372,24 +377,242 @@ describe("the lean gRPC route for a client-streaming method", () => {
         create(UploadVideoRequestSchema, { part: { case: "chunk", value: new Uint8Array(1024 * 1024) } }),
       );
       const count = 24;
-      for (let i = 0; i < count; i++) stream.write(envelope(chunk));
+      for (let i = 0; i < count; i++) stream.write(encodeEnvelope(chunk));
       stream.end();
       const body: Buffer[] = [];
       stream.on("data", (data: Buffer) => body.push(data));
       const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on("trailers", resolve));
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Waits for the route to stop reading, then for a PING round trip, so the server has read what
+      // the client sent before the PING (HTTP/2 flow control bounds what may still come).
+      await paused;
+      await new Promise<void>((resolve, reject) => session.ping((error) => (error ? reject(error) : resolve())));
       // What the server read from the connection: about 4 MiB of parsed messages, the one arriving and the
-      // HTTP/2 windows (5.2 MiB measured), not all 24 MiB, nor the 17 MiB a bound on the message count alone let in.
+      // HTTP/2 windows (5.1 MiB measured, the same before and after the PING), not all 24 MiB, nor the 17 MiB
+      // a bound on the message count alone let in.
       expect(taken).toBe(1);
       expect(socket?.bytesRead).toBeLessThan(10 * 1024 * 1024);
       release();
       expect(Number((await trailers)["grpc-status"])).toBe(0);
       const bytes = Buffer.concat(body);
-      const response = fromBinary(UploadVideoResponseSchema, bytes.subarray(5));
+      const [answer] = decodeEnvelopes(bytes);
+      const response = fromBinary(UploadVideoResponseSchema, answer?.data ?? new Uint8Array(0));
       expect(response.video?.name).toBe(`${count} chunks`);
     } finally {
       session.close();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+/** Values as they arrive, and a promise of the next one for a test that waits for it. */
+class Inbox<T> {
+  readonly #queue: T[] = [];
+  readonly #takers: ((value: T) => void)[] = [];
+  push(value: T): void {
+    const taker = this.#takers.shift();
+    if (taker) taker(value);
+    else this.#queue.push(value);
+  }
+  next(): Promise<T> {
+    if (this.#queue.length > 0) return Promise.resolve(this.#queue.shift() as T);
+    return new Promise((resolve) => this.#takers.push(resolve));
+  }
+}
+
+/** How a raw HTTP/2 call ended: the stream's RST_STREAM code and the call's gRPC status. */
+interface Ended {
+  rstCode: number;
+  headers: http2.IncomingHttpHeaders;
+  trailers: http2.IncomingHttpHeaders | undefined;
+}
+
+/** A raw HTTP/2 call of DeviceService.Connect on `session`, kept open: send hellos, take welcomes. */
+function openCall(session: http2.ClientHttp2Session) {
+  const stream = session.request({
+    ":method": "POST",
+    ":path": path,
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+  const decoder = new EnvelopeDecoder({ readMaxBytes: 1024 * 1024, compression: false });
+  const welcomes = new Inbox<string>();
+  let headers: http2.IncomingHttpHeaders = {};
+  let trailers: http2.IncomingHttpHeaders | undefined;
+  stream.on("response", (h) => {
+    headers = h;
+  });
+  stream.on("trailers", (t) => {
+    trailers = t;
+  });
+  stream.on("data", (chunk: Buffer) => {
+    decoder.push(chunk);
+    for (let read = decoder.next(); read.type === "envelope"; read = decoder.next()) {
+      const response = fromBinary(ConnectResponseSchema, read.envelope.data);
+      welcomes.push(response.message.case === "welcome" ? response.message.value.screenName : "");
+    }
+  });
+  // As a gRPC client does: once the server has ended the call, end the request too (Node closes a
+  // stream only when both sides have ended).
+  stream.on("end", () => {
+    if (!stream.destroyed) stream.end();
+  });
+  // A reset also surfaces as an 'error'; `ended` reports it as the stream's rstCode.
+  stream.on("error", () => {});
+  const ended = new Promise<Ended>((resolve) =>
+    stream.on("close", () => resolve({ rstCode: stream.rstCode, headers, trailers })),
+  );
+  const send = (playerVersion: string) =>
+    stream.write(encodeEnvelope(toBinary(ConnectRequestSchema, hello(playerVersion))));
+  return {
+    send,
+    /** Sends a hello and resolves with the screen name of the welcome that answers it. */
+    ask: (playerVersion: string) => {
+      send(playerVersion);
+      return welcomes.next();
+    },
+    end: () => stream.end(),
+    ended,
+  };
+}
+
+const grpcStatus = (ended: Ended) => {
+  const where = ended.trailers ?? ended.headers;
+  return { code: Number(where["grpc-status"]), message: decodeURIComponent(String(where["grpc-message"] ?? "")) };
+};
+
+describe("the lean gRPC route when ending a call fails", () => {
+  /**
+   * Welcomes every hello like `echo`, and fails as asked with an error the route cannot turn into
+   * the status it sends: "bad-detail" carries an error detail that cannot be encoded (a Duration
+   * whose nanos overflow int32), so building grpc-status-details-bin throws;
+   * "connection-metadata" carries a connection-specific field as metadata, which Node would
+   * refuse while it sends the trailers.
+   */
+  async function* unsendableErrors(requests: AsyncIterable<ConnectRequest>) {
+    for await (const request of requests) {
+      if (request.message.case !== "hello") continue;
+      const version = request.message.value.playerVersion;
+      if (version === "bad-detail") {
+        throw new ConnectError("refused with a detail", Code.FailedPrecondition, undefined, [
+          { desc: DurationSchema, value: { seconds: 1n, nanos: 2 ** 40 } },
+        ]);
+      }
+      if (version === "connection-metadata") {
+        throw new ConnectError("refused with a connection field", Code.FailedPrecondition, { connection: "close" });
+      }
+      yield create(ConnectResponseSchema, { message: { case: "welcome", value: { screenName: version } } });
+    }
+  }
+
+  let server: http2.Http2Server;
+  let session: http2.ClientHttp2Session;
+  const logs = new Inbox<Record<string, unknown>>();
+  // Either would end a real server's process: Node 24 exits on an unhandled rejection.
+  const unhandledRejections: unknown[] = [];
+  const uncaughtExceptions: unknown[] = [];
+  const onUnhandledRejection = (reason: unknown) => unhandledRejections.push(reason);
+  const onUncaughtException = (error: unknown) => uncaughtExceptions.push(error);
+
+  beforeAll(async () => {
+    process.on("unhandledRejection", onUnhandledRejection);
+    process.on("uncaughtExceptionMonitor", onUncaughtException);
+    const logger = pino({ level: "error" }, { write: (line: string) => logs.push(JSON.parse(line)) });
+    const route = createGrpcStreamRoute({
+      method: DeviceService.method.connect,
+      impl: unsendableErrors,
+      // The shipped error interceptor passes a ConnectError on with its metadata.
+      interceptors: [createErrorInterceptor(pino({ level: "silent" }))],
+      readMaxBytes,
+      contextValues: peerContextValues,
+      logger,
+    });
+    server = http2.createServer((req, res) => {
+      if (!route(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    // Every call of a test shares one connection, as a server's screens share its process.
+    session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  afterAll(async () => {
+    process.off("unhandledRejection", onUnhandledRejection);
+    process.off("uncaughtExceptionMonitor", onUncaughtException);
+    session?.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  /** Node reports an unhandled rejection once the microtasks of the turn that made it have run. */
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("answers INTERNAL when the status cannot be sent before any message, and other calls go on", async () => {
+    const other = openCall(session);
+    expect(await other.ask("before")).toBe("before");
+
+    const failing = openCall(session);
+    failing.send("bad-detail");
+    const ended = await failing.ended;
+    expect(ended.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(ended.trailers).toBeUndefined();
+    expect(grpcStatus(ended)).toEqual({
+      code: Code.Internal,
+      message: "internal error; the server logged the details",
+    });
+    expect(await logs.next()).toMatchObject({
+      level: 50,
+      procedure: "avtech.device.v1.DeviceService/Connect",
+      closedWith: "grpc-status INTERNAL",
+      err: { message: expect.stringContaining("cannot encode field google.protobuf.Duration.nanos") },
+    });
+    await nextTurn();
+    expect(unhandledRejections).toEqual([]);
+    expect(uncaughtExceptions).toEqual([]);
+
+    expect(await other.ask("after")).toBe("after");
+    other.end();
+    expect(grpcStatus(await other.ended)).toEqual({ code: 0, message: "" });
+  });
+
+  it("resets the stream with INTERNAL_ERROR when the trailers cannot be sent, and other calls go on", async () => {
+    const other = openCall(session);
+    expect(await other.ask("before")).toBe("before");
+
+    const failing = openCall(session);
+    expect(await failing.ask("first")).toBe("first");
+    failing.send("bad-detail");
+    const ended = await failing.ended;
+    expect(ended.rstCode).toBe(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    expect(ended.trailers).toBeUndefined();
+    expect(await logs.next()).toMatchObject({
+      level: 50,
+      procedure: "avtech.device.v1.DeviceService/Connect",
+      closedWith: "RST_STREAM INTERNAL_ERROR",
+      err: { message: expect.stringContaining("cannot encode field google.protobuf.Duration.nanos") },
+    });
+    await nextTurn();
+    expect(unhandledRejections).toEqual([]);
+    expect(uncaughtExceptions).toEqual([]);
+
+    expect(await other.ask("after")).toBe("after");
+    other.end();
+    expect(grpcStatus(await other.ended)).toEqual({ code: 0, message: "" });
+  });
+
+  it("drops a connection-specific field from the trailers instead of letting Node throw on it", async () => {
+    const other = openCall(session);
+    expect(await other.ask("before")).toBe("before");
+
+    const failing = openCall(session);
+    expect(await failing.ask("first")).toBe("first");
+    failing.send("connection-metadata");
+    const ended = await failing.ended;
+    expect(ended.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(grpcStatus(ended)).toEqual({ code: Code.FailedPrecondition, message: "refused with a connection field" });
+    expect(ended.trailers?.connection).toBeUndefined();
+    await nextTurn();
+    expect(unhandledRejections).toEqual([]);
+    expect(uncaughtExceptions).toEqual([]);
+
+    expect(await other.ask("after")).toBe("after");
+    other.end();
+    expect(grpcStatus(await other.ended)).toEqual({ code: 0, message: "" });
   });
 });
