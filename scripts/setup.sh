@@ -76,10 +76,15 @@ ensure_node_modules() {
   # list them and `npm ci` refuses it as out of sync. `npm install --no-save` installs exactly the
   # locked versions and leaves package.json and package-lock.json untouched.
   log "npm install (locked versions)"
-  (cd "$root" && npm install --no-save --no-audit --no-fund --loglevel=error)
+  (cd "$root" && NPM_CONFIG_GLOBALCONFIG=$system_npm_globalconfig npm install --no-save --no-audit --no-fund --loglevel=error)
   touch "$stamp"
 }
 
+# npm reads its global config (a registry, a proxy's CA) from its prefix, which is where node runs from:
+# under .toolchain/node it would miss the system's, so the system npm's is named explicitly.
+system_path=$(tr ':' '\n' <<<"$PATH" | grep -v "^$root/" | paste -sd: -)
+system_npm_globalconfig=$(PATH=$system_path npm config get globalconfig 2>/dev/null || true)
+[ -f "$system_npm_globalconfig" ] || system_npm_globalconfig=""
 ensure_node
 export PATH="$toolchain/node/bin:$PATH"
 ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils \
