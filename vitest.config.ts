@@ -2,6 +2,6 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    projects: ["proto", "control-plane", "player", "provisioning", "image"],
+    projects: ["proto", "proto/io", "control-plane", "player", "player/sim", "provisioning", "image", "scripts"],
   },
 });

@@ -19,5 +19,5 @@ source "$here/../image/lib/app.sh"
 out=${2:-$here/dist}
 mkdir -p "$out"
 build_node_archive "$out"
-build_app_archive "$out/control-plane.tar.gz" control-plane proto
+build_app_archive "$out/control-plane.tar.gz" control-plane proto proto/io
 ls -l "$out"

@@ -5,7 +5,7 @@ export default defineProject({
   test: {
     name: "player",
     root: import.meta.dirname,
-    include: [...testInclude, "sim/**/*.test.ts"],
+    include: testInclude,
     exclude: testExclude,
     env: { LOG_LEVEL: "silent" },
   },

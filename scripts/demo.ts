@@ -4,7 +4,16 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { adminCommands, createLogger, loadConfig, openDatabase } from "@avtech/control-plane";
+import {
+  adminCommands,
+  bearerToken,
+  createLogger,
+  findFreePort,
+  loadConfig,
+  openDatabase,
+  startEmbeddedPostgres,
+} from "@avtech/control-plane";
+import { startFleetSimulator } from "@avtech/fleet-sim";
 import {
   ContentService,
   type UploadVideoRequest,
@@ -17,9 +26,6 @@ import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_p
 import { create } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken } from "../control-plane/src/auth/bearer.ts";
-import { findFreePort, startEmbeddedPostgres } from "../control-plane/src/db/embedded-postgres.ts";
-import { startFleetSimulator } from "../player/sim/index.ts";
 import { ensureDemoClips } from "./lib/demo-clips.ts";
 
 /**

@@ -4,7 +4,7 @@
  * ("lean" or "connect", see FleetSimulatorOptions.streams). Prints one JSON line when every
  * screen is connected, then runs until SIGTERM.
  */
-import { startFleetSimulator } from "../../player/sim/index.ts";
+import { startFleetSimulator } from "@avtech/fleet-sim";
 
 const [baseUrl = "", enrollmentKey = "", count = "0", streamsPerConnection = "1", streams = "lean"] =
   process.argv.slice(2);

@@ -49,18 +49,24 @@ build_node_archive() {
   rm -rf "$stage"
 }
 
-# app_dependency_dirs WORKSPACE...: the production dependency folders of the workspaces, relative to the repo.
+# workspace_name FOLDER: the package name of the workspace in FOLDER (relative to the repo), e.g. proto/io → @avtech/io.
+workspace_name() {
+  node -p 'require(process.argv[1]).name' "$AVTECH_REPO_DIR/$1/package.json"
+}
+
+# app_dependency_dirs WORKSPACE_FOLDER...: the production dependency folders of the workspaces, relative to the repo.
 app_dependency_dirs() {
   local args=() ws
-  for ws in "$@"; do args+=(-w "@avtech/$ws"); done
+  for ws in "$@"; do args+=(-w "$(workspace_name "$ws")"); done
   (cd "$AVTECH_REPO_DIR" &&
     npm ls --all --parseable --omit=dev "${args[@]}" 2>/dev/null |
     sed "s#^$AVTECH_REPO_DIR/##" | grep '^node_modules/' | grep -v '^node_modules/@avtech/' | sort -u)
 }
 
-# build_app_archive TGZ WORKSPACE...: a tarball with each workspace's package.json and src/ (plus a built
-# console's dist/ when present) and their production node_modules/, laid out like the repository so Node
-# resolves @avtech/* through workspace links.
+# build_app_archive TGZ WORKSPACE_FOLDER...: a tarball with each workspace's package.json and src/ (plus a
+# built console's dist/ when present) and their production node_modules/, laid out like the repository so Node
+# resolves @avtech/* through workspace links. List every workspace the others import at run time, nested ones
+# included (proto/io is @avtech/io).
 build_app_archive() {
   local tgz=$1 stage ws
   shift
@@ -80,7 +86,7 @@ build_app_archive() {
     fi
   done
   mkdir -p "$stage/node_modules/@avtech"
-  for ws in "$@"; do ln -s "../../$ws" "$stage/node_modules/@avtech/$ws"; done
+  for ws in "$@"; do ln -s "../../$ws" "$stage/node_modules/$(workspace_name "$ws")"; done
   local deps
   deps=$(app_dependency_dirs "$@")
   [[ -n $deps ]] || die "no production dependencies found: run 'npm install' in $AVTECH_REPO_DIR first"

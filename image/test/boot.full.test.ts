@@ -16,11 +16,11 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type RealControlPlane, startRealControlPlane } from "@avtech/control-plane/testing";
 import { ConnectionState, FleetService, type Screen } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { findBootPartition, processRunner, readPartitions, writeBootFiles } from "@avtech/provisioning";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findBootPartition, processRunner, readPartitions, writeBootFiles } from "../../provisioning/src/index.ts";
-import { type RealControlPlane, startRealControlPlane } from "../../provisioning/test/lib/control-plane.ts";
 import { imageDir, recipe, repoDir } from "./helpers.ts";
 
 const exec = promisify(execFile);

@@ -1,10 +1,10 @@
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deviceNodeFlags } from "@avtech/player/build";
+import { parseConfig } from "@avtech/player/config";
+import { parseSystemSettings } from "@avtech/provisioning";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceNodeFlags } from "../../player/build/index.ts";
-import { parseConfig } from "../../player/src/config/index.ts";
-import { parseSystemSettings } from "../../provisioning/src/site/index.ts";
 import { recipe, renderRoleTemplate, roleDir, runProgram, unitSettings } from "./helpers.ts";
 
 const units = ["avtech-player.service", "avtech-boot-config.service", "avtech-grow-data.service"];

@@ -1,8 +1,8 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deviceNodeFlags } from "@avtech/player/build";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deviceNodeFlags } from "../../player/build/index.ts";
 import { imageDir, repoDir, runProgram } from "./helpers.ts";
 
 let out: string;

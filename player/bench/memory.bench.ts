@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { promisify } from "node:util";
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import {
   type ConnectResponse,
   ConnectResponseSchema,

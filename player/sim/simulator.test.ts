@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import { CommandKind } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import {
   type ConnectRequest,

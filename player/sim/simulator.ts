@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import {
   type ConnectRequest,

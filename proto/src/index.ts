@@ -1,11 +1,10 @@
 /**
  * @avtech/proto: the contracts' generated code lives under `@avtech/proto/gen/...`; this
- * entry point exports the small pieces both the control plane and the player need: pure
- * functions and AsyncQueue. It is also imported by the browser console, so Node-only helpers
- * have their own entry points (`@avtech/proto/write-behind`).
+ * entry point exports the pure functions that give the contracts their meaning on both sides
+ * (schedule evaluation and validation, sha256 digests). It is also imported by the browser
+ * console. I/O helpers (AsyncQueue, WriteBehind) are not contracts: they are in `@avtech/io`.
  */
 
-export { AsyncQueue } from "./async-queue/index.ts";
 export type { Sha256Hex } from "./digest/index.ts";
 export { isSha256Hex } from "./digest/index.ts";
 export type { CivilDate, RuleTiming, ScheduleDecision, ScheduleInput } from "./schedule/index.ts";

@@ -7,12 +7,12 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type RealControlPlane, startRealControlPlane } from "@avtech/control-plane/testing";
 import { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { EnrollmentKeyState, FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RealControlPlane, startRealControlPlane } from "./lib/control-plane.ts";
 
 const exec = promisify(execFile);
 const cli = join(import.meta.dirname, "../src/cli.ts");

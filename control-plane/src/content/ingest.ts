@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { open, readFile, rm } from "node:fs/promises";
+import { WriteBehind } from "@avtech/io";
 import type { UploadVideoMetadata, UploadVideoRequest } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
-import { WriteBehind } from "@avtech/proto/write-behind";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type EntityManager, LockMode, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
 import type { Principal } from "../auth/principal.ts";

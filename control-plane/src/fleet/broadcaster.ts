@@ -1,4 +1,4 @@
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import type { Screen } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 
 /** What the live view delivers: a full screen, the id of a deleted one, or a keep-alive tick. */

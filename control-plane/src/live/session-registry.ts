@@ -1,4 +1,4 @@
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import type { ConnectResponse } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 

@@ -1,13 +1,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type FleetSimulator, startFleetSimulator } from "@avtech/fleet-sim";
 import { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
 import { createAdminCommands } from "../../src/admin/index.ts";
 import { type AssembledControlPlane, assembleControlPlane } from "../../src/assemble.ts";
 import { bearerToken } from "../../src/auth/bearer.ts";

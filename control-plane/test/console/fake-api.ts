@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import { AuthService, type Principal, PrincipalSchema, Role } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
 import {
   type ApiToken,

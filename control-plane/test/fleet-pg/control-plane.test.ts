@@ -1,10 +1,10 @@
+import { type FleetSimulator, startFleetSimulator } from "@avtech/fleet-sim";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { CommandKind } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService, SyncStatus } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { eventually } from "../lib/fleet-device.ts";
 import { uploadMessages } from "../lib/upload.ts";

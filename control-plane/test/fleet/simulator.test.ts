@@ -1,7 +1,7 @@
+import { type FleetSimulator, startFleetSimulator } from "@avtech/fleet-sim";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { SyncStatus } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FleetSimulator, startFleetSimulator } from "../../../player/sim/index.ts";
 import { eventually } from "../lib/fleet-device.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 

@@ -1,4 +1,4 @@
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { type ConnectRequest, SyncFailureReason } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { ConnectionState } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";

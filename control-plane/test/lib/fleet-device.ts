@@ -1,4 +1,4 @@
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import {
   type ConnectRequest,
   ConnectRequestSchema,

@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
 import { addAbortSignal, type Readable } from "node:stream";
-import { WriteBehind, type WriteBehindOptions } from "@avtech/proto/write-behind";
+import { WriteBehind, type WriteBehindOptions } from "@avtech/io";
 import { fsyncDir, isAbortError, isDiskError, isENOENT, messageOf } from "../storage/index.ts";
 import { AssetFailure } from "./failure.ts";
 import { cpuHasSha256Instructions, inlineHasher, type StreamHasher, workerHasher } from "./hasher.ts";

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { AsyncQueue } from "@avtech/proto";
+import { AsyncQueue } from "@avtech/io";
 import {
   type ConnectRequest,
   ConnectRequestSchema,

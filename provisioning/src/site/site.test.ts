@@ -1,5 +1,5 @@
+import { parseConfig } from "@avtech/player/config";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../../player/src/config/index.ts";
 import { parseSystemSettings, renderBootFiles, SiteError, type SiteSettings, systemSettingsSchema } from "./index.ts";
 
 const base: SiteSettings = {

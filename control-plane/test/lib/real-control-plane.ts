@@ -1,5 +1,6 @@
 /**
- * The real control plane for provisioning and image tests: a PostgreSQL from the control plane's
+ * The real control plane for other workspaces' tests (provisioning's, the image's boot test),
+ * through `@avtech/control-plane/testing`: a PostgreSQL from the control plane's
  * own test fixture (DATABASE_URL → testcontainers → embedded), a fresh migrated database, the
  * server assembled exactly as control-plane/src/main.ts assembles it (assembleControlPlane),
  * listening on free ports, and one tenant with an admin API token made by the admin commands.
@@ -15,18 +16,18 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import pg from "pg";
-import { createAdminCommands } from "../../../control-plane/src/admin/index.ts";
-import { assembleControlPlane } from "../../../control-plane/src/assemble.ts";
-import { bearerToken } from "../../../control-plane/src/auth/bearer.ts";
-import { systemClock } from "../../../control-plane/src/clock.ts";
-import { loadConfig } from "../../../control-plane/src/config/index.ts";
-import { createFsBlobStore } from "../../../control-plane/src/content/index.ts";
-import type { RoleName } from "../../../control-plane/src/db/entities.ts";
-import { createOrm, migrate } from "../../../control-plane/src/db/orm.ts";
-import { createLogger } from "../../../control-plane/src/logger.ts";
-import type { ServerAddresses } from "../../../control-plane/src/server/server.ts";
-import { startTestPostgres } from "../../../control-plane/test/lib/postgres-fixture.ts";
-import { createTestDatabase } from "../../../control-plane/test/lib/test-database.ts";
+import { createAdminCommands } from "../../src/admin/index.ts";
+import { assembleControlPlane } from "../../src/assemble.ts";
+import { bearerToken } from "../../src/auth/bearer.ts";
+import { systemClock } from "../../src/clock.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { createFsBlobStore } from "../../src/content/index.ts";
+import type { RoleName } from "../../src/db/entities.ts";
+import { createOrm, migrate } from "../../src/db/orm.ts";
+import { createLogger } from "../../src/logger.ts";
+import type { ServerAddresses } from "../../src/server/server.ts";
+import { startTestPostgres } from "./postgres-fixture.ts";
+import { createTestDatabase } from "./test-database.ts";
 
 /** A running control plane with one tenant. */
 export interface RealControlPlane {

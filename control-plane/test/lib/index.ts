@@ -1,0 +1,9 @@
+/**
+ * `@avtech/control-plane/testing`: test support other workspaces may use, kept out of the
+ * server's main entry (`@avtech/control-plane`) so nothing that embeds the control plane ships
+ * it. It imports vitest and the PostgreSQL test fixture, so import it from tests only. The
+ * control plane's own tests import the modules of test/lib directly.
+ */
+
+export type { RealControlPlane } from "./real-control-plane.ts";
+export { startRealControlPlane } from "./real-control-plane.ts";
