@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { EnvelopeDecoder, encodeEnvelope } from "@avtech/io/grpc-framing";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import {
   type ConnectRequest,
@@ -29,14 +30,12 @@ const responseField = {
 };
 const versionField = DesiredStateSchema.field.version.number;
 
-/** gRPC message framing: flag byte (uncompressed), 4-byte big-endian length, message. */
+/** Largest server message a simulated screen takes (a desired state of a big playlist is well below it). */
+const readMaxBytes = 64 * 1024 * 1024;
+
+/** One request message, gRPC-framed for the wire. */
 function frame(message: ConnectRequest): Buffer {
-  const bytes = toBinary(ConnectRequestSchema, message);
-  const framed = Buffer.allocUnsafe(5 + bytes.length);
-  framed.writeUInt8(0, 0);
-  framed.writeUInt32BE(bytes.length, 1);
-  framed.set(bytes, 5);
-  return framed;
+  return encodeEnvelope(toBinary(ConnectRequestSchema, message));
 }
 
 /** Encoded messages shared by every lean stream of one simulator. */
@@ -128,15 +127,14 @@ export function runLeanStream(options: {
         grpcMessage = String(headers["grpc-message"] ?? "");
       }
     });
-    let pending: Buffer = Buffer.alloc(0);
+    const decoder = new EnvelopeDecoder({ readMaxBytes, compression: false });
     request.on("data", (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 5) {
-        const length = pending.readUInt32BE(1);
-        if (pending.length < 5 + length) break;
-        const message = pending.subarray(5, 5 + length);
-        pending = pending.subarray(5 + length);
-        handle(message);
+      decoder.push(chunk);
+      let read = decoder.next();
+      for (; read.type === "envelope"; read = decoder.next()) handle(read.envelope.data);
+      if (read.type !== "incomplete") {
+        request.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        reject(new Error(`the server sent a message the simulator cannot read (${read.type})`));
       }
     });
     const handle = (message: Uint8Array) => {

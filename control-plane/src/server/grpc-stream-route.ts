@@ -10,6 +10,7 @@
  * the compatibility API does not surface (connect-node reads it the same way).
  */
 import { constants, Http2ServerRequest, Http2ServerResponse, type OutgoingHttpHeaders } from "node:http2";
+import { EnvelopeDecoder, encodeEnvelope } from "@avtech/io/grpc-framing";
 import {
   create,
   type DescMessage,
@@ -33,7 +34,6 @@ import {
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Logger } from "pino";
-import { EnvelopeDecoder, encodeEnvelope } from "./grpc-framing.ts";
 
 /** A bidi method implementation as in a Connect `ServiceImpl`. */
 export type BidiImpl<I extends DescMessage, O extends DescMessage> = (

@@ -1,6 +1,13 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import {
+  decodeEnvelopes,
+  EnvelopeDecoder,
+  encodeEnvelope,
+  encodeEnvelopeHeader,
+  envelopeFlagCompressed,
+} from "@avtech/io/grpc-framing";
+import {
   ContentService,
   UploadVideoRequestSchema,
   UploadVideoResponseSchema,
@@ -34,13 +41,6 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { peerContextValues } from "../../src/device/index.ts";
 import { createErrorInterceptor } from "../../src/server/errors.ts";
-import {
-  decodeEnvelopes,
-  EnvelopeDecoder,
-  encodeEnvelope,
-  encodeEnvelopeHeader,
-  envelopeFlagCompressed,
-} from "../../src/server/grpc-framing.ts";
 import { createGrpcStreamRoute } from "../../src/server/grpc-stream-route.ts";
 import { observe } from "../../src/server/observe.ts";
 import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";

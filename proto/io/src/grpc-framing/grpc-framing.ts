@@ -4,9 +4,10 @@
  * message. Flag bit 0 says the message is compressed with the call's `grpc-encoding`; the other
  * bits are reserved.
  *
- * The control plane's one implementation of the framing: the lean gRPC route
- * (grpc-stream-route.ts) and the control plane's tests use it. (The player's simulator,
- * player/sim/lean-stream.ts, still frames on its own until shared code moves to a shared package.)
+ * The one implementation of the framing: the control plane's lean gRPC route
+ * (control-plane/src/server/grpc-stream-route.ts), its tests and the fleet simulator's lean streams
+ * (player/sim/lean-stream.ts) use it. Node only (Buffer): a subpath of its own, so `@avtech/io`'s
+ * main entry stays usable in the browser.
  */
 
 /** Bytes before each message: the flag byte and the 4-byte big-endian length. */
