@@ -2,7 +2,9 @@
 # into .toolchain/ when the system Node is older, Debian packages through apt-get, the locked npm dependencies.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-export PATH := $(CURDIR)/.toolchain/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# /usr/sbin and /sbin last: the image recipe and its tests use mkfs.*, e2fsck, debugfs and sfdisk, which Debian
+# keeps there, outside an ordinary user's PATH.
+export PATH := $(CURDIR)/.toolchain/node/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin:/sbin
 # npm's user config on some machines carries an unknown key that makes every npm call warn.
 export npm_config_loglevel := error
 
