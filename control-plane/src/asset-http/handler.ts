@@ -3,10 +3,10 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { isSha256Hex } from "@avtech/proto";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { parseBearerToken } from "../auth/bearer.ts";
-import type { AssetCatalog, ScreenStore } from "../fleet/ports.ts";
-import { hashSecret } from "../pairing/index.ts";
+import { authenticateScreen } from "../auth/device-token.ts";
+import type { AssetCatalog, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
 
 /** Reads content-addressed blobs (the fs store today, S3 later). */
 export interface BlobReader {
@@ -47,7 +47,8 @@ type Response = ServerResponse | Http2ServerResponse;
 const prefix = "/assets/";
 
 /**
- * GET/HEAD /assets/<sha256> for screens: authorised by the device token, only assets of the
+ * GET/HEAD /assets/<sha256> for screens: authorised by the device token (the check DeviceService.Connect
+ * makes, {@link authenticateScreen}; 401 with its message otherwise), only assets of the
  * screen's tenant (others answer 404 exactly like a missing one, so nothing leaks), with Range
  * (206/416), If-Range, ETag = the sha256 and immutable caching. Returns false for other paths so
  * the caller can fall through to the Connect handler.
@@ -70,11 +71,13 @@ async function serve(deps: AssetHandlerDeps, req: Request, res: Response, sha256
     res.setHeader("allow", "GET, HEAD");
     return send(res, 405, "use GET or HEAD");
   }
-  const token = parseBearerToken(req.headers.authorization);
-  const screen = token ? await deps.screens.findByTokenHash(hashSecret(token)) : undefined;
-  if (!screen) {
+  let screen: ScreenRecord;
+  try {
+    ({ screen } = await authenticateScreen(deps.screens, req.headers.authorization));
+  } catch (error) {
+    if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) throw error;
     res.setHeader("www-authenticate", "Bearer");
-    return send(res, 401, "send the device token as `authorization: Bearer <token>`");
+    return send(res, 401, error.rawMessage);
   }
   if (!isSha256Hex(sha256)) return send(res, 404, "no such asset");
   const stat = (await deps.assets.tenantHasAsset(screen.tenantId, sha256)) ? await deps.blobs.stat(sha256) : undefined;

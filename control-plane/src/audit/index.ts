@@ -1,3 +1,3 @@
-export type { AuditNote } from "./audit.ts";
-export { codeName, createAuditInterceptor, noteAudit } from "./audit.ts";
+export type { AuditEntry, AuditLog, AuditNote } from "./audit.ts";
+export { codeName, createAuditInterceptor, createAuditLog, isAudited, newAuditNote, noteAudit } from "./audit.ts";
 export { createAuditService } from "./service.ts";

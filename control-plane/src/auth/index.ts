@@ -1,8 +1,10 @@
+export type { TokenResolver } from "./access.ts";
+export { authenticate, authorize } from "./access.ts";
 export { bearerToken, parseBearerToken } from "./bearer.ts";
-export type { TokenResolver } from "./interceptor.ts";
+export { authenticateScreen } from "./device-token.ts";
 export { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./interceptor.ts";
 export type { MethodPolicy } from "./policy.ts";
-export { policyFor } from "./policy.ts";
+export { httpRoutes, methodPolicy, policyFor, procedureName } from "./policy.ts";
 export type { Principal } from "./principal.ts";
 export { principalKey, principalOf, roleAtLeast, roleFromProto, roleToProto } from "./principal.ts";
 export { decoyPasswordHash, hashPassword, hashSecret, newSecret, verifyPassword } from "./secrets.ts";

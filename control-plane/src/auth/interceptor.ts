@@ -1,53 +1,30 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { parseBearerToken } from "./bearer.ts";
+import type { Interceptor } from "@connectrpc/connect";
+import { authenticate, authorize, type TokenResolver } from "./access.ts";
 import { policyFor } from "./policy.ts";
-import { type Principal, principalKey, roleAtLeast } from "./principal.ts";
-
-/** Turns a bearer secret into a principal; undefined when unknown, expired or revoked. */
-export interface TokenResolver {
-  resolve(secret: string): Promise<Principal | undefined>;
-}
+import { principalKey } from "./principal.ts";
 
 /**
- * Authenticates every non-public call: `authorization: Bearer <session or API token>` → principal
- * in the context (see {@link principalKey}). Missing/unknown tokens get UNAUTHENTICATED with the
- * same message, so a caller cannot probe which tokens exist.
+ * Authenticates every non-public call with {@link authenticate} (the step plain HTTP routes take
+ * too): `authorization: Bearer <session or API token>` → principal in the context (see
+ * {@link principalKey}). Missing/unknown tokens get UNAUTHENTICATED, so a caller cannot probe
+ * which tokens exist.
  */
 export function createAuthenticateInterceptor(resolver: TokenResolver): Interceptor {
   return (next) => async (req) => {
     const policy = policyFor(req.service.typeName, req.method.name);
     if (policy.public) return next(req);
-    const secret = parseBearerToken(req.header.get("authorization"));
-    if (!secret) {
-      throw new ConnectError(
-        "missing credentials: send `authorization: Bearer <session token or API token>`",
-        Code.Unauthenticated,
-      );
-    }
-    const principal = await resolver.resolve(secret);
-    if (!principal) {
-      throw new ConnectError(
-        "the bearer token is unknown, expired or revoked: log in again or use a valid API token",
-        Code.Unauthenticated,
-      );
-    }
-    req.contextValues.set(principalKey, principal);
+    req.contextValues.set(principalKey, await authenticate(resolver, req.header.get("authorization")));
     return next(req);
   };
 }
 
-/** Enforces each method's minimum role (PERMISSION_DENIED). Runs after authentication and auditing. */
+/**
+ * Enforces each method's minimum role with {@link authorize} (PERMISSION_DENIED). Runs after
+ * authentication and auditing.
+ */
 export function createAuthorizeInterceptor(): Interceptor {
   return (next) => async (req) => {
-    const policy = policyFor(req.service.typeName, req.method.name);
-    if (policy.public) return next(req);
-    const principal = req.contextValues.get(principalKey);
-    if (!principal || !roleAtLeast(principal.role, policy.minRole)) {
-      throw new ConnectError(
-        `${req.method.name} needs the ${policy.minRole} role; the caller is ${principal?.role ?? "anonymous"}`,
-        Code.PermissionDenied,
-      );
-    }
+    authorize(req.contextValues.get(principalKey), policyFor(req.service.typeName, req.method.name), req.method.name);
     return next(req);
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { policyFor } from "./policy.ts";
+import { httpRoutes, methodPolicy, policyFor, procedureName } from "./policy.ts";
 
 describe("policyFor", () => {
   it("lets anyone log in and probe health", () => {
@@ -27,5 +27,17 @@ describe("policyFor", () => {
   it("keeps user management and the audit log to admins", () => {
     expect(policyFor("avtech.auth.v1.UserService", "ListUsers").minRole).toBe("admin");
     expect(policyFor("avtech.auth.v1.AuditService", "ListAuditEvents").minRole).toBe("admin");
+  });
+
+  it("declares each plain HTTP route as the RPC it is another door to, with exactly that RPC's rule", () => {
+    const named = (route: keyof typeof httpRoutes) =>
+      procedureName(httpRoutes[route].parent.typeName, httpRoutes[route].name);
+    expect(named("uploadVideo")).toBe("avtech.content.v1.ContentService/UploadVideo");
+    expect(methodPolicy(httpRoutes.uploadVideo)).toEqual(policyFor("avtech.content.v1.ContentService", "UploadVideo"));
+    expect(methodPolicy(httpRoutes.uploadVideo)).toEqual({ public: false, minRole: "editor", mutating: true });
+    for (const route of ["videoFile", "videoThumbnail"] as const) {
+      expect(named(route)).toBe("avtech.content.v1.ContentService/GetVideo");
+      expect(methodPolicy(httpRoutes[route])).toEqual({ public: false, minRole: "viewer", mutating: false });
+    }
   });
 });

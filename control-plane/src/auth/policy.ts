@@ -1,3 +1,5 @@
+import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { RoleName } from "../db/entities.ts";
 
 /** What a method requires of its caller. */
@@ -26,7 +28,7 @@ const readPrefixes = ["Get", "List", "Watch", "WhoAmI", "Preview"];
  * that needs an editor and is audited; user management and the audit log need an admin.
  */
 export function policyFor(serviceTypeName: string, methodName: string): MethodPolicy {
-  const procedure = `${serviceTypeName}/${methodName}`;
+  const procedure = procedureName(serviceTypeName, methodName);
   if (publicMethods.has(procedure) || publicServicePrefixes.some((prefix) => serviceTypeName.startsWith(prefix))) {
     return { public: true, minRole: "viewer", mutating: false };
   }
@@ -38,3 +40,29 @@ export function policyFor(serviceTypeName: string, methodName: string): MethodPo
       : "editor";
   return { public: false, minRole, mutating: !read };
 }
+
+/** `<service type name>/<method name>`: how the rules above name a procedure, and the audit log's action for it. */
+export function procedureName(serviceTypeName: string, methodName: string): string {
+  return `${serviceTypeName}/${methodName}`;
+}
+
+/** The access rule of a generated method descriptor: {@link policyFor} of its service and name. */
+export function methodPolicy(method: DescMethod): MethodPolicy {
+  return policyFor(method.parent.typeName, method.name);
+}
+
+/**
+ * The console's plain HTTP routes, each declared as the RPC it is another door to: the route needs
+ * exactly that RPC's role (its {@link methodPolicy}), a mutating one is audited under that RPC's
+ * action, and a route runs only through `HttpAccess.run` with its entry here, so neither can differ
+ * between the two doors. Screens' `/assets/<sha256>` is not here: like DeviceService.Connect it is
+ * public in these terms and authenticated by the device token (see `authenticateScreen`).
+ */
+export const httpRoutes = {
+  /** POST /v1/videos: UploadVideo with the clip as the raw request body. */
+  uploadVideo: ContentService.method.uploadVideo,
+  /** GET/HEAD /v1/videos/<id>/file: the bytes of the video GetVideo describes. */
+  videoFile: ContentService.method.getVideo,
+  /** GET/HEAD /v1/videos/<id>/thumbnail.jpg: the thumbnail of the video GetVideo describes. */
+  videoThumbnail: ContentService.method.getVideo,
+} as const satisfies Record<string, DescMethod>;

@@ -1,7 +1,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Clock } from "../clock.ts";
 import { ApiToken, Session } from "../db/entities.ts";
-import type { TokenResolver } from "./interceptor.ts";
+import type { TokenResolver } from "./access.ts";
 import type { Principal } from "./principal.ts";
 import { hashSecret } from "./secrets.ts";
 

@@ -5,6 +5,6 @@ export { ingestUpload, storageUsage } from "./ingest.ts";
 export type { MediaTools, ProbeInfo, ProcessResult, ProcessRunner } from "./media.ts";
 export { createFfmpegTools, nodeProcessRunner } from "./media.ts";
 export type { ContentServiceDeps } from "./service.ts";
-export { createContentService, thumbnailPath, videoToProto } from "./service.ts";
+export { createContentService, thumbnailPath, videoSnapshot, videoToProto } from "./service.ts";
 export type { AcceptedMedia, MediaLimits } from "./validate.ts";
 export { acceptMedia } from "./validate.ts";

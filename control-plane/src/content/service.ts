@@ -29,7 +29,8 @@ export function thumbnailPath(videoId: string): string {
   return `/v1/videos/${videoId}/thumbnail.jpg`;
 }
 
-function snapshot(video: Video): Record<string, unknown> {
+/** What the audit log keeps of a video as `before`/`after`, for UploadVideo and DeleteVideo on any door. */
+export function videoSnapshot(video: Video): Record<string, unknown> {
   return { id: video.id, name: video.name, sha256: video.sha256, sizeBytes: video.sizeBytes };
 }
 
@@ -90,7 +91,7 @@ export function createContentService(deps: ContentServiceDeps): ServiceImpl<type
       noteAudit(context, { subjectType: "video" });
       try {
         const result = await ingestUpload(deps, scope, principalOf(context), requests);
-        noteAudit(context, { subjectId: result.video.id, after: snapshot(result.video) });
+        noteAudit(context, { subjectId: result.video.id, after: videoSnapshot(result.video) });
         deps.onUpload?.(result.deduplicated ? "deduplicated" : "stored", result.video.sizeBytes);
         // A row created by this very call is in no playlist yet: only a deduplicated one can be.
         const usage = result.deduplicated
@@ -157,7 +158,7 @@ export function createContentService(deps: ContentServiceDeps): ServiceImpl<type
       noteAudit(context, { subjectType: "video", subjectId: id });
       const video = await scope.findOne(Video, { id });
       if (!video) throw new ConnectError(`video ${id} not found`, Code.NotFound);
-      noteAudit(context, { before: snapshot(video) });
+      noteAudit(context, { before: videoSnapshot(video) });
       const items = await scope.em.find(PlaylistItem, { video: id }, { populate: ["playlist"] });
       if (items.length > 0) {
         const names = [...new Set(items.map((item) => `"${item.playlist.name}" (${item.playlist.id})`))];

@@ -8,7 +8,7 @@ import type {
   MikroORM,
   RequiredEntityData,
 } from "@mikro-orm/postgresql";
-import { principalOf } from "../auth/principal.ts";
+import { type Principal, principalOf } from "../auth/principal.ts";
 
 /** An entity that belongs to a tenant. */
 export interface TenantOwned {
@@ -70,7 +70,15 @@ export class TenantScope {
 /** Makes the per-RPC scope: a fresh EntityManager fork bound to the caller's tenant. */
 export type ScopeFactory = (context: HandlerContext) => TenantScope;
 
+/**
+ * The scope of one operation by `principal`: a fresh EntityManager fork bound to its tenant. RPCs
+ * get it through {@link createScopeFactory}, plain HTTP routes through `HttpAccess.run`.
+ */
+export function scopeOf(orm: MikroORM, principal: Pick<Principal, "tenantId">): TenantScope {
+  return new TenantScope(orm.em.fork(), principal.tenantId);
+}
+
 /** The {@link ScopeFactory} over one ORM. */
 export function createScopeFactory(orm: MikroORM): ScopeFactory {
-  return (context) => new TenantScope(orm.em.fork(), principalOf(context).tenantId);
+  return (context) => scopeOf(orm, principalOf(context));
 }

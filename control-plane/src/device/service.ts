@@ -17,7 +17,7 @@ import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { parseBearerToken } from "../auth/bearer.ts";
+import { authenticateScreen } from "../auth/device-token.ts";
 import { newSecret } from "../auth/secrets.ts";
 import type { ScreenRecord } from "../fleet/ports.ts";
 import type { FleetRuntime } from "../fleet/runtime.ts";
@@ -206,29 +206,12 @@ export function newScreen(
   };
 }
 
-/** Authenticates the stream's bearer token; UNAUTHENTICATED for a missing, unknown or revoked one. */
-async function authenticate(
-  rt: FleetRuntime,
-  context: HandlerContext,
-): Promise<{ screen: ScreenRecord; tokenHash: string }> {
-  const token = parseBearerToken(context.requestHeader.get("authorization"));
-  if (!token) {
-    throw new ConnectError("send the device token as `authorization: Bearer <token>`", Code.Unauthenticated);
-  }
-  const tokenHash = hashSecret(token);
-  const screen = await rt.stores.screens.findByTokenHash(tokenHash);
-  if (!screen) {
-    throw new ConnectError("device token is unknown or revoked: register the screen again", Code.Unauthenticated);
-  }
-  return { screen, tokenHash };
-}
-
 async function* connect(
   rt: FleetRuntime,
   requests: AsyncIterable<ConnectRequest>,
   context: HandlerContext,
 ): AsyncGenerator<ConnectResponse> {
-  const { screen, tokenHash } = await authenticate(rt, context);
+  const { screen, tokenHash } = await authenticateScreen(rt.stores.screens, context.requestHeader.get("authorization"));
   const iterator = requests[Symbol.asyncIterator]();
   const first = await beforeDeadline(iterator.next(), rt.config.helloTimeoutMs);
   if (first.done || first.value.message.case !== "hello") {

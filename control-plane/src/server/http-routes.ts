@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { pipeline } from "node:stream/promises";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { parseBearerToken } from "../auth/bearer.ts";
-import type { TokenResolver } from "../auth/interceptor.ts";
+import { httpRoutes } from "../auth/policy.ts";
 import type { BlobStore } from "../content/blob-store.ts";
 import { Video } from "../db/entities.ts";
 import { isUuid } from "../validation.ts";
+import type { HttpAccess } from "./http-access.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Readiness } from "./readiness.ts";
 
@@ -23,9 +23,9 @@ export type HttpRoute = (req: AnyRequest, res: AnyResponse) => Promise<boolean> 
 export interface HttpRoutesDeps {
   readiness: Readiness;
   metrics: ServerMetrics;
-  orm: MikroORM;
   blobs: BlobStore;
-  tokens: TokenResolver;
+  /** Authentication, role check and tenant scope: the RPC interceptors' steps. */
+  access: HttpAccess;
   logger: Logger;
   /** More routes (asset downloads, console files), tried after the built-in ones. */
   extra?: readonly HttpRoute[];
@@ -36,10 +36,25 @@ function send(res: AnyResponse, status: number, body: string, type = "text/plain
   res.end(body);
 }
 
+/** The thumbnail route's plain-text answer to a refusal of its access checks; undefined for any other error. */
+function thumbnailRefusal(error: unknown): { status: number; body: string } | undefined {
+  if (!(error instanceof ConnectError)) return undefined;
+  switch (error.code) {
+    case Code.Unauthenticated:
+      return { status: 401, body: "send `authorization: Bearer <token>`\n" };
+    case Code.PermissionDenied:
+      return { status: 403, body: `${error.rawMessage}\n` };
+    case Code.NotFound:
+      return { status: 404, body: "no such thumbnail\n" };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The fallback for requests Connect does not route: /healthz (process up), /readyz (database
- * reachable), /metrics (Prometheus), GET /v1/videos/<id>/thumbnail.jpg (bearer auth, tenant
- * checked), then `extra`, else 404.
+ * reachable), /metrics (Prometheus), GET /v1/videos/<id>/thumbnail.jpg (run as GetVideo: bearer
+ * auth, role and tenant checked; refusals answered in plain text), then `extra`, else 404.
  */
 export function createHttpFallback(deps: HttpRoutesDeps): (req: AnyRequest, res: AnyResponse) => void {
   const thumbnail = /^\/v1\/videos\/([^/]+)\/thumbnail\.jpg$/;
@@ -62,18 +77,20 @@ export function createHttpFallback(deps: HttpRoutesDeps): (req: AnyRequest, res:
     const match = thumbnail.exec(path);
     if (match) {
       const id = match[1] ?? "";
-      const bearer = parseBearerToken(req.headers.authorization);
-      const principal = bearer ? await deps.tokens.resolve(bearer) : undefined;
-      if (!principal) {
-        send(res, 401, "send `authorization: Bearer <token>`\n");
+      let thumbnailSha256: string;
+      try {
+        thumbnailSha256 = await deps.access.run(req, httpRoutes.videoThumbnail, async ({ scope }) => {
+          const video = isUuid(id) ? await scope.findOne(Video, { id }) : null;
+          if (!video?.thumbnailSha256) throw new ConnectError("no such thumbnail", Code.NotFound);
+          return video.thumbnailSha256;
+        });
+      } catch (error) {
+        const refusal = thumbnailRefusal(error);
+        if (!refusal) throw error;
+        send(res, refusal.status, refusal.body);
         return true;
       }
-      const video = isUuid(id) ? await deps.orm.em.fork().findOne(Video, { id, tenant: principal.tenantId }) : null;
-      if (!video?.thumbnailSha256) {
-        send(res, 404, "no such thumbnail\n");
-        return true;
-      }
-      const stream = await deps.blobs.open(video.thumbnailSha256);
+      const stream = await deps.blobs.open(thumbnailSha256);
       (res as ServerResponse).writeHead(200, {
         "content-type": "image/jpeg",
         "cache-control": "private, max-age=86400",

@@ -15,7 +15,7 @@ import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connec
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
-import { createAuditInterceptor, createAuditService } from "../audit/index.ts";
+import { createAuditInterceptor, createAuditLog, createAuditService } from "../audit/index.ts";
 import { createAuthenticateInterceptor, createAuthorizeInterceptor } from "../auth/interceptor.ts";
 import { createDbTokenResolver } from "../auth/token-resolver.ts";
 import type { Clock } from "../clock.ts";
@@ -31,6 +31,7 @@ import { createScheduleService } from "../schedule/service.ts";
 import { createAuthService, createUserService } from "../users/index.ts";
 import { createErrorInterceptor } from "./errors.ts";
 import { createGrpcStreamRoute } from "./grpc-stream-route.ts";
+import { createHttpAccess } from "./http-access.ts";
 import { createHttpFallback, type HttpRoute } from "./http-routes.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { createProtocolSniffer } from "./protocol-sniffer.ts";
@@ -111,6 +112,9 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
   const limits = config.limits;
   const scope = createScopeFactory(orm);
   const tokens = createDbTokenResolver(orm, clock, config.sessionTtlHours * 3_600_000);
+  const audit = createAuditLog({ orm, clock, logger });
+  // The plain HTTP routes take the interceptors' steps with the same resolver and audit log.
+  const access = createHttpAccess({ orm, tokens, audit });
   const metrics = createServerMetrics(async () => {
     const [row] = await orm.em
       .getConnection()
@@ -146,7 +150,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     metrics.interceptor,
     createErrorInterceptor(logger),
     createAuthenticateInterceptor(tokens),
-    createAuditInterceptor(orm, clock, logger),
+    createAuditInterceptor(audit),
     createAuthorizeInterceptor(),
   ];
   const handler = connectNodeAdapter({
@@ -157,14 +161,13 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
     fallback: createHttpFallback({
       readiness,
       metrics,
-      orm,
       blobs: deps.blobs,
-      tokens,
+      access,
       logger,
       // The console's video endpoints, then the caller's routes (e.g. /assets/<sha256> for
       // screens), then the console's static files, which answer only for files in dist.
       extra: [
-        createVideoRoutes({ ...deps, limits, tokens, onUpload: metrics.upload }),
+        createVideoRoutes({ ...deps, limits, access, onUpload: metrics.upload }),
         ...(deps.httpRoutes ?? []),
         createConsoleStaticRoute(deps.consoleDir),
       ],

@@ -6,11 +6,12 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ConnectError } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BlobReader } from "../../src/asset-http/index.ts";
 import { createAssetHandler, parseRange } from "../../src/asset-http/index.ts";
-import { enrollScreen } from "../lib/fleet-device.ts";
+import { enrollScreen, openStream } from "../lib/fleet-device.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 
 /** The fs blob layout in miniature: one file per sha256 in a temp folder. */
@@ -109,6 +110,22 @@ describe("GET /assets/<sha256>", () => {
     expect(await foreign.text()).toBe(await missing.text());
     const owner = await fetch(`${http1Url}/assets/${otherSha}`, { headers: { authorization: `Bearer ${otherToken}` } });
     expect(Buffer.from(await owner.arrayBuffer())).toEqual(otherBody);
+  });
+
+  it("refuses a token no screen holds with 401 and the very message DeviceService.Connect gives", async () => {
+    const { deviceToken, deviceId } = await enrollScreen(server, "pi-revoked");
+    await server.fleet().revokeScreenToken({ id: deviceId });
+    const stream = openStream(server.device(), deviceToken);
+    const refused = ConnectError.from(await stream.ended);
+    // A revoked device token, and one that never was (e.g. a user's API token): no device door opens.
+    for (const other of [deviceToken, "avt_a-user-api-token"]) {
+      const response = await get(`/assets/${sha}`, { authorization: `Bearer ${other}` });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toBe("Bearer");
+      expect(await response.text()).toBe(`${refused.rawMessage}\n`);
+    }
+    const anonymous = await fetch(`${http1Url}/assets/${sha}`);
+    expect(await anonymous.text()).toBe("send the device token as `authorization: Bearer <token>`\n");
   });
 
   it("serves the same over HTTP/2 next to the Connect handler", async () => {
