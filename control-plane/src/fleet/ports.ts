@@ -13,8 +13,9 @@ import type {
 /**
  * The repository PORTS the fleet, device and publish services need. The database layer implements
  * them (MikroORM entities or plain SQL); tests use the in-memory versions in
- * test/lib/fleet-memory-stores.ts. Every method that takes an id from a person also takes the
- * caller's tenant: a row of another tenant is "not found".
+ * test/lib/fleet-memory-stores.ts, held to the SQL ones by test/fleet-pg/*.contract.test.ts. Every
+ * method that takes an id from a person also takes the caller's tenant: a row of another tenant is
+ * "not found".
  */
 
 /** The caller of a fleet-manager RPC, as the auth interceptor establishes it. */

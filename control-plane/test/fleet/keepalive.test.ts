@@ -19,7 +19,11 @@ describe("the HTTP/2 ping sweep", () => {
     const serverSessions: http2.ServerHttp2Session[] = [];
     server.on("session", (session) => serverSessions.push(session));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const stop = startPingSweep(server, { intervalMs: 100, timeoutMs: 300 });
+    // A ping unanswered for timeoutMs kills the session. 1 s rather than less: the live client answers
+    // from this same event loop, which a loaded machine can stall for a few hundred ms.
+    const intervalMs = 100;
+    const timeoutMs = 1000;
+    const stop = startPingSweep(server, { intervalMs, timeoutMs });
     // A TCP relay we can freeze, to play a peer whose network vanished without a FIN.
     const sockets: net.Socket[] = [];
     const relay = net.createServer((client) => {
@@ -50,8 +54,15 @@ describe("the HTTP/2 ping sweep", () => {
     for (const socket of sockets) socket.unpipe();
 
     // Sessions were opened one after the other: [0] is the live one, [1] the frozen one.
-    await eventually(() => serverSessions[1]?.destroyed === true, 3000);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await eventually(() => serverSessions[1]?.destroyed === true, 10_000);
+    // The live session must outlast a whole ping deadline from here. Rather than sleeping and hoping
+    // the sweep ran meanwhile, count the pings it gets: sweeps start at least intervalMs apart and
+    // skip destroyed sessions, so a ping sent 11+ sweeps after the first one here comes after that
+    // first ping's deadline has passed, and arrives only if the session was still alive.
+    let pings = 0;
+    live.on("ping", () => pings++);
+    const sweepsPastADeadline = timeoutMs / intervalMs + 2;
+    await eventually(() => pings >= sweepsPastADeadline, 10_000);
     expect(serverSessions[0]?.destroyed).toBe(false);
     expect(live.destroyed).toBe(false);
   });

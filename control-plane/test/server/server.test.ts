@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import type http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -129,25 +130,62 @@ describe("graceful shutdown", () => {
     const tenant = await app.createTenant("acme");
     const { createClipFactory } = await import("../lib/clips.ts");
     const clips = await createClipFactory();
+    const sessions = new GoAwayWatcher(app.addresses.http2Url);
     try {
       const bytes = await readFile(await clips.video("drain.mp4", { seconds: 2 }));
+      // The server has seen the upload's stream once its HEADERS are in: GOAWAY refuses only streams it has not seen.
+      const streamSeen = new Promise<void>((resolve) => {
+        const onStream = (_stream: unknown, headers: http2.IncomingHttpHeaders) => {
+          if (!String(headers[":path"]).endsWith("/UploadVideo")) return;
+          app.server.http2Server.off("stream", onStream);
+          resolve();
+        };
+        app.server.http2Server.on("stream", onStream);
+      });
       let closing: Promise<void> | undefined;
       async function* slowUpload() {
         yield { part: { case: "metadata" as const, value: { fileName: "drain.mp4" } } };
         yield { part: { case: "chunk" as const, value: bytes.subarray(0, 1000) } };
-        // Let the stream reach the server first: GOAWAY refuses only streams it has not seen.
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await streamSeen;
         closing = app.server.close(10_000);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        // The rest goes out only once the client has the server's GOAWAY: the upload then runs on a closing session.
+        await sessions.goAway;
         yield { part: { case: "chunk" as const, value: bytes.subarray(1000) } };
       }
-      const upload = app.client(ContentService, tenant.tokens.editor, "grpc").uploadVideo(slowUpload());
-      const { video } = await upload;
+      const client = createClient(
+        ContentService,
+        createGrpcTransport({
+          baseUrl: app.addresses.http2Url,
+          sessionManager: sessions,
+          interceptors: [bearerToken(tenant.tokens.editor)],
+        }),
+      );
+      const { video } = await client.uploadVideo(slowUpload());
       expect(video?.sizeBytes).toBe(BigInt(bytes.length));
       await closing;
       await expect(fetch(`${app.addresses.http1Url}/healthz`)).rejects.toThrow();
     } finally {
+      sessions.abort();
       await clips.remove();
     }
   });
 });
+
+/** A session manager whose `goAway` settles when a session it opened receives a GOAWAY frame. */
+class GoAwayWatcher extends Http2SessionManager {
+  readonly goAway: Promise<void>;
+  readonly #received: () => void;
+
+  constructor(url: string) {
+    super(url);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.goAway = promise;
+    this.#received = resolve;
+  }
+
+  override async request(...args: Parameters<Http2SessionManager["request"]>): Promise<http2.ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    stream.session?.once("goaway", this.#received);
+    return stream;
+  }
+}

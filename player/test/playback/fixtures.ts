@@ -37,9 +37,13 @@ export async function makeClips(dir: string, prefix: string, count: number, seco
 }
 
 /** Resolves when `predicate` holds, polling every 20 ms; rejects after `timeoutMs` naming `what`. */
-export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -26,6 +26,21 @@ afterEach(async () => {
 
 const pngSignature = [0x89, 0x50, 0x4e, 0x47];
 
+/** True once mpv reported a shown frame (`playback-restart`) after the last file it started. */
+function frameSinceStart(harness: Harness | undefined): boolean {
+  const events = harness?.diagnostics ?? [];
+  const start = events.findLastIndex((d) => d.kind === "mpv-event" && d.event.event === "start-file");
+  return (
+    start >= 0 && events.slice(start + 1).some((d) => d.kind === "mpv-event" && d.event.event === "playback-restart")
+  );
+}
+
+/** mpv's playback position in seconds, asked over IPC; undefined between files. */
+async function timePos(playback: Harness["playback"]): Promise<number | undefined> {
+  const value = await playback.getProperty("time-pos").catch(() => undefined);
+  return typeof value === "number" ? value : undefined;
+}
+
 describe("mpv playback (real mpv, --vo=null)", { timeout: 15_000 }, () => {
   it("shows a generated slate, never black, when there is no plan", async () => {
     h = await startHarness();
@@ -64,8 +79,8 @@ describe("mpv playback (real mpv, --vo=null)", { timeout: 15_000 }, () => {
   it("switches to a new plan at the clip boundary: the current clip ends with eof", async () => {
     h = await startHarness();
     await h.playback.play(plan("morning", clipsA));
-    await waitFor("the first clip to start", () => h?.playback.status().videoId === "a0");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Switch while the first clip is on screen (its first frame is out), well before its end.
+    await waitFor("the first clip's first frame", () => h?.playback.status().videoId === "a0" && frameSinceStart(h));
     await h.playback.play(plan("evening", clipsB));
     await waitFor(
       "the evening plan to loop once",
@@ -108,13 +123,18 @@ describe("mpv playback (real mpv, --vo=null)", { timeout: 15_000 }, () => {
     await h.playback.play(plan("lobby", clipsA));
     await waitFor("playback", () => h?.playback.status().videoId === "a0");
     const starts = h.events("start-file").length;
-    await h.playback.play(
+    const playback = h.playback;
+    const before = (await timePos(playback)) ?? 0;
+    await playback.play(
       plan(
         "lobby",
         clipsA.map((item) => ({ ...item })),
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Nothing may happen, so time must pass: let mpv play 300 ms more of the clip by its own clock
+    // (not a sleep of ours, which a loaded machine can stretch or mpv can spend starved). A reload
+    // would have shown up as a start-file event before the new file got that far.
+    await waitFor("the clip to play on", async () => ((await timePos(playback)) ?? 0) >= before + 0.3);
     expect(h.events("start-file").length).toBe(starts);
     expect(h.records).toEqual([]);
   });
@@ -153,6 +173,9 @@ describe("mpv playback (real mpv, --vo=null)", { timeout: 15_000 }, () => {
     await waitFor("a shown frame", () => (h?.playback.status().positionMs ?? 0) > 0);
     await h.playback.showSlate({ kind: "standby", screenName: "Lobby" });
     await waitFor("the interrupted record", () => h?.records.some((r) => !r.completed) === true);
+    // Nothing more may happen, so time must pass: 1.2 s is longer than a clip, enough for a plan
+    // still playing behind the slate to add a record. This sleep proves an absence and cannot make
+    // a correct engine fail, however loaded the machine.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     // The clip on screen when the slate went up is the last record, and the only cut one.
     expect(h.records.filter((r) => !r.completed)).toHaveLength(1);
