@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import type { Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -24,6 +23,7 @@ import {
   type DisplayPower,
   nodeCommandRunner,
   type Playback,
+  playbackRuntimeDir,
   startWatchdogLoop,
 } from "./playback/index.ts";
 import { Reconciler, StateStore, type SyncReporter } from "./reconcile/index.ts";
@@ -83,7 +83,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   const playback =
     deps.playback ??
     createMpvPlayback({
-      runtimeDir: join(tmpdir(), "avtech-player"),
+      runtimeDir: playbackRuntimeDir(config.dataDir),
       extraArgs: [`--vo=${config.mpv.vo}`, `--audio-device=${config.mpv.audioDevice}`, ...config.mpv.extraArgs],
       hwdec: config.mpv.hwdec,
       volume: config.mpv.volume,

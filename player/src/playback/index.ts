@@ -9,6 +9,7 @@ export { createMpvPlayback } from "./mpv-playback.ts";
 export type { CommandRunner, MpvChild, MpvExit, MpvSpawner } from "./process.ts";
 export { nodeCommandRunner, nodeMpvSpawner } from "./process.ts";
 export type { RestartPolicyOptions } from "./restart-policy.ts";
+export { playbackRuntimeDir } from "./runtime-dir.ts";
 export type { SlateRenderer, SlateRendererOptions } from "./slate.ts";
 export { createSlateRenderer } from "./slate.ts";
 export type { SystemdNotifier, SystemdNotifierOptions, WatchdogLoopOptions } from "./systemd-notify.ts";

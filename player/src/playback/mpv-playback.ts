@@ -485,7 +485,7 @@ export function createMpvPlayback(options: MpvPlaybackOptions): MpvPlayback {
   return {
     async start(signal) {
       if (running) return;
-      await mkdir(options.runtimeDir, { recursive: true });
+      await mkdir(options.runtimeDir, { recursive: true, mode: 0o700 });
       await killStale();
       if (!desired) desired = { kind: "slate", slate: startingSlate, image: await slates.render(startingSlate) };
       running = true;
