@@ -168,7 +168,7 @@ const ready = await new Promise<{ connected: number; ms: number }>((resolve, rej
   throw error;
 });
 console.log(
-  `all ${ready.connected} screens enrolled and connected in ${ready.ms} ms; server holds ${controlPlane.fleet.plane.runtime.registry.size}`,
+  `all ${ready.connected} screens enrolled and connected in ${ready.ms} ms; server holds ${controlPlane.fleet.plane.registry.size}`,
 );
 await settle();
 const rssAfter = process.memoryUsage().rss;

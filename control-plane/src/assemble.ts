@@ -1,11 +1,77 @@
+/**
+ * The one place the control plane is put together: every service (auth and users, audit, content,
+ * schedule, publish, fleet, device, grpc health and reflection), every plain HTTP route, the
+ * interceptors, and the server that mounts them. Each service factory gets the few dependencies it
+ * names in its own `…Deps` interface; `createServer` (src/server) only mounts what it is given.
+ *
+ * main.ts runs {@link assembleControlPlane}; so do the demo (through main.ts), the end-to-end tests
+ * and the fleet benchmark. Tests that need less go through the same building functions:
+ * {@link buildControlPlaneServer} without a fleet side (the core's tests, the content benchmarks),
+ * {@link createFleetPlane} on in-memory stores (test/lib/fleet-server.ts).
+ */
+
+import { AuditService, file_avtech_auth_v1_audit } from "@avtech/proto/gen/avtech/auth/v1/audit_pb.js";
+import { AuthService, file_avtech_auth_v1_auth } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
+import { file_avtech_auth_v1_user, UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
+import { ContentService, file_avtech_content_v1_content } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { DeviceService, file_avtech_device_v1_device } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { FleetService, file_avtech_fleet_v1_fleet } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { file_avtech_publish_v1_publish, PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
+import { file_avtech_schedule_v1_schedule, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
-import type { Clock } from "./clock.ts";
+import type { Registry } from "prom-client";
+import { type BlobReader, blobReaderFrom, createAssetHandler } from "./asset-http/index.ts";
+import { createAuditInterceptor, createAuditLog, createAuditService } from "./audit/index.ts";
+import { principalOf } from "./auth/index.ts";
+import { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./auth/interceptor.ts";
+import { createDbTokenResolver } from "./auth/token-resolver.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config/index.ts";
-import { type BlobStore, createFfmpegTools } from "./content/index.ts";
-import { createFleetWiring, type FleetWiring } from "./fleet-pg/index.ts";
-import type { RateLimitConfig } from "./rate-limit/index.ts";
+import { type BlobStore, createContentService, createFfmpegTools } from "./content/index.ts";
+import { createScopeFactory } from "./db/tenant-scope.ts";
+import { createDeviceService, LiveDelivery, peerContextValues, startPingSweep } from "./device/index.ts";
+import {
+  createFleetMetrics,
+  createFleetService,
+  defaultFleetConfig,
+  defaultHealthRetentionMs,
+  FleetBroadcaster,
+  type FleetConfig,
+  type FleetStores,
+  loadScreenViews,
+  Presence,
+  type PrincipalOf,
+} from "./fleet/index.ts";
+import { createPgFleet, type PgFleetStores } from "./fleet-pg/index.ts";
+import { registerGrpcStandardServices } from "./grpc-std/index.ts";
+import { createConsoleStaticRoute, createVideoRoutes } from "./http/index.ts";
+import { SessionRegistry } from "./live/index.ts";
+import { createPublishService, Publisher } from "./publish/index.ts";
+import { type RateLimitConfig, RequestLimiter } from "./rate-limit/index.ts";
+import { createDbAssetCatalog, createDbPublishSources, createScheduleService } from "./schedule/index.ts";
+import { createErrorInterceptor } from "./server/errors.ts";
+import { type StreamRouteFactory, streamRoute } from "./server/grpc-stream-route.ts";
+import { createHttpAccess } from "./server/http-access.ts";
+import { createHttpFallback, type HttpRoute } from "./server/http-routes.ts";
+import { createServerMetrics, type ServerMetrics } from "./server/metrics.ts";
+import { createReadiness } from "./server/readiness.ts";
 import { type ControlPlaneServer, createServer } from "./server/server.ts";
+import { unimplementedService } from "./server/unimplemented.ts";
+import { createAuthService, createUserService } from "./users/index.ts";
+
+/** The generated files whose services the control plane serves (reflection describes them, health reports each). */
+export const servedFiles = [
+  file_avtech_auth_v1_auth,
+  file_avtech_auth_v1_user,
+  file_avtech_auth_v1_audit,
+  file_avtech_content_v1_content,
+  file_avtech_schedule_v1_schedule,
+  file_avtech_publish_v1_publish,
+  file_avtech_fleet_v1_fleet,
+  file_avtech_device_v1_device,
+];
 
 /** What {@link assembleControlPlane} needs: a migrated database and the process's side effects. */
 export interface ControlPlaneParts {
@@ -14,16 +80,17 @@ export interface ControlPlaneParts {
   blobs: BlobStore;
   logger: Logger;
   clock: Clock;
-  /** How often batched heartbeats are written; the fleet wiring's default when unset. */
+  /** How often batched heartbeats are written; the fleet stores' default (3 s) when unset. */
   heartbeatFlushMs?: number;
   /** Limits of the unauthenticated device registration calls; the fleet's defaults when unset. */
   registrationRateLimits?: RateLimitConfig;
 }
 
-/** The whole control plane: the server with the fleet plane on PostgreSQL attached. */
+/** The whole control plane, built and not yet listening. */
 export interface AssembledControlPlane {
   server: ControlPlaneServer;
-  fleet: FleetWiring;
+  /** The fleet side: its in-process parts (held streams, presence, live view) and its PostgreSQL stores. */
+  fleet: { plane: FleetPlane; stores: PgFleetStores };
   /**
    * Stops in the order that loses nothing: device streams end first (players reconnect elsewhere
    * with jitter), then the listeners drain, then buffered heartbeats are written. The database
@@ -33,38 +100,303 @@ export interface AssembledControlPlane {
 }
 
 /**
- * Wires the control plane the one way main.ts, the demo and the end-to-end tests run it, so a
- * test of the assembled server tests what production runs. Does not listen.
+ * Builds the control plane the one way main.ts, the demo and the end-to-end tests run it, so a
+ * test of the assembled server tests what production runs: the fleet side on PostgreSQL (with
+ * LISTEN/NOTIFY between replicas) and the core, mounted on one server. Does not listen.
  */
 export async function assembleControlPlane(parts: ControlPlaneParts): Promise<AssembledControlPlane> {
   const { config, orm, blobs, logger, clock } = parts;
-  const fleet = await createFleetWiring({
+  const metrics = createServerMetrics(() => storedVideoBytes(orm));
+  const database = createPgFleet({
     orm,
-    blobs,
+    logger,
+    core: { publishSources: createDbPublishSources(orm), assets: createDbAssetCatalog(orm) },
+  });
+  const fleet = createFleetPlane({
+    stores: database.stores,
+    blobs: blobReaderFrom(blobs),
     logger,
     clock,
+    metricsRegistry: metrics.registry,
     config: config.fleet,
-    flushMs: parts.heartbeatFlushMs,
     rateLimits: parts.registrationRateLimits,
+    bus: database.bus,
+    principalOf,
   });
-  const server = createServer({
-    config,
-    orm,
-    blobs,
-    media: createFfmpegTools(config),
-    logger,
-    clock,
-    services: fleet.services,
-    httpRoutes: fleet.httpRoutes,
-  });
-  fleet.attach(server);
+  try {
+    await database.start({ target: fleet.delivery, flushMs: parts.heartbeatFlushMs });
+  } catch (error) {
+    fleet.close();
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+  const server = buildControlPlaneServer({ ...parts, metrics }, fleet);
+  const stops = [startPingSweep(server.http2Server), fleet.startBackground()];
   return {
     server,
-    fleet,
+    fleet: { plane: fleet, stores: database.stores },
     async close(graceMs) {
-      fleet.endStreams();
+      for (const stop of stops.splice(0)) stop();
+      fleet.close();
       await server.close(graceMs);
-      await fleet.close();
+      await database.close();
     },
   };
+}
+
+/** What the core services need. */
+export interface CoreParts {
+  config: Config;
+  /** A migrated ORM; services fork an EntityManager per RPC and never close it. */
+  orm: MikroORM;
+  blobs: BlobStore;
+  logger: Logger;
+  clock: Clock;
+  /** The server's metrics, when the fleet side registered on them first; new ones when unset. */
+  metrics?: ServerMetrics;
+  /** The built console served under `/`; defaults to control-plane/console/dist. */
+  consoleDir?: string;
+}
+
+/** The three fleet-side service implementations. */
+export interface FleetServices {
+  device: ServiceImpl<typeof DeviceService>;
+  fleet: ServiceImpl<typeof FleetService>;
+  publish: ServiceImpl<typeof PublishService>;
+}
+
+/** What the fleet side mounts on the server beside the core. */
+export interface FleetMount {
+  services: FleetServices;
+  /** The screens' Connect stream over plain gRPC (the lean route). */
+  streams: readonly StreamRouteFactory[];
+  /** GET/HEAD /assets/<sha256> for screens. */
+  httpRoutes: readonly HttpRoute[];
+}
+
+/**
+ * Builds the core services (auth and users, audit, content, schedule, grpc health and
+ * reflection), the interceptors and the plain HTTP routes, and mounts them with `fleet`'s on one
+ * server. Without `fleet`, PublishService, FleetService and DeviceService answer UNIMPLEMENTED.
+ */
+export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): ControlPlaneServer {
+  const { config, orm, blobs, logger, clock } = parts;
+  const limits = config.limits;
+  const metrics = parts.metrics ?? createServerMetrics(() => storedVideoBytes(orm));
+  const scope = createScopeFactory(orm);
+  const sessionTtlMs = config.sessionTtlHours * 3_600_000;
+  const tokens = createDbTokenResolver(orm, clock, sessionTtlMs);
+  const auditLog = createAuditLog({ orm, clock, logger });
+  // The plain HTTP routes take the interceptors' steps with the same resolver and audit log.
+  const access = createHttpAccess({ orm, tokens, audit: auditLog });
+  const media = createFfmpegTools(config);
+  const readiness = createReadiness(
+    orm,
+    servedFiles.flatMap((file) => file.services.map((s) => s.typeName)),
+  );
+
+  const content = createContentService({ scope, blobs, media, limits, onUpload: metrics.upload });
+  const auth = createAuthService({ orm, clock, sessionTtlMs });
+  const users = createUserService({ scope, clock });
+  const audit = createAuditService({ scope });
+  const schedule = createScheduleService({ scope, clock });
+  const routes = (router: ConnectRouter): void => {
+    router.service(AuthService, auth);
+    router.service(UserService, users);
+    router.service(AuditService, audit);
+    router.service(ContentService, content);
+    router.service(ScheduleService, schedule);
+    router.service(PublishService, fleet?.services.publish ?? unimplementedService(PublishService));
+    router.service(FleetService, fleet?.services.fleet ?? unimplementedService(FleetService));
+    router.service(DeviceService, fleet?.services.device ?? unimplementedService(DeviceService));
+    registerGrpcStandardServices(router, { files: servedFiles, health: readiness.health });
+  };
+
+  // Outermost first: metrics see every outcome; errors are normalised before metrics and audit
+  // see them; audit runs after authentication (it needs the principal) and before authorisation
+  // (so a refused call is recorded too).
+  const interceptors: Interceptor[] = [
+    metrics.interceptor,
+    createErrorInterceptor(logger),
+    createAuthenticateInterceptor(tokens),
+    createAuditInterceptor(auditLog),
+    createAuthorizeInterceptor(),
+  ];
+  const fallback = createHttpFallback({
+    readiness,
+    metrics,
+    blobs,
+    access,
+    logger,
+    // The console's video endpoints, then the fleet's routes (/assets/<sha256> for screens), then
+    // the console's static files, which answer only for files in dist.
+    extra: [
+      createVideoRoutes({ blobs, media, limits, access, logger, onUpload: metrics.upload }),
+      ...(fleet?.httpRoutes ?? []),
+      createConsoleStaticRoute(parts.consoleDir),
+    ],
+  });
+  return createServer({
+    config,
+    logger,
+    routes,
+    interceptors,
+    streams: [
+      streamRoute({
+        method: ContentService.method.uploadVideo,
+        impl: (requests, context) => content.uploadVideo(requests, context),
+      }),
+      ...(fleet?.streams ?? []),
+    ],
+    contextValues: peerContextValues,
+    fallback,
+    readiness,
+  });
+}
+
+/** Carries wake-ups to the other control-plane processes (LISTEN/NOTIFY); see src/notify. */
+export interface WakeupBus {
+  notify(screenIds: readonly string[]): Promise<void>;
+}
+
+/** What {@link createFleetPlane} needs; everything with a side effect is passed in. */
+export interface FleetPlaneDeps {
+  stores: FleetStores;
+  /** Where /assets/<sha256> reads the bytes. */
+  blobs: BlobReader;
+  logger: Logger;
+  /** Where the fleet's metrics are registered (the server's /metrics registry). */
+  metricsRegistry: Registry;
+  /** Default {@link systemClock}. */
+  clock?: Clock;
+  /** Overrides of {@link defaultFleetConfig}. */
+  config?: Partial<FleetConfig>;
+  rateLimits?: RateLimitConfig;
+  /** Absent with a single process. */
+  bus?: WakeupBus;
+  /** Live-view batching; default 250 ms. */
+  broadcastFlushMs?: number;
+  /** How FleetService and PublishService learn their caller (the core's auth: `principalOf`). */
+  principalOf: PrincipalOf;
+}
+
+/** The fleet, device and publish side of one control-plane process. */
+export interface FleetPlane extends FleetMount {
+  /** Registers DeviceService, FleetService and PublishService on a Connect router. */
+  routes(router: ConnectRouter): void;
+  /** The screens' streams this process holds. */
+  readonly registry: SessionRegistry;
+  /** Brings held streams up to date (LISTEN/NOTIFY wake-ups are handed to it). */
+  readonly delivery: LiveDelivery;
+  /** The console's live view (WatchFleet). */
+  readonly broadcaster: FleetBroadcaster;
+  /** Online/offline of the held streams. */
+  readonly presence: Presence;
+  /** Runs the periodic jobs: presence sweep (every 5 s) and health retention (7 days, pruned hourly). */
+  startBackground(options?: {
+    presenceSweepMs?: number;
+    healthRetentionMs?: number;
+    pruneEveryMs?: number;
+  }): () => void;
+  /** Ends every stream and the live view (graceful shutdown). */
+  close(): void;
+}
+
+/**
+ * Builds the fleet side on any implementation of the store ports: the in-process parts one
+ * process shares (held streams, delivery, presence, live view, metrics, registration limit), then
+ * DeviceService, FleetService and PublishService, each given only what its `…Deps` names, and the
+ * /assets route.
+ */
+export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
+  const { stores, logger, principalOf } = deps;
+  const clock = deps.clock ?? systemClock;
+  const config = { ...defaultFleetConfig, ...deps.config };
+  const metrics = createFleetMetrics(deps.metricsRegistry);
+  const registry = new SessionRegistry();
+  const broadcaster = new FleetBroadcaster(
+    (tenantId, ids) => loadScreenViews(stores, tenantId, ids, clock.now()),
+    deps.broadcastFlushMs,
+  );
+  const presence = new Presence(clock, (tenantId, screenId) => broadcaster.changed(tenantId, screenId), metrics);
+  const delivery = new LiveDelivery({
+    registry,
+    screens: stores.screens,
+    desiredStates: stores.desiredStates,
+    commands: stores.commands,
+    clock,
+  });
+  // Here first (the stream may be held by this process), then every other process.
+  const wake = async (screenIds: readonly string[]) => {
+    await delivery.deliver(screenIds);
+    await deps.bus?.notify(screenIds);
+  };
+
+  const services: FleetServices = {
+    device: createDeviceService({
+      stores,
+      config,
+      clock,
+      logger,
+      registry,
+      delivery,
+      presence,
+      broadcaster,
+      metrics,
+      registrationLimiter: new RequestLimiter(deps.rateLimits, () => clock.now().getTime()),
+    }),
+    fleet: createFleetService({ stores, config, clock, logger, registry, broadcaster, wake, principalOf }),
+    publish: createPublishService({
+      publisher: new Publisher({ stores, config, clock, logger, delivery, broadcaster, wake }),
+      stores,
+      clock,
+      principalOf,
+    }),
+  };
+  const assets = createAssetHandler({ blobs: deps.blobs, screens: stores.screens, assets: stores.assets, logger });
+  return {
+    services,
+    streams: [
+      streamRoute({
+        method: DeviceService.method.connect,
+        impl: (requests, context) => services.device.connect(requests, context),
+      }),
+    ],
+    httpRoutes: [(req, res) => assets(req, res)],
+    registry,
+    delivery,
+    broadcaster,
+    presence,
+    routes(router) {
+      router.service(DeviceService, services.device);
+      router.service(FleetService, services.fleet);
+      router.service(PublishService, services.publish);
+    },
+    startBackground(options = {}) {
+      const presenceTimer = setInterval(() => presence.sweep(), options.presenceSweepMs ?? 5000);
+      const retention = options.healthRetentionMs ?? defaultHealthRetentionMs;
+      const pruneTimer = setInterval(() => {
+        const before = new Date(clock.now().getTime() - retention);
+        stores.health.prune(before).catch((error: unknown) => logger.error({ err: error }, "health prune failed"));
+      }, options.pruneEveryMs ?? 3_600_000);
+      presenceTimer.unref();
+      pruneTimer.unref();
+      return () => {
+        clearInterval(presenceTimer);
+        clearInterval(pruneTimer);
+      };
+    },
+    close() {
+      registry.closeAll();
+      broadcaster.close();
+    },
+  };
+}
+
+/** Bytes of video stored, all tenants: the `avtech_stored_bytes` gauge, read at scrape time. */
+async function storedVideoBytes(orm: MikroORM): Promise<number> {
+  const [row] = await orm.em
+    .getConnection()
+    .execute<{ total: string }[]>("select coalesce(sum(size_bytes), 0) as total from videos");
+  return Number(row?.total ?? 0);
 }

@@ -12,8 +12,17 @@ export type {
 export { AdminCommandError, createAdminCommands } from "./admin/index.ts";
 export type { OpenDatabase } from "./app.ts";
 export { openDatabase, prepareBlobDir } from "./app.ts";
-export type { AssembledControlPlane, ControlPlaneParts } from "./assemble.ts";
-export { assembleControlPlane } from "./assemble.ts";
+export type {
+  AssembledControlPlane,
+  ControlPlaneParts,
+  CoreParts,
+  FleetMount,
+  FleetPlane,
+  FleetPlaneDeps,
+  FleetServices,
+  WakeupBus,
+} from "./assemble.ts";
+export { assembleControlPlane, buildControlPlaneServer, createFleetPlane, servedFiles } from "./assemble.ts";
 export { bearerToken } from "./auth/bearer.ts";
 export type { Principal } from "./auth/index.ts";
 export { principalOf } from "./auth/index.ts";
@@ -30,7 +39,7 @@ export { createLogger } from "./logger.ts";
 export { createDbAssetCatalog, createDbPublishSources } from "./schedule/index.ts";
 export type { HttpRoute } from "./server/http-routes.ts";
 export type { ControlPlaneServer, ServerAddresses, ServerDeps } from "./server/server.ts";
-export { createServer, servedFiles } from "./server/server.ts";
+export { createServer } from "./server/server.ts";
 
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { type AdminCommands, createAdminCommands as makeAdminCommands } from "./admin/index.ts";

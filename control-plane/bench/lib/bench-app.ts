@@ -5,14 +5,15 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { buildControlPlaneServer } from "../../src/assemble.ts";
 import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { type ConfigInput, loadConfig } from "../../src/config/index.ts";
-import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
+import { createFsBlobStore } from "../../src/content/index.ts";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.ts";
 import { createOrm, type MikroORM, migrate } from "../../src/db/orm.ts";
 import { createLogger } from "../../src/logger.ts";
-import { createServer, type ServerAddresses } from "../../src/server/server.ts";
+import type { ServerAddresses } from "../../src/server/server.ts";
 
 /** A control plane on its own embedded PostgreSQL under os.tmpdir(), for one benchmark script. */
 export interface BenchApp {
@@ -41,11 +42,11 @@ export async function startBenchApp(overrides: ConfigInput = {}): Promise<BenchA
       blobDir: join(workDir, "blobs"),
     },
   });
-  const server = createServer({
+  // The core alone (the content benchmarks need no fleet side), built as assembleControlPlane builds it.
+  const server = buildControlPlaneServer({
     config,
     orm,
     blobs: createFsBlobStore(config.blobDir),
-    media: createFfmpegTools(config),
     logger: createLogger(config),
     clock: systemClock,
   });

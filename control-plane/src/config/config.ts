@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defaultFleetConfig, maxCommandTtlSeconds } from "../fleet/runtime.ts";
+import { defaultFleetConfig, maxCommandTtlSeconds } from "../fleet/config.ts";
 
 const mib = 1024 * 1024;
 
@@ -75,7 +75,7 @@ export const configSchema = z
         screens: z.number().int().positive().default(100),
       })
       .prefault({}),
-    /** Settings of the fleet and device services (`FleetConfig` in fleet/runtime.ts, defaults from `defaultFleetConfig`). */
+    /** Settings of the fleet and device services (`FleetConfig` in fleet/config.ts, defaults from `defaultFleetConfig`). */
     fleet: z
       .object({
         /** Told to screens in Welcome; offline after 3 missed. */

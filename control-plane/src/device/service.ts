@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import {
   type CompletePairingRequest,
@@ -13,17 +12,25 @@ import {
   RegisterResponseSchema,
   SyncFailureReason,
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
-import { Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
 import { authenticateScreen } from "../auth/device-token.ts";
 import { newSecret } from "../auth/secrets.ts";
-import type { ScreenRecord } from "../fleet/ports.ts";
-import type { FleetRuntime } from "../fleet/runtime.ts";
+import type { Clock } from "../clock.ts";
+import type { FleetBroadcaster } from "../fleet/broadcaster.ts";
+import type { FleetConfig } from "../fleet/config.ts";
+import type { FleetMetrics } from "../fleet/metrics.ts";
+import { newScreen } from "../fleet/new-screen.ts";
+import type { FleetStores, ScreenRecord } from "../fleet/ports.ts";
+import type { Presence } from "../fleet/presence.ts";
 import { emptyStatus } from "../fleet/view.ts";
+import type { SessionRegistry } from "../live/index.ts";
 import { formatPairingCode, hashSecret, newPairingCode } from "../pairing/index.ts";
+import type { RequestLimiter } from "../rate-limit/index.ts";
 import { peerAddress } from "./context.ts";
+import type { LiveDelivery } from "./delivery.ts";
 
 const printable = /^[\x21-\x7e]{1,128}$/;
 /** Resolves like `promise`, or fails with DEADLINE_EXCEEDED when hello takes too long. */
@@ -42,31 +49,62 @@ async function beforeDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** What {@link createDeviceService} uses, and nothing more. */
+export interface DeviceServiceDeps {
+  stores: Pick<
+    FleetStores,
+    "screens" | "pairings" | "enrollmentKeys" | "statuses" | "commands" | "screenshots" | "health" | "playEvents"
+  >;
+  config: Pick<
+    FleetConfig,
+    | "heartbeatIntervalSeconds"
+    | "playEventBatchSeconds"
+    | "pairingTtlSeconds"
+    | "pairingPollSeconds"
+    | "defaultTimezone"
+    | "maxScreenshotBytes"
+    | "helloTimeoutMs"
+  >;
+  clock: Clock;
+  logger: Logger;
+  /** The streams this process holds: one per screen. */
+  registry: Pick<SessionRegistry, "attach" | "holds" | "disconnect">;
+  /** Sends an opened stream its desired state and queued commands. */
+  delivery: Pick<LiveDelivery, "attached" | "detached" | "deliver">;
+  /** Online/offline of the streams held here. */
+  presence: Pick<Presence, "seen" | "gone">;
+  /** The live view: told about every screen whose state a message changed. */
+  broadcaster: Pick<FleetBroadcaster, "changed">;
+  metrics: Pick<FleetMetrics, "streams" | "publishToAck" | "syncFailures">;
+  /** Rate limit of the unauthenticated calls (Register, CompletePairing), per client IP and in total. */
+  registrationLimiter: Pick<RequestLimiter, "check">;
+}
+
 /**
  * DeviceService: registration (pairing code or enrollment key), the pairing poll, and the
  * screen's bidi stream.
  */
-export function createDeviceService(rt: FleetRuntime): ServiceImpl<typeof DeviceService> {
+export function createDeviceService(deps: DeviceServiceDeps): ServiceImpl<typeof DeviceService> {
   return {
-    register: (request, context) => register(rt, request, context),
-    completePairing: (request, context) => completePairing(rt, request, context),
-    connect: (requests, context) => connect(rt, requests, context),
+    register: (request, context) => register(deps, request, context),
+    completePairing: (request, context) => completePairing(deps, request, context),
+    connect: (requests, context) => connect(deps, requests, context),
   };
 }
 
 async function register(
-  rt: FleetRuntime,
+  deps: DeviceServiceDeps,
   request: RegisterRequest,
   context: HandlerContext,
 ): Promise<RegisterResponse> {
   const ip = peerAddress(context);
-  rt.registrationLimiter.check(ip);
+  deps.registrationLimiter.check(ip);
   if (!printable.test(request.hardwareId)) {
     throw new ConnectError("hardware_id must be 1..128 printable ASCII characters", Code.InvalidArgument);
   }
-  const now = rt.clock.now();
+  const now = deps.clock.now();
   if (request.enrollmentKey !== "") {
-    const key = await rt.stores.enrollmentKeys.use(hashSecret(request.enrollmentKey), now);
+    const key = await deps.stores.enrollmentKeys.use(hashSecret(request.enrollmentKey), now);
     if (!key) {
       throw new ConnectError(
         "enrollment key is unknown, expired or used up: ask the fleet manager for a new key",
@@ -74,27 +112,28 @@ async function register(
       );
     }
     const token = newSecret("avd");
-    const existing = await rt.stores.screens.findByHardwareId(key.tenantId, request.hardwareId);
+    const existing = await deps.stores.screens.findByHardwareId(key.tenantId, request.hardwareId);
     let screen: ScreenRecord;
     if (existing) {
       // A re-flashed board enrolls again: it gets a fresh token and the old one stops working.
-      await rt.stores.screens.setTokenHash(key.tenantId, existing.id, hashSecret(token));
-      rt.registry.disconnect(existing.id, new ConnectError("the screen enrolled again", Code.Unauthenticated));
+      await deps.stores.screens.setTokenHash(key.tenantId, existing.id, hashSecret(token));
+      deps.registry.disconnect(existing.id, new ConnectError("the screen enrolled again", Code.Unauthenticated));
       screen = existing;
     } else {
-      screen = newScreen(rt, {
+      screen = newScreen({
         tenantId: key.tenantId,
         hardwareId: request.hardwareId,
         name: request.facts?.hostname || request.hardwareId,
         groupId: key.groupId,
+        timezone: deps.config.defaultTimezone,
         facts: request.facts,
         now,
         tokenHash: hashSecret(token),
       });
-      await rt.stores.screens.create(screen);
+      await deps.stores.screens.create(screen);
     }
-    rt.logger.info({ screenId: screen.id, tenantId: key.tenantId, enrollmentKeyId: key.id, ip }, "screen enrolled");
-    rt.broadcaster.changed(key.tenantId, screen.id);
+    deps.logger.info({ screenId: screen.id, tenantId: key.tenantId, enrollmentKeyId: key.id, ip }, "screen enrolled");
+    deps.broadcaster.changed(key.tenantId, screen.id);
     return create(RegisterResponseSchema, {
       outcome: {
         case: "enrolled",
@@ -103,10 +142,10 @@ async function register(
     });
   }
   const secret = newSecret("avp");
-  const expiresAt = new Date(now.getTime() + rt.config.pairingTtlSeconds * 1000);
+  const expiresAt = new Date(now.getTime() + deps.config.pairingTtlSeconds * 1000);
   for (let attempt = 0; attempt < 5; attempt++) {
     const code = newPairingCode();
-    const created = await rt.stores.pairings.create({
+    const created = await deps.stores.pairings.create({
       code,
       secretHash: hashSecret(secret),
       hardwareId: request.hardwareId,
@@ -119,7 +158,7 @@ async function register(
       delivered: false,
     });
     if (!created) continue;
-    rt.logger.info({ hardwareId: request.hardwareId, ip }, "pairing code issued");
+    deps.logger.info({ hardwareId: request.hardwareId, ip }, "pairing code issued");
     return create(RegisterResponseSchema, {
       outcome: {
         case: "pairing",
@@ -127,7 +166,7 @@ async function register(
           pairingCode: formatPairingCode(code),
           pairingSecret: secret,
           expiresAt: timestampFromDate(expiresAt),
-          pollIntervalSeconds: rt.config.pairingPollSeconds,
+          pollIntervalSeconds: deps.config.pairingPollSeconds,
         },
       },
     });
@@ -136,14 +175,14 @@ async function register(
 }
 
 async function completePairing(
-  rt: FleetRuntime,
+  deps: DeviceServiceDeps,
   request: CompletePairingRequest,
   context: HandlerContext,
 ): Promise<CompletePairingResponse> {
-  rt.registrationLimiter.check(peerAddress(context));
+  deps.registrationLimiter.check(peerAddress(context));
   const secretHash = hashSecret(request.pairingSecret);
-  const pairing = await rt.stores.pairings.findBySecretHash(secretHash);
-  const now = rt.clock.now();
+  const pairing = await deps.stores.pairings.findBySecretHash(secretHash);
+  const now = deps.clock.now();
   if (!pairing || (!pairing.claimedScreenId && pairing.expiresAt <= now)) {
     throw new ConnectError("pairing is unknown or expired: call Register for a new code", Code.NotFound);
   }
@@ -152,92 +191,58 @@ async function completePairing(
       outcome: { case: "waiting", value: { expiresAt: timestampFromDate(pairing.expiresAt) } },
     });
   }
-  if (!(await rt.stores.pairings.markDelivered(secretHash))) {
+  if (!(await deps.stores.pairings.markDelivered(secretHash))) {
     throw new ConnectError(
       "the credentials of this pairing were already handed out: call Register again",
       Code.FailedPrecondition,
     );
   }
   const token = newSecret("avd");
-  const screen = await rt.stores.screens.get(pairing.claimedTenantId, pairing.claimedScreenId);
-  if (!screen || !(await rt.stores.screens.setTokenHash(screen.tenantId, screen.id, hashSecret(token)))) {
+  const screen = await deps.stores.screens.get(pairing.claimedTenantId, pairing.claimedScreenId);
+  if (!screen || !(await deps.stores.screens.setTokenHash(screen.tenantId, screen.id, hashSecret(token)))) {
     throw new ConnectError("the claimed screen was deleted: call Register again", Code.NotFound);
   }
-  rt.logger.info({ screenId: screen.id, tenantId: screen.tenantId }, "pairing completed");
+  deps.logger.info({ screenId: screen.id, tenantId: screen.tenantId }, "pairing completed");
   return create(CompletePairingResponseSchema, {
     outcome: { case: "claimed", value: { deviceId: screen.id, deviceToken: token, screenName: screen.name } },
   });
 }
 
-/** Builds a new screen record with defaults for everything the claim or key does not say. */
-export function newScreen(
-  rt: FleetRuntime,
-  fields: {
-    tenantId: string;
-    hardwareId: string;
-    name: string;
-    groupId: string;
-    tags?: string[];
-    timezone?: string;
-    facts: RegisterRequest["facts"];
-    now: Date;
-    tokenHash: string | undefined;
-    firstSeenAt?: Date;
-  },
-): ScreenRecord {
-  return {
-    id: randomUUID(),
-    tenantId: fields.tenantId,
-    hardwareId: fields.hardwareId,
-    name: fields.name,
-    groupId: fields.groupId,
-    tags: fields.tags ?? [],
-    timezone: fields.timezone || rt.config.defaultTimezone,
-    volumePercent: 100,
-    orientation: Orientation.LANDSCAPE,
-    displayHours: [],
-    model: fields.facts?.model ?? "",
-    osVersion: fields.facts?.osVersion ?? "",
-    playerVersion: fields.facts?.playerVersion ?? "",
-    firstSeenAt: fields.firstSeenAt ?? fields.now,
-    claimedAt: fields.now,
-    tokenHash: fields.tokenHash,
-    revision: 1,
-  };
-}
-
 async function* connect(
-  rt: FleetRuntime,
+  deps: DeviceServiceDeps,
   requests: AsyncIterable<ConnectRequest>,
   context: HandlerContext,
 ): AsyncGenerator<ConnectResponse> {
-  const { screen, tokenHash } = await authenticateScreen(rt.stores.screens, context.requestHeader.get("authorization"));
+  const { screen, tokenHash } = await authenticateScreen(
+    deps.stores.screens,
+    context.requestHeader.get("authorization"),
+  );
   const iterator = requests[Symbol.asyncIterator]();
-  const first = await beforeDeadline(iterator.next(), rt.config.helloTimeoutMs);
+  const first = await beforeDeadline(iterator.next(), deps.config.helloTimeoutMs);
   if (first.done || first.value.message.case !== "hello") {
     throw new ConnectError("the first message on the stream must be hello", Code.InvalidArgument);
   }
   const hello = first.value.message.value;
   const screenId = screen.id;
   const tenantId = screen.tenantId;
-  const interval = rt.config.heartbeatIntervalSeconds;
-  const { session, detach } = rt.registry.attach(screenId, tenantId);
-  rt.metrics.streams.inc();
-  const log = rt.logger.child({ screenId, tenantId });
+  const interval = deps.config.heartbeatIntervalSeconds;
+  const { session, detach } = deps.registry.attach(screenId, tenantId);
+  deps.metrics.streams.inc();
+  const log = deps.logger.child({ screenId, tenantId });
   try {
-    await rt.stores.screens.updateVersions(screenId, {
+    await deps.stores.screens.updateVersions(screenId, {
       playerVersion: hello.playerVersion,
       osVersion: hello.osVersion,
     });
-    const status = (await rt.stores.statuses.get(screenId)) ?? emptyStatus(screenId, interval);
-    await rt.stores.statuses.patch(screenId, {
-      lastSeenAt: rt.clock.now(),
+    const status = (await deps.stores.statuses.get(screenId)) ?? emptyStatus(screenId, interval);
+    await deps.stores.statuses.patch(screenId, {
+      lastSeenAt: deps.clock.now(),
       streamOpen: true,
       heartbeatIntervalSeconds: interval,
       ipAddress: peerAddress(context),
       ...(hello.appliedVersion > status.appliedVersion ? { appliedVersion: hello.appliedVersion } : {}),
     });
-    rt.presence.seen(screenId, tenantId, interval);
+    deps.presence.seen(screenId, tenantId, interval);
     session.outbox.push(
       create(ConnectResponseSchema, {
         message: {
@@ -245,19 +250,19 @@ async function* connect(
           value: {
             deviceId: screenId,
             screenName: screen.name,
-            serverTime: timestampFromDate(rt.clock.now()),
+            serverTime: timestampFromDate(deps.clock.now()),
             config: {
               heartbeatIntervalSeconds: interval,
-              playEventBatchSeconds: rt.config.playEventBatchSeconds,
+              playEventBatchSeconds: deps.config.playEventBatchSeconds,
             },
           },
         },
       }),
     );
-    rt.delivery.attached(screenId, { tenantId, tokenHash, sentVersion: hello.appliedVersion });
-    await rt.delivery.deliver([screenId]);
+    deps.delivery.attached(screenId, { tenantId, tokenHash, sentVersion: hello.appliedVersion });
+    await deps.delivery.deliver([screenId]);
     log.debug({ appliedVersion: hello.appliedVersion }, "stream opened");
-    const reading = readStream(rt, { screenId, tenantId }, iterator).then(
+    const reading = readStream(deps, { screenId, tenantId }, iterator).then(
       () => session.outbox.close(),
       (error: unknown) => {
         const failure = ConnectError.from(error);
@@ -269,14 +274,14 @@ async function* connect(
     await reading;
   } finally {
     detach();
-    rt.metrics.streams.dec();
-    rt.delivery.detached(screenId);
-    if (!rt.registry.holds(screenId)) {
-      rt.presence.gone(screenId);
-      await rt.stores.statuses
+    deps.metrics.streams.dec();
+    deps.delivery.detached(screenId);
+    if (!deps.registry.holds(screenId)) {
+      deps.presence.gone(screenId);
+      await deps.stores.statuses
         .patch(screenId, { streamOpen: false })
         .catch((error: unknown) => log.warn({ err: error }, "could not record the closed stream"));
-      rt.broadcaster.changed(tenantId, screenId);
+      deps.broadcaster.changed(tenantId, screenId);
     }
     log.debug("stream closed");
   }
@@ -287,34 +292,38 @@ interface StreamScreen {
   tenantId: string;
 }
 
-async function readStream(rt: FleetRuntime, who: StreamScreen, iterator: AsyncIterator<ConnectRequest>): Promise<void> {
-  const screenshots = new ScreenshotAssembler(rt.config.maxScreenshotBytes);
+async function readStream(
+  deps: DeviceServiceDeps,
+  who: StreamScreen,
+  iterator: AsyncIterator<ConnectRequest>,
+): Promise<void> {
+  const screenshots = new ScreenshotAssembler(deps.config.maxScreenshotBytes);
   for (;;) {
     const next = await iterator.next();
     if (next.done) return;
-    if (!rt.registry.holds(who.screenId)) return;
-    await handleMessage(rt, who, next.value, screenshots);
+    if (!deps.registry.holds(who.screenId)) return;
+    await handleMessage(deps, who, next.value, screenshots);
   }
 }
 
 async function handleMessage(
-  rt: FleetRuntime,
+  deps: DeviceServiceDeps,
   { screenId, tenantId }: StreamScreen,
   request: ConnectRequest,
   screenshots: ScreenshotAssembler,
 ): Promise<void> {
-  const now = rt.clock.now();
-  rt.presence.seen(screenId, tenantId, rt.config.heartbeatIntervalSeconds);
+  const now = deps.clock.now();
+  deps.presence.seen(screenId, tenantId, deps.config.heartbeatIntervalSeconds);
   const message = request.message;
   switch (message.case) {
     case "heartbeat": {
       const health = message.value.health;
-      await rt.stores.statuses.patch(screenId, {
+      await deps.stores.statuses.patch(screenId, {
         lastSeenAt: now,
         lastHealth: health,
         playback: message.value.playback,
       });
-      if (health) await rt.stores.health.append(screenId, { at: now, health });
+      if (health) await deps.stores.health.append(screenId, { at: now, health });
       break;
     }
     case "syncReport": {
@@ -322,15 +331,15 @@ async function handleMessage(
       if (report.result.case === "applied") {
         // One write (group-committed with other screens' acks), no read first: acks of a publish
         // to the whole fleet arrive together.
-        const raised = await rt.stores.statuses.recordApplied(screenId, report.version, now);
+        const raised = await deps.stores.statuses.recordApplied(screenId, report.version, now);
         if (raised?.desiredAt && raised.desiredVersion === report.version) {
-          rt.metrics.publishToAck.observe((now.getTime() - raised.desiredAt.getTime()) / 1000);
+          deps.metrics.publishToAck.observe((now.getTime() - raised.desiredAt.getTime()) / 1000);
         }
       } else if (report.result.case === "failed") {
         const failure = report.result.value;
         const reason = SyncFailureReason[failure.reason] ?? "UNSPECIFIED";
-        rt.metrics.syncFailures.inc({ reason });
-        await rt.stores.statuses.patch(screenId, {
+        deps.metrics.syncFailures.inc({ reason });
+        await deps.stores.statuses.patch(screenId, {
           lastSeenAt: now,
           lastFailedVersion: report.version,
           lastSyncError: `${reason}: ${failure.message}`.slice(0, 1000),
@@ -342,7 +351,7 @@ async function handleMessage(
       if (message.value.events.length > 500) {
         throw new ConnectError("at most 500 play events per message", Code.InvalidArgument);
       }
-      await rt.stores.playEvents.insertMany(tenantId, screenId, message.value.events);
+      await deps.stores.playEvents.insertMany(tenantId, screenId, message.value.events);
       return;
     case "commandResult": {
       const result = message.value;
@@ -350,19 +359,22 @@ async function handleMessage(
       if (!final.includes(result.status)) {
         throw new ConnectError("command_result status must be SUCCEEDED, FAILED or EXPIRED", Code.InvalidArgument);
       }
-      await rt.stores.commands.update(screenId, result.commandId, {
+      await deps.stores.commands.update(screenId, result.commandId, {
         status: result.status,
         resultMessage: result.message.slice(0, 1000),
         completedAt: result.completedAt ? timestampDate(result.completedAt) : now,
       });
-      rt.logger.info({ screenId, commandId: result.commandId, status: CommandStatus[result.status] }, "command result");
+      deps.logger.info(
+        { screenId, commandId: result.commandId, status: CommandStatus[result.status] },
+        "command result",
+      );
       return;
     }
     case "screenshotChunk": {
       const png = screenshots.add(message.value);
       if (png) {
-        await rt.stores.screenshots.save(message.value.commandId, png, now);
-        await rt.stores.commands.update(screenId, message.value.commandId, { hasScreenshot: true });
+        await deps.stores.screenshots.save(message.value.commandId, png, now);
+        await deps.stores.commands.update(screenId, message.value.commandId, { hasScreenshot: true });
       }
       return;
     }
@@ -371,7 +383,7 @@ async function handleMessage(
     case undefined:
       return;
   }
-  rt.broadcaster.changed(tenantId, screenId);
+  deps.broadcaster.changed(tenantId, screenId);
 }
 
 /** Collects in-order screenshot chunks per command, bounded in size. */

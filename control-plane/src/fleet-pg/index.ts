@@ -3,7 +3,7 @@ export { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } fr
 export { PgGroupStore, PgScreenStore } from "./screens.ts";
 export { fleetSchemaSkips, isUuid } from "./sql.ts";
 export { PgScreenStatusStore } from "./status.ts";
-export type { PgFleetStores } from "./stores.ts";
+export type { PgFleetStores, PgFleetStoresDeps } from "./stores.ts";
 export { createPgFleetStores } from "./stores.ts";
-export type { FleetHost, FleetWiring, FleetWiringDeps } from "./wiring.ts";
-export { createFleetWiring } from "./wiring.ts";
+export type { PgFleet, PgFleetDeps, WakeupTarget } from "./wiring.ts";
+export { createPgFleet } from "./wiring.ts";

@@ -1,9 +1,7 @@
-import type { MikroORM } from "@mikro-orm/postgresql";
 import type pg from "pg";
 import type { Logger } from "pino";
-import type { FleetStores } from "../fleet/runtime.ts";
+import type { FleetStores } from "../fleet/ports.ts";
 import { PgDesiredStateStore } from "../publish/pg-desired-state-store.ts";
-import { createDbAssetCatalog, createDbPublishSources } from "../schedule/publish-sources.ts";
 import { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
 import { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } from "./records.ts";
 import { PgGroupStore, PgScreenStore } from "./screens.ts";
@@ -24,12 +22,20 @@ export interface PgFleetStores extends FleetStores {
   startFlushing(options?: { flushMs?: number }): () => Promise<void>;
 }
 
-/**
- * Every fleet port on one `pg` pool (fleet tables, plain SQL) plus the ORM for the core's
- * schedule tables (publish sources, asset catalog).
- */
-export function createPgFleetStores(deps: { pool: pg.Pool; orm: MikroORM; logger: Logger }): PgFleetStores {
-  const { pool, orm, logger } = deps;
+/** What {@link createPgFleetStores} needs. */
+export interface PgFleetStoresDeps {
+  pool: pg.Pool;
+  logger: Logger;
+  /**
+   * The ports on the core's tables (schedules, playlists, videos), which the core implements:
+   * `createDbPublishSources` and `createDbAssetCatalog` in src/schedule.
+   */
+  core: Pick<FleetStores, "publishSources" | "assets">;
+}
+
+/** Every fleet port on one `pg` pool (fleet tables, plain SQL), plus the core's two given in `core`. */
+export function createPgFleetStores(deps: PgFleetStoresDeps): PgFleetStores {
+  const { pool, logger } = deps;
   const statuses = new PgScreenStatusStore(pool);
   const health = new PgHealthStore(pool);
   const pairings = new PgPairingStore(pool);
@@ -47,8 +53,8 @@ export function createPgFleetStores(deps: { pool: pg.Pool; orm: MikroORM; logger
     screenshots: new PgScreenshotStore(pool),
     health,
     playEvents: new PgPlayEventStore(pool),
-    publishSources: createDbPublishSources(orm),
-    assets: createDbAssetCatalog(orm),
+    publishSources: deps.core.publishSources,
+    assets: deps.core.assets,
     flush,
     startFlushing(options = {}) {
       let running: Promise<void> = Promise.resolve();

@@ -1,127 +1,71 @@
-import type { Http2SecureServer, Http2Server } from "node:http2";
-import type { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
-import type { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
-import type { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
-import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "pino";
-import { Registry } from "prom-client";
-import { blobReaderFrom, createAssetHandler } from "../asset-http/index.ts";
-import { principalOf } from "../auth/index.ts";
-import type { Clock } from "../clock.ts";
-import type { BlobStore } from "../content/blob-store.ts";
-import { startPingSweep } from "../device/index.ts";
-import { createFleetPlane, type FleetConfig, type FleetPlane } from "../fleet/index.ts";
+import type { FleetStores } from "../fleet/ports.ts";
 import { PgWakeups } from "../notify/index.ts";
-import type { RateLimitConfig } from "../rate-limit/index.ts";
-import type { HttpRoute } from "../server/http-routes.ts";
 import { createPgFleetStores, type PgFleetStores } from "./stores.ts";
 
-/** What {@link createFleetWiring} needs from the process. */
-export interface FleetWiringDeps {
+/** What {@link createPgFleet} needs from the process. */
+export interface PgFleetDeps {
   /** The migrated ORM; its connection URL is reused for the fleet pool and LISTEN/NOTIFY. */
   orm: MikroORM;
-  blobs: BlobStore;
   logger: Logger;
-  clock: Clock;
-  /** Fleet settings (heartbeat interval, pairing TTL, …); defaults in fleet/runtime.ts. */
-  config?: Partial<FleetConfig>;
+  /** The ports on the core's tables (see {@link createPgFleetStores}). */
+  core: Pick<FleetStores, "publishSources" | "assets">;
   /** Pool size of the fleet's own `pg` pool; default 10. */
   poolMax?: number;
-  /** Heartbeat write-behind period; default 3000 ms. */
-  flushMs?: number;
-  /** Limits of the unauthenticated Register/CompletePairing calls; default in rate-limit/. */
-  rateLimits?: RateLimitConfig;
 }
 
-/** The parts of a control-plane server the fleet wiring touches once it exists. */
-export interface FleetHost {
-  readonly http2Server: Http2Server | Http2SecureServer;
-  readonly metrics: { registry: Registry };
+/** Where wake-ups from other processes go: the delivery to the streams this process holds. */
+export interface WakeupTarget {
+  deliver(screenIds: readonly string[]): Promise<void>;
+  /** Re-checks every held stream (after a lost listener connection, when notifications were missed). */
+  deliverAll(): Promise<void>;
 }
 
-/** The fleet, device and publish plane on PostgreSQL, ready to hand to `createServer`. */
-export interface FleetWiring {
-  plane: FleetPlane;
+/** The fleet side on PostgreSQL: every fleet store on its own pool, and LISTEN/NOTIFY between replicas. */
+export interface PgFleet {
   stores: PgFleetStores;
-  /** For `ServerDeps.services`. */
-  services: {
-    device: ServiceImpl<typeof DeviceService>;
-    fleet: ServiceImpl<typeof FleetService>;
-    publish: ServiceImpl<typeof PublishService>;
-  };
-  /** For `ServerDeps.httpRoutes`: GET/HEAD /assets/<sha256> on both listeners. */
-  httpRoutes: HttpRoute[];
+  /** NOTIFY: carries wake-ups to the other control-plane processes (the fleet plane's bus). */
+  bus: { notify(screenIds: readonly string[]): Promise<void> };
   /**
-   * Starts what needs the built server: fleet metrics on its /metrics registry, the HTTP/2 ping
-   * sweep, presence sweep + health retention, and the heartbeat flusher.
+   * Starts the background work: LISTEN, handing other processes' wake-ups to `target` (and a full
+   * re-check after every (re)connect), and the heartbeat write-behind every `flushMs` (default 3000).
+   * Resolves once listening.
    */
-  attach(server: FleetHost): void;
-  /** Ends every device stream and stops the timers; call before the server closes its listeners. */
-  endStreams(): void;
+  start(options: { target: WakeupTarget; flushMs?: number }): Promise<void>;
   /** Writes buffered heartbeats, stops LISTEN/NOTIFY and closes the pool; call after the server closed. */
   close(): Promise<void>;
 }
 
 /**
- * Builds the fleet plane on the SQL stores and starts its LISTEN/NOTIFY wake-ups (cheap, and
- * what lets several control-plane replicas share one database): a publish on any replica reaches
- * the replica that holds the screen's stream, and after a lost listener connection every held
- * stream is re-checked.
+ * Opens the fleet's pool and stores, and prepares its LISTEN/NOTIFY wake-ups (cheap, and what lets
+ * several control-plane replicas share one database): a publish on any replica reaches the replica
+ * that holds the screen's stream, and after a lost listener connection every held stream is
+ * re-checked. The services on these stores are built by src/assemble.ts.
  */
-export async function createFleetWiring(deps: FleetWiringDeps): Promise<FleetWiring> {
+export function createPgFleet(deps: PgFleetDeps): PgFleet {
   const connectionString = deps.orm.config.get("clientUrl");
   if (!connectionString) throw new Error("the fleet plane needs the database URL the ORM connected with");
   const pool = new pg.Pool({ connectionString, max: deps.poolMax ?? 10 });
   pool.on("error", (error) => deps.logger.warn({ err: error }, "idle fleet database connection failed"));
-  const stores = createPgFleetStores({ pool, orm: deps.orm, logger: deps.logger });
-  // The callbacks run only after wakeups.start() below, when `plane` exists.
+  const stores = createPgFleetStores({ pool, logger: deps.logger, core: deps.core });
+  // The callbacks run only after start(), which sets the target.
+  let target: WakeupTarget | undefined;
   const wakeups = new PgWakeups({
     connectionString,
     logger: deps.logger,
-    onWake: (ids) => plane.runtime.delivery.deliver(ids),
-    onResync: () => plane.runtime.delivery.deliverAll(),
+    onWake: (ids) => target?.deliver(ids),
+    onResync: () => target?.deliverAll(),
   });
-  const registry = new Registry();
-  const plane = createFleetPlane(
-    {
-      stores,
-      logger: deps.logger,
-      metricsRegistry: registry,
-      clock: deps.clock,
-      config: deps.config,
-      rateLimits: deps.rateLimits,
-      bus: wakeups,
-    },
-    principalOf,
-  );
-  await wakeups.start();
-  const assets = createAssetHandler({
-    blobs: blobReaderFrom(deps.blobs),
-    screens: stores.screens,
-    assets: stores.assets,
-    logger: deps.logger,
-  });
-  const stops: Array<() => void> = [];
   let stopFlushing: (() => Promise<void>) | undefined;
   return {
-    plane,
     stores,
-    services: plane.services,
-    httpRoutes: [(req, res) => assets(req, res)],
-    attach(server) {
-      // The plane registers its metrics before the server (and its registry) exists: move them over.
-      for (const { name } of registry.getMetricsAsArray()) {
-        const metric = registry.getSingleMetric(name);
-        if (metric) server.metrics.registry.registerMetric(metric);
-      }
-      stops.push(startPingSweep(server.http2Server), plane.startBackground());
-      stopFlushing = stores.startFlushing({ flushMs: deps.flushMs });
-    },
-    endStreams() {
-      for (const stop of stops.splice(0)) stop();
-      plane.close();
+    bus: wakeups,
+    async start(options) {
+      target = options.target;
+      await wakeups.start();
+      stopFlushing = stores.startFlushing({ flushMs: options.flushMs });
     },
     async close() {
       await stopFlushing?.();

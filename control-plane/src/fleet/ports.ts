@@ -358,5 +358,21 @@ export interface AssetCatalog {
   tenantHasAsset(tenantId: string, sha256: string): Promise<boolean>;
 }
 
+/** Every repository port of the fleet side, as a store implementation provides them together. */
+export interface FleetStores {
+  screens: ScreenStore;
+  groups: GroupStore;
+  pairings: PairingStore;
+  enrollmentKeys: EnrollmentKeyStore;
+  desiredStates: DesiredStateStore;
+  statuses: ScreenStatusStore;
+  commands: CommandStore;
+  screenshots: ScreenshotStore;
+  health: HealthStore;
+  playEvents: PlayEventStore;
+  publishSources: PublishSources;
+  assets: AssetCatalog;
+}
+
 /** Sync failures are reported with these reasons (re-exported for adapters). */
 export type { SyncFailureReason, TargetSelector };

@@ -14,30 +14,61 @@ import {
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
 import { noteAudit } from "../audit/index.ts";
 import { newSecret } from "../auth/secrets.ts";
-import { newScreen } from "../device/service.ts";
+import type { Clock } from "../clock.ts";
+import type { SessionRegistry } from "../live/index.ts";
 import { hashSecret, normalisePairingCode } from "../pairing/index.ts";
 import { TokenBuckets } from "../rate-limit/index.ts";
 import { isUuid } from "../validation.ts";
 import { type PrincipalOf, readers, requireRole, writers } from "./access.ts";
+import type { FleetBroadcaster } from "./broadcaster.ts";
+import { type FleetConfig, maxCommandTtlSeconds } from "./config.ts";
 import { downsampleHealth } from "./health-history.ts";
-import type { CommandRecord, EnrollmentKeyRecord, Principal, ScreenCursor, ScreenRecord } from "./ports.ts";
-import { type FleetRuntime, maxCommandTtlSeconds } from "./runtime.ts";
+import { newScreen } from "./new-screen.ts";
+import type {
+  CommandRecord,
+  EnrollmentKeyRecord,
+  FleetStores,
+  Principal,
+  ScreenCursor,
+  ScreenRecord,
+} from "./ports.ts";
 import { loadScreenViews, revisionOfEtag, screenView } from "./view.ts";
 
 const keepAliveMs = 15_000;
 
-/**
- * FleetService on the fleet runtime: claims, screens, tokens, commands, health history and the
- * live view. Every id is looked up inside the caller's tenant; another tenant's id is NOT_FOUND.
- */
-export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): ServiceImpl<typeof FleetService> {
-  // Bounds guessing of live pairing codes per tenant (RFC 8628 §5.1): 10 at once, then one per 5 s.
-  const claimLimiter = new TokenBuckets({ burst: 10, perSecond: 0.2 }, () => rt.clock.now().getTime());
-  const { stores } = rt;
+/** What {@link createFleetService} uses, and nothing more. */
+export interface FleetServiceDeps {
+  stores: Pick<
+    FleetStores,
+    "screens" | "groups" | "pairings" | "enrollmentKeys" | "statuses" | "commands" | "screenshots" | "health"
+  >;
+  config: Pick<FleetConfig, "commandTtlSeconds" | "defaultTimezone">;
+  clock: Clock;
+  logger: Logger;
+  /** Ends the stream of a deleted screen, or one whose token was revoked, when this process holds it. */
+  registry: Pick<SessionRegistry, "disconnect">;
+  /** The live view (WatchFleet): told about changed and removed screens. */
+  broadcaster: Pick<FleetBroadcaster, "changed" | "removed" | "subscribe">;
+  /** Brings the named screens up to date wherever their streams are (this process and, via the bus, others). */
+  wake(screenIds: readonly string[]): Promise<void>;
+  /** The caller of a console RPC (the core's auth puts it in the handler context). */
+  principalOf: PrincipalOf;
+}
 
-  const viewsOf = (tenantId: string, ids: readonly string[]) => loadScreenViews(stores, tenantId, ids, rt.clock.now());
+/**
+ * FleetService: claims, screens, tokens, commands, health history and the live view. Every id is
+ * looked up inside the caller's tenant; another tenant's id is NOT_FOUND.
+ */
+export function createFleetService(deps: FleetServiceDeps): ServiceImpl<typeof FleetService> {
+  // Bounds guessing of live pairing codes per tenant (RFC 8628 §5.1): 10 at once, then one per 5 s.
+  const claimLimiter = new TokenBuckets({ burst: 10, perSecond: 0.2 }, () => deps.clock.now().getTime());
+  const { stores, principalOf } = deps;
+
+  const viewsOf = (tenantId: string, ids: readonly string[]) =>
+    loadScreenViews(stores, tenantId, ids, deps.clock.now());
   const screenOf = async (principal: Principal, id: string) => {
     const screen = await stores.screens.get(principal.tenantId, id);
     if (!screen) throw new ConnectError(`no screen ${id} in your tenant`, Code.NotFound);
@@ -72,16 +103,16 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       const code = normalisePairingCode(request.pairingCode);
       const screenId = randomUUID();
       noteAudit(context, { subjectType: "screen", subjectId: screenId });
-      const now = rt.clock.now();
+      const now = deps.clock.now();
       const screen = code
         ? await stores.pairings.claimAndCreate(code, { tenantId: principal.tenantId, screenId }, now, (pairing) => ({
-            ...newScreen(rt, {
+            ...newScreen({
               tenantId: principal.tenantId,
               hardwareId: pairing.hardwareId,
               name,
               groupId: request.groupId,
               tags,
-              timezone: request.timezone,
+              timezone: request.timezone || deps.config.defaultTimezone,
               facts: pairing.facts,
               now,
               tokenHash: undefined,
@@ -97,8 +128,8 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         );
       }
       noteAudit(context, { after: { ...auditSnapshot(screen), hardwareId: screen.hardwareId } });
-      rt.logger.info({ tenantId: principal.tenantId, actorId: principal.actorId, screenId }, "screen claimed");
-      rt.broadcaster.changed(principal.tenantId, screenId);
+      deps.logger.info({ tenantId: principal.tenantId, actorId: principal.actorId, screenId }, "screen claimed");
+      deps.broadcaster.changed(principal.tenantId, screenId);
       return { screen: screenView(screen, undefined, now) };
     },
 
@@ -121,7 +152,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         limit: pageSize,
       });
       const statuses = await stores.statuses.getMany(screens.map((screen) => screen.id));
-      const now = rt.clock.now();
+      const now = deps.clock.now();
       const last = screens.at(-1);
       return {
         screens: screens.map((screen) => screenView(screen, statuses.get(screen.id), now)),
@@ -165,7 +196,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         );
       }
       noteAudit(context, { after: auditSnapshot(updated) });
-      rt.broadcaster.changed(principal.tenantId, request.id);
+      deps.broadcaster.changed(principal.tenantId, request.id);
       return { screen: await viewOf(principal, request.id) };
     },
 
@@ -209,9 +240,9 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       }
       await stores.statuses.delete(request.id);
       disconnect(request.id, "the screen was deleted");
-      await rt.wake([request.id]);
-      rt.broadcaster.removed(principal.tenantId, request.id);
-      rt.logger.info(
+      await deps.wake([request.id]);
+      deps.broadcaster.removed(principal.tenantId, request.id);
+      deps.logger.info(
         { tenantId: principal.tenantId, actorId: principal.actorId, screenId: request.id },
         "screen deleted",
       );
@@ -225,8 +256,8 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         throw new ConnectError(`no screen ${request.id} in your tenant`, Code.NotFound);
       }
       disconnect(request.id, "the device token was revoked");
-      await rt.wake([request.id]);
-      rt.logger.info(
+      await deps.wake([request.id]);
+      deps.logger.info(
         { tenantId: principal.tenantId, actorId: principal.actorId, screenId: request.id },
         "token revoked",
       );
@@ -241,13 +272,13 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       if (request.kind === CommandKind.UNSPECIFIED || CommandKind[request.kind] === undefined) {
         throw new ConnectError("kind must be a known command kind", Code.InvalidArgument);
       }
-      const ttl = request.ttlSeconds || rt.config.commandTtlSeconds;
+      const ttl = request.ttlSeconds || deps.config.commandTtlSeconds;
       if (ttl > maxCommandTtlSeconds) throw new ConnectError("ttl_seconds is at most 7 days", Code.InvalidArgument);
       const screenIds = [...new Set(request.screenIds)];
       const targets = await stores.screens.getMany(principal.tenantId, screenIds);
       const missing = screenIds.find((id) => !targets.has(id));
       if (missing !== undefined) throw new ConnectError(`no screen ${missing} in your tenant`, Code.NotFound);
-      const now = rt.clock.now();
+      const now = deps.clock.now();
       const commands: CommandRecord[] = screenIds.map((screenId) => ({
         id: randomUUID(),
         tenantId: principal.tenantId,
@@ -273,7 +304,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         },
       });
       await stores.commands.insert(commands);
-      rt.logger.info(
+      deps.logger.info(
         {
           tenantId: principal.tenantId,
           actorId: principal.actorId,
@@ -282,7 +313,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         },
         "command queued",
       );
-      await rt.wake(commands.map((command) => command.screenId));
+      await deps.wake(commands.map((command) => command.screenId));
       // Re-read after the wake-up: a command sent on a stream this process holds is DELIVERED by now.
       const current = await stores.commands.getMany(
         principal.tenantId,
@@ -315,7 +346,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
     async getHealthHistory(request, context) {
       const principal = requireRole(principalOf, context, readers);
       await screenOf(principal, request.screenId);
-      const to = request.to ? timestampDate(request.to) : rt.clock.now();
+      const to = request.to ? timestampDate(request.to) : deps.clock.now();
       const from = request.from ? timestampDate(request.from) : new Date(to.getTime() - 24 * 3600 * 1000);
       if (from >= to) throw new ConnectError("from must be before to", Code.InvalidArgument);
       const samples = await stores.health.range(request.screenId, from, to);
@@ -328,7 +359,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
       if (name.length < 1 || name.length > 200) {
         throw new ConnectError("name must be 1..200 characters, e.g. the site the key is for", Code.InvalidArgument);
       }
-      const now = rt.clock.now();
+      const now = deps.clock.now();
       const expiresAt = request.expiresAt ? timestampDate(request.expiresAt) : undefined;
       if (expiresAt && expiresAt <= now) {
         throw new ConnectError("expires_at is in the past: leave it unset or pick a later time", Code.InvalidArgument);
@@ -353,7 +384,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
         createdAt: now,
         revokedAt: undefined,
       });
-      rt.logger.info(
+      deps.logger.info(
         { tenantId: principal.tenantId, actorId: principal.actorId, enrollmentKeyId: id },
         "enrollment key created",
       );
@@ -362,7 +393,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
 
     async listEnrollmentKeys(_request, context) {
       const principal = requireRole(principalOf, context, ["admin"]);
-      const now = rt.clock.now();
+      const now = deps.clock.now();
       const keys = await stores.enrollmentKeys.list(principal.tenantId);
       return { keys: keys.map((key) => enrollmentKeyView(key, now)) };
     },
@@ -370,10 +401,10 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
     async revokeEnrollmentKey(request, context) {
       const principal = requireRole(principalOf, context, ["admin"]);
       noteAudit(context, { subjectType: "enrollment_key", subjectId: request.id });
-      const now = rt.clock.now();
+      const now = deps.clock.now();
       const key = await stores.enrollmentKeys.revoke(principal.tenantId, request.id, now);
       if (!key) throw new ConnectError(`no enrollment key ${request.id} in your tenant`, Code.NotFound);
-      rt.logger.info(
+      deps.logger.info(
         { tenantId: principal.tenantId, actorId: principal.actorId, enrollmentKeyId: key.id },
         "enrollment key revoked",
       );
@@ -383,7 +414,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
     async *watchFleet(_request, context: HandlerContext) {
       const principal = requireRole(principalOf, context, readers);
       // Subscribe before reading the snapshot, so no change between the two is lost.
-      const { changes, unsubscribe } = rt.broadcaster.subscribe(principal.tenantId);
+      const { changes, unsubscribe } = deps.broadcaster.subscribe(principal.tenantId);
       const keepAlive = setInterval(() => changes.push({ kind: "keepAlive" }, "keep-alive"), keepAliveMs);
       context.signal.addEventListener("abort", unsubscribe, { once: true });
       try {
@@ -405,7 +436,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
               ? ({ case: "upsert", value: change.screen } as const)
               : change.kind === "removed"
                 ? ({ case: "removedScreenId", value: change.screenId } as const)
-                : ({ case: "keepAlive", value: timestampFromDate(rt.clock.now()) } as const);
+                : ({ case: "keepAlive", value: timestampFromDate(deps.clock.now()) } as const);
           yield create(WatchFleetResponseSchema, { event });
         }
       } finally {
@@ -416,7 +447,7 @@ export function createFleetService(rt: FleetRuntime, principalOf: PrincipalOf): 
   };
 
   function disconnect(screenId: string, why: string): void {
-    rt.registry.disconnect(screenId, new ConnectError(`${why}; register the screen again`, Code.Unauthenticated));
+    deps.registry.disconnect(screenId, new ConnectError(`${why}; register the screen again`, Code.Unauthenticated));
   }
 }
 

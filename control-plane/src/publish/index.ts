@@ -1,3 +1,5 @@
 export { desiredStateTableDdl, PgDesiredStateStore } from "./pg-desired-state-store.ts";
+export type { PublisherDeps } from "./publisher.ts";
 export { Publisher } from "./publisher.ts";
+export type { PublishServiceDeps } from "./service.ts";
 export { createPublishService } from "./service.ts";

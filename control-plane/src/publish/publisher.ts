@@ -6,6 +6,8 @@ import {
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
 import {
   type BuiltDocument,
   type DesiredStateDiff,
@@ -15,8 +17,10 @@ import {
   type TargetSelector,
   targetSelects,
 } from "../desired-state/index.ts";
-import type { VersionInsert } from "../fleet/ports.ts";
-import type { FleetRuntime } from "../fleet/runtime.ts";
+import type { LiveDelivery } from "../device/delivery.ts";
+import type { FleetBroadcaster } from "../fleet/broadcaster.ts";
+import type { FleetConfig } from "../fleet/config.ts";
+import type { FleetStores, VersionInsert } from "../fleet/ports.ts";
 import { syncStatusOf } from "../fleet/view.ts";
 
 /** A batch retries the screens that lost a version race this many times (each round one publisher wins). */
@@ -29,6 +33,20 @@ const batchSize = 500;
 /** Batches in flight at once, so one batch's statements overlap the next one's CPU work. */
 const concurrentBatches = 2;
 
+/** What a {@link Publisher} uses, and nothing more. */
+export interface PublisherDeps {
+  stores: Pick<FleetStores, "publishSources" | "desiredStates" | "statuses">;
+  config: Pick<FleetConfig, "assetUrl">;
+  clock: Clock;
+  logger: Logger;
+  /** Sends a just-stored version to a stream this process holds. */
+  delivery: Pick<LiveDelivery, "offer" | "holds">;
+  /** The live view: told about every screen that got a new version. */
+  broadcaster: Pick<FleetBroadcaster, "changed">;
+  /** Brings screens whose streams other processes hold up to date. */
+  wake(screenIds: readonly string[]): Promise<void>;
+}
+
 /**
  * Publish: builds the desired state of every selected screen, stores version N+1 only where the
  * content hash changed (an optimistic check on the latest version; a lost race re-reads and
@@ -40,19 +58,19 @@ const concurrentBatches = 2;
  * their desired versions, so a publish to 10,000 screens is a few dozen statements.
  */
 export class Publisher {
-  readonly #rt: FleetRuntime;
+  readonly #deps: PublisherDeps;
 
-  constructor(rt: FleetRuntime) {
-    this.#rt = rt;
+  constructor(deps: PublisherDeps) {
+    this.#deps = deps;
   }
 
   /** Publishes to the screens `targets` select (all of the tenant's when empty). */
   async publish(tenantId: string, targets: readonly TargetSelector[], dryRun: boolean): Promise<ScreenPublishResult[]> {
-    const sources = await this.#rt.stores.publishSources.forTenant(tenantId);
+    const sources = await this.#deps.stores.publishSources.forTenant(tenantId);
     const screens = sources.screens.filter(
       (screen) => targets.length === 0 || targets.some((target) => targetSelects(target, screen)),
     );
-    const factory = new DocumentFactory({ ...sources, assetUrl: this.#rt.config.assetUrl });
+    const factory = new DocumentFactory({ ...sources, assetUrl: this.#deps.config.assetUrl });
     const differ = new DocumentDiffer(factory);
     const batches: ScreenFacts[][] = [];
     for (let start = 0; start < screens.length; start += batchSize)
@@ -70,9 +88,9 @@ export class Publisher {
     const changed = results.filter((result) => result.changed && !dryRun).map((result) => result.screenId);
     if (changed.length > 0) {
       // Screens held here were sent their version as it was stored; the rest may be held elsewhere.
-      await this.#rt.wake(changed.filter((screenId) => !this.#rt.delivery.holds(screenId)));
-      for (const screenId of changed) this.#rt.broadcaster.changed(tenantId, screenId);
-      this.#rt.logger.info({ tenantId, screens: screens.length, changed: changed.length }, "published");
+      await this.#deps.wake(changed.filter((screenId) => !this.#deps.delivery.holds(screenId)));
+      for (const screenId of changed) this.#deps.broadcaster.changed(tenantId, screenId);
+      this.#deps.logger.info({ tenantId, screens: screens.length, changed: changed.length }, "published");
     }
     return results;
   }
@@ -83,7 +101,7 @@ export class Publisher {
     differ: DocumentDiffer,
     dryRun: boolean,
   ): Promise<ScreenPublishResult[]> {
-    const { desiredStates, statuses } = this.#rt.stores;
+    const { desiredStates, statuses } = this.#deps.stores;
     const documents = new Map<string, BuiltDocument>(screens.map((screen) => [screen.id, factory.build(screen)]));
     const documentOf = (screen: ScreenFacts) => documents.get(screen.id) as BuiltDocument;
     const results = new Map<string, ScreenOutcome>();
@@ -116,7 +134,7 @@ export class Publisher {
         }
         break;
       }
-      const now = this.#rt.clock.now();
+      const now = this.#deps.clock.now();
       const generatedAt = timestampFromDate(now);
       const inserts: VersionInsert[] = changed.map((screen) => {
         const version = versionOf(screen);
@@ -137,7 +155,7 @@ export class Publisher {
         const encoded = encodedOf.get(screen.id);
         if (!encoded) continue;
         const version = versionOf(screen);
-        this.#rt.delivery.offer(screen.id, version, encoded);
+        this.#deps.delivery.offer(screen.id, version, encoded);
         // Just stored and not yet acked (a failure report needs the version first): pending.
         results.set(screen.id, {
           screen,

@@ -3,13 +3,24 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { noteAudit } from "../audit/index.ts";
+import type { Clock } from "../clock.ts";
 import { type PrincipalOf, readers, requireRole, targetFromProto, writers } from "../fleet/access.ts";
-import type { FleetRuntime } from "../fleet/runtime.ts";
-import { Publisher } from "./publisher.ts";
+import type { FleetStores } from "../fleet/ports.ts";
+import type { Publisher } from "./publisher.ts";
 
-/** PublishService on the fleet runtime; the caller's tenant comes from `principalOf`. */
-export function createPublishService(rt: FleetRuntime, principalOf: PrincipalOf): ServiceImpl<typeof PublishService> {
-  const publisher = new Publisher(rt);
+/** What {@link createPublishService} uses, and nothing more. */
+export interface PublishServiceDeps {
+  /** Does the publishing (see {@link Publisher}); the service checks the caller and audits. */
+  publisher: Pick<Publisher, "publish">;
+  stores: Pick<FleetStores, "screens" | "desiredStates">;
+  clock: Clock;
+  /** The caller of a console RPC (the core's auth puts it in the handler context). */
+  principalOf: PrincipalOf;
+}
+
+/** PublishService: Publish and GetDesiredState; the caller's tenant comes from `principalOf`. */
+export function createPublishService(deps: PublishServiceDeps): ServiceImpl<typeof PublishService> {
+  const { publisher, principalOf } = deps;
   return {
     async publish(request, context) {
       const principal = requireRole(principalOf, context, writers);
@@ -31,13 +42,13 @@ export function createPublishService(rt: FleetRuntime, principalOf: PrincipalOf)
           changed: results.filter((result) => result.changed).length,
         },
       });
-      return create(PublishResponseSchema, { results, publishedAt: timestampFromDate(rt.clock.now()) });
+      return create(PublishResponseSchema, { results, publishedAt: timestampFromDate(deps.clock.now()) });
     },
     async getDesiredState(request, context) {
       const principal = requireRole(principalOf, context, readers);
-      const screen = await rt.stores.screens.get(principal.tenantId, request.screenId);
+      const screen = await deps.stores.screens.get(principal.tenantId, request.screenId);
       if (!screen) throw new ConnectError(`no screen ${request.screenId} in your tenant`, Code.NotFound);
-      return { desiredState: await rt.stores.desiredStates.latest(screen.id) };
+      return { desiredState: await deps.stores.desiredStates.latest(screen.id) };
     },
   };
 }

@@ -52,8 +52,8 @@ export type StreamMethodImpl<I extends DescMessage, O extends DescMessage> =
   | { method: DescMethodBiDiStreaming<I, O>; impl: BidiImpl<I, O> }
   | { method: DescMethodClientStreaming<I, O>; impl: ClientStreamImpl<I, O> };
 
-/** What {@link createGrpcStreamRoute} needs. */
-export type GrpcStreamRouteOptions<I extends DescMessage, O extends DescMessage> = StreamMethodImpl<I, O> & {
+/** What every stream route of one server shares (createServer passes its own). */
+export interface StreamRouteSettings {
   /** The same interceptors, in the same order, that the Connect adapter applies. */
   interceptors: readonly Interceptor[];
   /** Largest request message accepted, in bytes. */
@@ -65,7 +65,11 @@ export type GrpcStreamRouteOptions<I extends DescMessage, O extends DescMessage>
    * closes that one stream with an internal error.
    */
   logger: Logger;
-};
+}
+
+/** What {@link createGrpcStreamRoute} needs. */
+export type GrpcStreamRouteOptions<I extends DescMessage, O extends DescMessage> = StreamMethodImpl<I, O> &
+  StreamRouteSettings;
 
 /**
  * Serves the request (and returns true) when it is a plain gRPC call of the route's method; any
@@ -463,4 +467,14 @@ function webHeaders(req: Http2ServerRequest): Headers {
 
 function headerValue(value: string | string[] | undefined): string | null {
   return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+/** A stream route waiting for its server's settings: what createServer's `streams` takes. */
+export type StreamRouteFactory = (settings: StreamRouteSettings) => GrpcStreamRoute;
+
+/** The stream route of `method` served by `impl`, built once the server gives its settings. */
+export function streamRoute<I extends DescMessage, O extends DescMessage>(
+  methodImpl: StreamMethodImpl<I, O>,
+): StreamRouteFactory {
+  return (settings) => createGrpcStreamRoute<I, O>({ ...methodImpl, ...settings });
 }

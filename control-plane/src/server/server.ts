@@ -3,60 +3,39 @@ import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
 import type { AddressInfo } from "node:net";
-import { AuditService, file_avtech_auth_v1_audit } from "@avtech/proto/gen/avtech/auth/v1/audit_pb.js";
-import { AuthService, file_avtech_auth_v1_auth } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
-import { file_avtech_auth_v1_user, UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
-import { ContentService, file_avtech_content_v1_content } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
-import { DeviceService, file_avtech_device_v1_device } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
-import { FleetService, file_avtech_fleet_v1_fleet } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
-import { file_avtech_publish_v1_publish, PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
-import { file_avtech_schedule_v1_schedule, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
-import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
-import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
-import { createAuditInterceptor, createAuditLog, createAuditService } from "../audit/index.ts";
-import { createAuthenticateInterceptor, createAuthorizeInterceptor } from "../auth/interceptor.ts";
-import { createDbTokenResolver } from "../auth/token-resolver.ts";
-import type { Clock } from "../clock.ts";
 import type { Config } from "../config/index.ts";
-import type { BlobStore } from "../content/blob-store.ts";
-import type { MediaTools } from "../content/media.ts";
-import { createContentService } from "../content/service.ts";
-import { createScopeFactory } from "../db/tenant-scope.ts";
-import { peerContextValues } from "../device/context.ts";
-import { registerGrpcStandardServices } from "../grpc-std/index.ts";
-import { createConsoleStaticRoute, createVideoRoutes } from "../http/index.ts";
-import { createScheduleService } from "../schedule/service.ts";
-import { createAuthService, createUserService } from "../users/index.ts";
-import { createErrorInterceptor } from "./errors.ts";
-import { createGrpcStreamRoute } from "./grpc-stream-route.ts";
-import { createHttpAccess } from "./http-access.ts";
-import { createHttpFallback, type HttpRoute } from "./http-routes.ts";
-import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
+import type { StreamRouteFactory } from "./grpc-stream-route.ts";
+import type { AnyRequest, AnyResponse } from "./http-routes.ts";
 import { createProtocolSniffer } from "./protocol-sniffer.ts";
-import { createReadiness, type Readiness } from "./readiness.ts";
-import { unimplementedService } from "./unimplemented.ts";
+import type { Readiness } from "./readiness.ts";
 
-/** Everything the server needs, built by main.ts (or a test). */
+/**
+ * What the server mounts, all of it built by the caller (src/assemble.ts builds the control
+ * plane's; a test may mount less). The server builds no service of its own.
+ */
 export interface ServerDeps {
-  config: Config;
-  /** A migrated ORM; the server forks an EntityManager per RPC and does not close it. */
-  orm: MikroORM;
-  blobs: BlobStore;
-  media: MediaTools;
+  /** Where to listen (`listen`, `tls`) and the wire limits (`limits.readMaxBytes`, `limits.maxConcurrentStreams`). */
+  config: Pick<Config, "listen" | "tls" | "limits">;
   logger: Logger;
-  clock: Clock;
-  /** Implementations of the fleet-side services; those left out answer UNIMPLEMENTED. */
-  services?: {
-    publish?: ServiceImpl<typeof PublishService>;
-    fleet?: ServiceImpl<typeof FleetService>;
-    device?: ServiceImpl<typeof DeviceService>;
-  };
-  /** Plain HTTP routes beside Connect (asset downloads), tried before the console's files. */
-  httpRoutes?: readonly HttpRoute[];
-  /** The built console served under `/`; defaults to control-plane/console/dist. */
-  consoleDir?: string;
+  /** Registers every Connect service the server answers (gRPC, gRPC-Web and the Connect protocol). */
+  routes(router: ConnectRouter): void;
+  /** Applied to every call, outermost first: by the Connect adapter and by the stream routes alike. */
+  interceptors: Interceptor[];
+  /**
+   * Client- and bidi-streaming methods that plain gRPC clients reach through the lean stream route
+   * (see grpc-stream-route.ts) before the Connect adapter; the same methods over gRPC-Web or the
+   * Connect protocol still go through `routes`.
+   */
+  streams?: readonly StreamRouteFactory[];
+  /** The values every handler context starts with (e.g. the peer address for rate limits). */
+  contextValues: (req: AnyRequest) => ContextValues;
+  /** Answers the requests no Connect route takes (plain HTTP routes, then 404). */
+  fallback: (req: AnyRequest, res: AnyResponse) => void;
+  /** Checked once before listening, so health answers right away; drained (NOT_SERVING) at close. */
+  readiness: Pick<Readiness, "check" | "drain">;
 }
 
 /** Where a started server listens. */
@@ -81,119 +60,34 @@ export interface ControlPlaneServer {
   routes(router: ConnectRouter): void;
   /** Interceptors in the order the adapter applies them. */
   readonly interceptors: Interceptor[];
-  readonly metrics: ServerMetrics;
-  readonly readiness: Readiness;
   /** The HTTP/2 listener (device streams live here), e.g. for a keepalive ping sweep. */
   readonly http2Server: http2.Http2Server | http2.Http2SecureServer;
 }
 
-/** The generated files whose services this server routes (for reflection). */
-export const servedFiles = [
-  file_avtech_auth_v1_auth,
-  file_avtech_auth_v1_user,
-  file_avtech_auth_v1_audit,
-  file_avtech_content_v1_content,
-  file_avtech_schedule_v1_schedule,
-  file_avtech_publish_v1_publish,
-  file_avtech_fleet_v1_fleet,
-  file_avtech_device_v1_device,
-];
-
 /**
- * Builds the control plane: Connect handlers for every AVTech service (gRPC, gRPC-Web and Connect
- * protocols), grpc.health.v1 + reflection, and HTTP routes. Never listens on its own.
+ * Mounts what it is given on Node's HTTP servers: the Connect routes (gRPC, gRPC-Web and Connect
+ * protocols) with their interceptors, the lean stream routes, and the HTTP fallback. Never
+ * listens on its own.
  *
  * Ports: without TLS, gRPC (HTTP/2 cleartext, "h2c") on `listen.port` and HTTP/1.1 (gRPC-Web,
  * Connect, browsers, /metrics) on `listen.http1Port`: one cleartext port cannot serve both,
  * since HTTP/2 and HTTP/1.1 are negotiated by TLS ALPN. With TLS, one port serves all of it.
  */
 export function createServer(deps: ServerDeps): ControlPlaneServer {
-  const { config, orm, logger, clock } = deps;
+  const { config, logger, routes, interceptors, readiness } = deps;
   const limits = config.limits;
-  const scope = createScopeFactory(orm);
-  const tokens = createDbTokenResolver(orm, clock, config.sessionTtlHours * 3_600_000);
-  const audit = createAuditLog({ orm, clock, logger });
-  // The plain HTTP routes take the interceptors' steps with the same resolver and audit log.
-  const access = createHttpAccess({ orm, tokens, audit });
-  const metrics = createServerMetrics(async () => {
-    const [row] = await orm.em
-      .getConnection()
-      .execute<{ total: string }[]>("select coalesce(sum(size_bytes), 0) as total from videos");
-    return Number(row?.total ?? 0);
-  });
-  const serviceNames = servedFiles.flatMap((file) => file.services.map((s) => s.typeName));
-  const readiness = createReadiness(orm, serviceNames);
-
-  const contentService = createContentService({
-    scope,
-    blobs: deps.blobs,
-    media: deps.media,
-    limits,
-    onUpload: metrics.upload,
-  });
-  const routes = (router: ConnectRouter): void => {
-    router.service(AuthService, createAuthService({ orm, clock, sessionTtlMs: config.sessionTtlHours * 3_600_000 }));
-    router.service(UserService, createUserService({ scope, clock }));
-    router.service(AuditService, createAuditService({ scope }));
-    router.service(ContentService, contentService);
-    router.service(ScheduleService, createScheduleService({ scope, clock }));
-    router.service(PublishService, deps.services?.publish ?? unimplementedService(PublishService));
-    router.service(FleetService, deps.services?.fleet ?? unimplementedService(FleetService));
-    router.service(DeviceService, deps.services?.device ?? unimplementedService(DeviceService));
-    registerGrpcStandardServices(router, { files: servedFiles, health: readiness.health });
-  };
-
-  // Outermost first: metrics see every outcome; errors are normalised before metrics and audit
-  // see them; audit runs after authentication (it needs the principal) and before authorisation
-  // (so a refused call is recorded too).
-  const interceptors: Interceptor[] = [
-    metrics.interceptor,
-    createErrorInterceptor(logger),
-    createAuthenticateInterceptor(tokens),
-    createAuditInterceptor(audit),
-    createAuthorizeInterceptor(),
-  ];
   const handler = connectNodeAdapter({
     routes,
     interceptors,
     readMaxBytes: limits.readMaxBytes,
-    contextValues: peerContextValues,
-    fallback: createHttpFallback({
-      readiness,
-      metrics,
-      blobs: deps.blobs,
-      access,
-      logger,
-      // The console's video endpoints, then the caller's routes (e.g. /assets/<sha256> for
-      // screens), then the console's static files, which answer only for files in dist.
-      extra: [
-        createVideoRoutes({ ...deps, limits, access, onUpload: metrics.upload }),
-        ...(deps.httpRoutes ?? []),
-        createConsoleStaticRoute(deps.consoleDir),
-      ],
-    }) as ConnectNodeAdapterOptions["fallback"],
+    contextValues: deps.contextValues,
+    fallback: deps.fallback as ConnectNodeAdapterOptions["fallback"],
   });
 
   // Uploads and screens' streams over plain gRPC skip the Connect adapter's per-message pipeline
   // (see grpc-stream-route.ts); every other call, and these over gRPC-Web or Connect, go through it.
-  const shared = { interceptors, readMaxBytes: limits.readMaxBytes, contextValues: peerContextValues, logger };
-  const streamRoutes = [
-    createGrpcStreamRoute({
-      ...shared,
-      method: ContentService.method.uploadVideo,
-      impl: (requests, context) => contentService.uploadVideo(requests, context),
-    }),
-  ];
-  const deviceService = deps.services?.device;
-  if (deviceService) {
-    streamRoutes.push(
-      createGrpcStreamRoute({
-        ...shared,
-        method: DeviceService.method.connect,
-        impl: (requests, context) => deviceService.connect(requests, context),
-      }),
-    );
-  }
+  const settings = { interceptors, readMaxBytes: limits.readMaxBytes, contextValues: deps.contextValues, logger };
+  const streamRoutes = (deps.streams ?? []).map((route) => route(settings));
   const http2Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     if (!streamRoutes.some((route) => route(req, res))) handler(req, res);
   };
@@ -203,7 +97,7 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
   // sender goes on while this event loop is busy (GC, hashing); a 1 MiB window measured ~0.8x the
   // throughput (control-plane/bench/ingest.bench.ts). What a session may buffer stays bounded by
   // maxSessionMemory.
-  const settings: http2.Settings = {
+  const h2Settings: http2.Settings = {
     maxConcurrentStreams: limits.maxConcurrentStreams,
     initialWindowSize: 4 * 1024 * 1024,
   };
@@ -214,12 +108,12 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
           cert: readFileSync(tls.certFile as string),
           key: readFileSync(tls.keyFile as string),
           allowHTTP1: true,
-          settings,
+          settings: h2Settings,
           maxSessionMemory: 64,
         },
         http2Handler,
       )
-    : http2.createServer({ settings, maxSessionMemory: 64 }, http2Handler);
+    : http2.createServer({ settings: h2Settings, maxSessionMemory: 64 }, http2Handler);
   // Idle sessions (no frames for 5 minutes) are closed; device streams send heartbeats well within that.
   h2.setTimeout(300_000);
   const h1 = tls
@@ -247,8 +141,6 @@ export function createServer(deps: ServerDeps): ControlPlaneServer {
   return {
     routes,
     interceptors,
-    metrics,
-    readiness,
     http2Server: h2,
     async listen() {
       await readiness.check();

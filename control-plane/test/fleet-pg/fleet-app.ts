@@ -5,12 +5,11 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
-import { assembleControlPlane } from "../../src/assemble.ts";
+import { type AssembledControlPlane, assembleControlPlane } from "../../src/assemble.ts";
 import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { type ConfigSources, loadConfig } from "../../src/config/index.ts";
 import { createFsBlobStore } from "../../src/content/index.ts";
-import type { FleetWiring } from "../../src/fleet-pg/index.ts";
 import { createLogger } from "../../src/logger.ts";
 import type { ServerAddresses } from "../../src/server/server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-database.ts";
@@ -18,7 +17,7 @@ import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-d
 /** The real control plane, assembled as main.ts assembles it, on port 0. */
 export interface FleetApp {
   db: MigratedDatabase;
-  fleet: FleetWiring;
+  fleet: AssembledControlPlane["fleet"];
   addresses: ServerAddresses;
   /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
   client<S extends DescService>(service: S, token: string): Client<S>;

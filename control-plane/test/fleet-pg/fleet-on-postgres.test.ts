@@ -176,7 +176,7 @@ describe("the fleet plane on PostgreSQL", () => {
     const connection = async () => (await server.fleet(a).getScreen({ id: deviceId })).screen?.connection;
     expect(await connection()).toBe(ConnectionState.ONLINE);
     clock.advance(46_000);
-    expect(server.plane.runtime.presence.sweep()).toEqual([deviceId]);
+    expect(server.plane.presence.sweep()).toEqual([deviceId]);
     expect(await connection()).toBe(ConnectionState.OFFLINE);
 
     for (let i = 0; i < 3; i++) stream.send({ case: "heartbeat", value: { health: { ...health, cpuLoadPercent: i } } });
@@ -273,7 +273,7 @@ describe("the fleet plane on PostgreSQL", () => {
         await bus.start();
         buses.push(bus);
         const server = await pgf.server({ bus });
-        deliver = (ids) => server.plane.runtime.delivery.deliver(ids);
+        deliver = (ids) => server.plane.delivery.deliver(ids);
         servers.push(server);
       }
       const [holder, publisher] = servers;

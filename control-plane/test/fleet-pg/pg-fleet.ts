@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import pino from "pino";
 import { createPgFleetStores, type PgFleetStores } from "../../src/fleet-pg/index.ts";
+import { createDbAssetCatalog, createDbPublishSources } from "../../src/schedule/index.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-database.ts";
 
@@ -29,7 +30,11 @@ export async function openPgFleetDatabase(): Promise<PgFleetDatabase> {
     pool,
     async server(options = {}) {
       const own = new pg.Pool({ connectionString: db.database.url, max: 10 });
-      const stores = createPgFleetStores({ pool: own, orm: db.orm, logger });
+      const stores = createPgFleetStores({
+        pool: own,
+        logger,
+        core: { publishSources: createDbPublishSources(db.orm), assets: createDbAssetCatalog(db.orm) },
+      });
       const server = await startFleetTestServer({ ...options, stores });
       opened.push({ server, pool: own });
       return server;

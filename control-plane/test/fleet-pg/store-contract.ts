@@ -9,6 +9,7 @@ import type {
   ScreenRecord,
 } from "../../src/fleet/index.ts";
 import { createPgFleetStores } from "../../src/fleet-pg/index.ts";
+import { createDbAssetCatalog, createDbPublishSources } from "../../src/schedule/index.ts";
 import { createMemoryFleetStores } from "../lib/fleet-memory-stores.ts";
 import { openPgFleetDatabase } from "./pg-fleet.ts";
 
@@ -49,7 +50,11 @@ async function memoryHarness(): Promise<StoreHarness> {
 
 async function postgresHarness(): Promise<StoreHarness> {
   const pgf = await openPgFleetDatabase();
-  const stores = createPgFleetStores({ pool: pgf.pool, orm: pgf.db.orm, logger: pino({ level: "silent" }) });
+  const stores = createPgFleetStores({
+    pool: pgf.pool,
+    logger: pino({ level: "silent" }),
+    core: { publishSources: createDbPublishSources(pgf.db.orm), assets: createDbAssetCatalog(pgf.db.orm) },
+  });
   return {
     stores,
     tenant: () => pgf.tenant(`contract-${randomUUID()}`),

@@ -84,7 +84,7 @@ describe("two control-plane processes on one database", () => {
         await bus.start();
         buses.push(bus);
         const server = await startFleetTestServer({ stores, bus });
-        deliver = (ids) => server.plane.runtime.delivery.deliver(ids);
+        deliver = (ids) => server.plane.delivery.deliver(ids);
         servers.push(server);
       }
       const [holder, publisher] = servers as [FleetTestServer, FleetTestServer];

@@ -29,7 +29,7 @@ describe.each(["connect", "lean"] as const)("50 simulated screens (%s streams) a
   });
 
   it("enrolls all 50, pushes one publish to every screen and sees every ack", async () => {
-    expect(server.plane.runtime.registry.size).toBe(50);
+    expect(server.plane.registry.size).toBe(50);
     server.stores.publishSources.setDefaultPlaylist("tenant-a", [
       { videoId: "v", sha256: "f".repeat(64), durationMs: 5000, sizeBytes: 10n, contentType: "video/mp4" },
     ]);

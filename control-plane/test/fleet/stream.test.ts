@@ -96,7 +96,7 @@ describe("the device stream", () => {
         for await (const _ of silent) return undefined;
       })().catch((e: unknown) => e);
       expect(codeOf(error)).toBe(Code.DeadlineExceeded);
-      expect(quick.plane.runtime.registry.size).toBe(0);
+      expect(quick.plane.registry.size).toBe(0);
     } finally {
       await quick.close();
     }
@@ -109,7 +109,7 @@ describe("the device stream", () => {
     const second = openStream(server.device(server.transport()), deviceToken);
     await second.next();
     expect(codeOf(await first.ended)).toBe(Code.Aborted);
-    expect(server.plane.runtime.registry.size).toBe(1);
+    expect(server.plane.registry.size).toBe(1);
     second.hangUp();
   });
 
@@ -202,11 +202,11 @@ describe("the device stream", () => {
     const connection = async () => (await server.fleet().getScreen({ id: deviceId })).screen?.connection;
     expect(await connection()).toBe(ConnectionState.ONLINE);
     clock.advance(44_000);
-    expect(server.plane.runtime.presence.sweep()).toEqual([]);
+    expect(server.plane.presence.sweep()).toEqual([]);
     clock.advance(2_000);
-    expect(server.plane.runtime.presence.sweep()).toEqual([deviceId]);
+    expect(server.plane.presence.sweep()).toEqual([deviceId]);
     expect(await connection()).toBe(ConnectionState.OFFLINE);
-    expect(server.plane.runtime.presence.onlineCount).toBe(0);
+    expect(server.plane.presence.onlineCount).toBe(0);
     stream.send({ case: "heartbeat", value: { health } });
     await eventually(async () => (await connection()) === ConnectionState.ONLINE);
     stream.hangUp();
@@ -222,7 +222,7 @@ describe("the device stream", () => {
     const stop = server.plane.startBackground({ presenceSweepMs: 20, healthRetentionMs: 60_000, pruneEveryMs: 20 });
     try {
       clock.advance(120_000);
-      await eventually(() => server.plane.runtime.presence.onlineCount === 0);
+      await eventually(() => server.plane.presence.onlineCount === 0);
       await eventually(() => server.stores.health.rows.get(deviceId)?.length === 0);
     } finally {
       stop();

@@ -29,7 +29,7 @@ describe("WatchFleet", () => {
     await stream.next();
     for (let i = 0; i < 5; i++) stream.send({ case: "heartbeat", value: { health: { cpuLoadPercent: i } } });
     await eventually(() => server.stores.health.rows.get(existing.deviceId)?.length === 5);
-    await server.plane.runtime.broadcaster.flush();
+    await server.plane.broadcaster.flush();
     await eventually(() => events.length === 2);
     await new Promise((resolve) => setTimeout(resolve, 100));
     // Six changes (connect + five heartbeats) in one batch: one upsert with the latest state.
@@ -41,7 +41,7 @@ describe("WatchFleet", () => {
     });
 
     await server.fleet().deleteScreen({ id: existing.deviceId });
-    await server.plane.runtime.broadcaster.flush();
+    await server.plane.broadcaster.flush();
     await eventually(() =>
       events.some((e) => e.event.case === "removedScreenId" && e.event.value === existing.deviceId),
     );

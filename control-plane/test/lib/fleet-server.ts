@@ -1,22 +1,17 @@
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { type Client, createClient, type HandlerContext, type Transport } from "@connectrpc/connect";
-import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import pino from "pino";
 import { Registry } from "prom-client";
-import { type BlobReader, createAssetHandler } from "../../src/asset-http/index.ts";
+import { createFleetPlane, type FleetPlane, type FleetPlaneDeps } from "../../src/assemble.ts";
+import type { BlobReader } from "../../src/asset-http/index.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { peerContextValues } from "../../src/device/index.ts";
-import {
-  createFleetPlane,
-  type FleetPlane,
-  type FleetPlaneDeps,
-  type FleetStores,
-  type Principal,
-} from "../../src/fleet/index.ts";
-import { createGrpcStreamRoute } from "../../src/server/grpc-stream-route.ts";
+import type { FleetStores, Principal } from "../../src/fleet/index.ts";
+import { type ControlPlaneServer, createServer } from "../../src/server/server.ts";
 import { createMemoryFleetStores, type MemoryFleetStores } from "./fleet-memory-stores.ts";
 
 /** A clock tests move by hand. */
@@ -45,10 +40,11 @@ export function headerPrincipal(context: HandlerContext): Principal {
   };
 }
 
-/** A running fleet server on a real HTTP/2 port 0 (in-memory stores unless others are given). */
+/** A running fleet server on real ports (port 0; in-memory stores unless others are given). */
 export interface FleetTestServer<S extends FleetStores = MemoryFleetStores> {
+  /** The h2c URL (gRPC); HTTP/1.1 on the same port reaches the same routes. */
   baseUrl: string;
-  server: http2.Http2Server;
+  server: ControlPlaneServer;
   plane: FleetPlane;
   stores: S;
   metrics: Registry;
@@ -62,51 +58,49 @@ export interface FleetTestServer<S extends FleetStores = MemoryFleetStores> {
 }
 
 /**
- * Starts the fleet plane on `http2.createServer` (h2c), with the /assets handler in front. Pass
- * `stores` to run on other implementations (test/fleet-pg runs these scenarios on PostgreSQL).
+ * Starts the fleet plane (src/assemble.ts's createFleetPlane) mounted by the shipped server's
+ * createServer: the same lean route for screens' streams, the /assets route, Connect for the rest.
+ * It mounts only the fleet side, with no interceptors: the caller is {@link headerPrincipal}
+ * unless `principalOf` says otherwise. Pass `stores` to run on other implementations (test/fleet-pg
+ * runs these scenarios on PostgreSQL).
  */
 export async function startFleetTestServer<S extends FleetStores = MemoryFleetStores>(
-  options: Partial<Omit<FleetPlaneDeps, "stores" | "logger" | "metricsRegistry">> & {
-    stores?: S;
-    blobs?: BlobReader;
-  } = {},
+  options: Partial<Omit<FleetPlaneDeps, "stores" | "logger" | "metricsRegistry">> & { stores?: S } = {},
 ): Promise<FleetTestServer<S>> {
   const stores = options.stores ?? (createMemoryFleetStores() as FleetStores as S);
   const metrics = new Registry();
   const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
-  const plane = createFleetPlane({ ...options, stores, logger, metricsRegistry: metrics }, headerPrincipal);
-  const connect = connectNodeAdapter({ routes: (router) => plane.routes(router), contextValues: peerContextValues });
   const emptyBlobs: BlobReader = {
     stat: async () => undefined,
     open: async () => {
       throw new Error("no blobs in this test");
     },
   };
-  const assets = createAssetHandler({
-    blobs: options.blobs ?? emptyBlobs,
-    screens: stores.screens,
-    assets: stores.assets,
+  const plane = createFleetPlane({
+    principalOf: headerPrincipal,
+    blobs: emptyBlobs,
+    ...options,
+    stores,
     logger,
+    metricsRegistry: metrics,
   });
-  // Screens' gRPC streams take the same lean route as in the shipped server (src/server/server.ts).
-  const deviceStream = createGrpcStreamRoute({
-    method: DeviceService.method.connect,
-    impl: (requests, context) => plane.services.device.connect(requests, context),
+  const server = createServer({
+    config: loadConfig({ env: {}, overrides: { listen: { host: "127.0.0.1", port: 0, http1Port: 0 } } }),
+    logger,
+    routes: (router) => plane.routes(router),
     interceptors: [],
-    readMaxBytes: 4 * 1024 * 1024,
+    streams: plane.streams,
     contextValues: peerContextValues,
-    logger,
+    fallback: (req, res) => {
+      void (async () => {
+        for (const route of plane.httpRoutes) if (await route(req, res)) return;
+        (res as ServerResponse).writeHead(404);
+        res.end();
+      })();
+    },
+    readiness: { check: async () => true, drain: () => undefined },
   });
-  const server = http2.createServer((req, res) => {
-    if (!deviceStream(req, res) && !assets(req, res)) connect(req, res);
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { http2Url: baseUrl } = await server.listen();
   const transport = () => createGrpcTransport({ baseUrl });
   const shared = transport();
   const as = (tenant: string, role: string) => ({ "x-test-tenant": tenant, "x-test-role": role });
@@ -132,9 +126,7 @@ export async function startFleetTestServer<S extends FleetStores = MemoryFleetSt
     publish: (tenant = "tenant-a", role = "admin") => createClient(PublishService, withHeaders(as(tenant, role))),
     close: async () => {
       plane.close();
-      server.close();
-      for (const session of sessions) session.destroy();
-      await new Promise((resolve) => setImmediate(resolve));
+      await server.close(0);
     },
   };
 }

@@ -5,12 +5,13 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { buildControlPlaneServer } from "../../src/assemble.ts";
 import { bearerToken } from "../../src/auth/bearer.ts";
 import { systemClock } from "../../src/clock.ts";
 import { type ConfigInput, loadConfig } from "../../src/config/index.ts";
-import { createFfmpegTools, createFsBlobStore } from "../../src/content/index.ts";
+import { createFsBlobStore } from "../../src/content/index.ts";
 import { createLogger } from "../../src/logger.ts";
-import { type ControlPlaneServer, createServer, type ServerAddresses } from "../../src/server/server.ts";
+import type { ControlPlaneServer, ServerAddresses } from "../../src/server/server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "./migrated-database.ts";
 
 /** A tenant with one token per role. */
@@ -51,11 +52,11 @@ export async function startTestApp(overrides: ConfigInput = {}): Promise<TestApp
       blobDir,
     },
   });
-  const server = createServer({
+  // The core alone, built as assembleControlPlane builds it: the fleet-side services answer UNIMPLEMENTED.
+  const server = buildControlPlaneServer({
     config,
     orm: db.orm,
     blobs: createFsBlobStore(blobDir),
-    media: createFfmpegTools(config),
     logger: createLogger(config),
     clock: systemClock,
   });

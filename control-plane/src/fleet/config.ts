@@ -1,0 +1,38 @@
+/**
+ * Settings of the fleet services (defaults in {@link defaultFleetConfig}). The heartbeat interval,
+ * pairing TTL and command TTL are operator settings: assemble.ts passes them from the validated
+ * config (`fleet.*`, see control-plane/README.md); the others keep their defaults.
+ */
+export interface FleetConfig {
+  /** Told to screens in Welcome; offline after 3 missed. */
+  heartbeatIntervalSeconds: number;
+  playEventBatchSeconds: number;
+  /** Pairing codes live this long (RFC 8628 advice: short; at most 15 minutes). */
+  pairingTtlSeconds: number;
+  pairingPollSeconds: number;
+  /** Time zone of claimed screens when the claim names none. */
+  defaultTimezone: string;
+  /** Where screens GET assets; relative URLs resolve against the control plane's URL. */
+  assetUrl: (sha256: string) => string;
+  maxScreenshotBytes: number;
+  /** Default command time-to-live when SendCommand gives none. */
+  commandTtlSeconds: number;
+  /** A stream that sends no hello within this is dropped, so idle sockets cannot pin handlers. */
+  helloTimeoutMs: number;
+}
+
+/** Longest command time-to-live SendCommand accepts (7 days), whether asked for or the default. */
+export const maxCommandTtlSeconds = 7 * 24 * 3600;
+
+/** Defaults a signage operator would expect. */
+export const defaultFleetConfig: FleetConfig = {
+  heartbeatIntervalSeconds: 15,
+  playEventBatchSeconds: 60,
+  pairingTtlSeconds: 600,
+  pairingPollSeconds: 5,
+  defaultTimezone: "UTC",
+  assetUrl: (sha256) => `/assets/${sha256}`,
+  maxScreenshotBytes: 16 * 1024 * 1024,
+  commandTtlSeconds: 3600,
+  helloTimeoutMs: 10_000,
+};
