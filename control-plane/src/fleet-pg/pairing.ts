@@ -8,7 +8,7 @@ import type {
   PairingStore,
   ScreenRecord,
 } from "../fleet/ports.ts";
-import { insertScreen } from "./screens.ts";
+import { insertScreen, lockScreenByHardwareId } from "./screens.ts";
 import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
 
 interface PairingRow {
@@ -79,8 +79,8 @@ export class PgPairingStore implements PairingStore {
 
   /**
    * The conditional UPDATE and the screen insert share one short transaction, so a claim whose
-   * screen cannot be created (e.g. the hardware id is already a screen of the tenant) leaves the
-   * code unclaimed. SKIP LOCKED: a code another claim is holding answers "no such code" at once
+   * screen cannot be created leaves the code unclaimed. A device that already is a screen of the
+   * tenant (same hardware id) is claimed for that screen, locked so a concurrent delete waits. SKIP LOCKED: a code another claim is holding answers "no such code" at once
    * instead of waiting on that transaction.
    */
   async claimAndCreate(
@@ -101,6 +101,14 @@ export class PgPairingStore implements PairingStore {
       );
       const row = rows[0];
       if (!row) return undefined;
+      const known = await lockScreenByHardwareId(client, claim.tenantId, row.hardware_id);
+      if (known) {
+        await client.query("UPDATE pairing_codes SET claimed_screen_id = $2 WHERE secret_hash = $1", [
+          row.secret_hash,
+          known.id,
+        ]);
+        return known;
+      }
       const screen = screenFor(toPairing(row));
       if (screen.id !== claim.screenId || screen.tenantId !== claim.tenantId) {
         throw new Error("claimAndCreate: the screen must have the claimed id and tenant");

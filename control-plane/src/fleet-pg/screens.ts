@@ -72,6 +72,19 @@ async function replaceTags(client: pg.PoolClient, tenantId: string, screenId: st
 }
 
 /** Inserts a screen with its device row and tags on `client` (inside the caller's transaction). */
+/** The tenant's screen with `hardwareId`, read (and row-locked until commit) inside the caller's transaction. */
+export async function lockScreenByHardwareId(
+  client: pg.PoolClient,
+  tenantId: string,
+  hardwareId: string,
+): Promise<ScreenRecord | undefined> {
+  const { rows } = await client.query<ScreenRow>(
+    `${selectScreens} WHERE s.tenant_id = $1 AND s.hardware_id = $2 FOR UPDATE OF s`,
+    [tenantId, hardwareId],
+  );
+  return rows[0] && toRecord(rows[0]);
+}
+
 export async function insertScreen(client: pg.PoolClient, screen: ScreenRecord): Promise<void> {
   await client.query(
     `INSERT INTO screens (id, tenant_id, name, hardware_id, group_id, timezone, settings, token_hash, created_at,

@@ -161,8 +161,10 @@ export interface PairingStore {
    * ClaimScreen as ONE operation: marks the live, unclaimed, unexpired code as claimed for
    * `claim.screenId` and creates the screen `screenFor` builds from the pairing (its id must be
    * `claim.screenId`), both or neither (one transaction in SQL; the claim is a conditional
-   * `UPDATE … WHERE claimed_screen_id IS NULL AND expires_at > now()`). Undefined for a wrong,
-   * expired or already-claimed code (all alike).
+   * `UPDATE … WHERE claimed_screen_id IS NULL AND expires_at > now()`). When the tenant already has
+   * a screen with the pairing's hardware id (a re-flashed board, or one that lost its token), the
+   * code is claimed for THAT screen instead, nothing is created, and that screen is returned (its id
+   * is then not `claim.screenId`). Undefined for a wrong, expired or already-claimed code (all alike).
    */
   claimAndCreate(
     code: string,

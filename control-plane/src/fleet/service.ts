@@ -127,10 +127,21 @@ export function createFleetService(deps: FleetServiceDeps): ServiceImpl<typeof F
           Code.NotFound,
         );
       }
+      // A device the tenant already has as a screen (re-flashed, or its token lost) is re-attached to
+      // it, keeping its id, settings and history, as enrolling again does; its old token stops working
+      // when the device collects the new one.
+      const reattached = screen.id !== screenId;
+      if (reattached) {
+        noteAudit(context, { subjectId: screen.id });
+        deps.registry.disconnect(screen.id, new ConnectError("the screen was paired again", Code.Unauthenticated));
+      }
       noteAudit(context, { after: { ...auditSnapshot(screen), hardwareId: screen.hardwareId } });
-      deps.logger.info({ tenantId: principal.tenantId, actorId: principal.actorId, screenId }, "screen claimed");
-      deps.broadcaster.changed(principal.tenantId, screenId);
-      return { screen: screenView(screen, undefined, now) };
+      deps.logger.info(
+        { tenantId: principal.tenantId, actorId: principal.actorId, screenId: screen.id, reattached },
+        reattached ? "screen paired again" : "screen claimed",
+      );
+      deps.broadcaster.changed(principal.tenantId, screen.id);
+      return { screen: reattached ? await viewOf(principal, screen.id) : screenView(screen, undefined, now) };
     },
 
     async getScreen(request, context) {

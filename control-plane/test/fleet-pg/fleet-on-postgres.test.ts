@@ -34,7 +34,7 @@ describe("the fleet plane on PostgreSQL", () => {
   });
   afterAll(() => pgf.close());
 
-  it("pairs end to end, and a claim whose screen insert fails leaves the code claimable", async () => {
+  it("pairs end to end, and a board that pairs again is re-attached to its screen", async () => {
     const server = await pgf.server();
     const device = server.device();
     const ticketOf = async (hardwareId: string) => {
@@ -56,15 +56,16 @@ describe("the fleet plane on PostgreSQL", () => {
     expect((await stream.next()).message.case).toBe("welcome");
     stream.hangUp();
 
-    // Tenant a already has pi-pair-1: the screen insert violates (tenant, hardware_id), and the
-    // claim rolls back with it, so the code still works for tenant b.
+    // The board is re-flashed and shows a new code: tenant a already has pi-pair-1, so the code is
+    // claimed for that screen (no second screen, no unique violation), and it is used up for tenant b.
     const again = await ticketOf("pi-pair-1");
-    await expect(server.fleet(a).claimScreen({ pairingCode: again.pairingCode, name: "Dup" })).rejects.toThrow();
-    const { rows } = await pgf.pool.query("SELECT claimed_screen_id FROM pairing_codes WHERE secret_hash IS NOT NULL");
-    expect(rows.filter((row) => row.claimed_screen_id === null)).toHaveLength(1);
-    const { screen: other } = await server.fleet(b).claimScreen({ pairingCode: again.pairingCode, name: "B" });
-    expect(other?.hardwareId).toBe("pi-pair-1");
-    await expect(server.fleet(b).claimScreen({ pairingCode: again.pairingCode, name: "B2" })).rejects.toSatisfy(
+    const { screen: reattached } = await server.fleet(a).claimScreen({ pairingCode: again.pairingCode, name: "Dup" });
+    expect(reattached).toMatchObject({ id: screen?.id, name: "Lobby", hardwareId: "pi-pair-1" });
+    const { rows } = await pgf.pool.query("SELECT count(*)::int AS n FROM screens WHERE hardware_id = 'pi-pair-1'");
+    expect(rows).toEqual([{ n: 1 }]);
+    const repaired = await device.completePairing({ pairingSecret: again.pairingSecret });
+    expect(repaired.outcome.case === "claimed" && repaired.outcome.value.deviceId).toBe(screen?.id);
+    await expect(server.fleet(b).claimScreen({ pairingCode: again.pairingCode, name: "B" })).rejects.toSatisfy(
       (e) => codeOf(e) === Code.NotFound,
     );
   });

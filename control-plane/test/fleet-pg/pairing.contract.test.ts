@@ -103,15 +103,25 @@ describe.each(storeImplementations)("fleet enrollment stores %s", (_kind, open) 
       expect((await claim(pairing, new Date(pairing.expiresAt.getTime() - 1))).screen).toBeDefined();
     });
 
-    it("claims both or neither: when the screen cannot be created the code stays claimable", async () => {
-      await h.stores.screens.create(screenRecord(tenant, { hardwareId: "pi-twice" }));
+    it("claims a device the tenant already has as a screen for that screen, creating none", async () => {
+      const known = screenRecord(tenant, { hardwareId: "pi-twice", name: "Lobby" });
+      await h.stores.screens.create(known);
       const pairing = pairingRecord({ hardwareId: "pi-twice", createdAt: at(0) });
       await h.stores.pairings.create(pairing);
-      await expect(claim(pairing, at(1))).rejects.toMatchObject(
-        uniqueViolationOf("screens_tenant_id_hardware_id_unique"),
-      );
-      expect((await h.stores.pairings.findBySecretHash(pairing.secretHash))?.claimedScreenId).toBeUndefined();
-      // A screen that is not the claimed one is refused the same way.
+      const { screen, seen } = await claim(pairing, at(1));
+      expect(screen).toMatchObject({ id: known.id, tenantId: tenant, hardwareId: "pi-twice", name: "Lobby" });
+      expect(seen).toEqual([]);
+      expect(await h.stores.pairings.findBySecretHash(pairing.secretHash)).toMatchObject({
+        claimedTenantId: tenant,
+        claimedScreenId: known.id,
+      });
+      expect(await h.stores.screens.list(tenant)).toHaveLength(1);
+    });
+
+    it("claims both or neither: when the screen cannot be created the code stays claimable", async () => {
+      const pairing = pairingRecord({ hardwareId: "pi-twice", createdAt: at(0) });
+      await h.stores.pairings.create(pairing);
+      // A screen that is not the claimed one is refused, and the code is not claimed.
       const wrongId = (p: PairingRecord): ScreenRecord => screenRecord(tenant, { hardwareId: `${p.hardwareId}-x` });
       await expect(
         h.stores.pairings.claimAndCreate(pairing.code, { tenantId: tenant, screenId: randomUUID() }, at(1), wrongId),

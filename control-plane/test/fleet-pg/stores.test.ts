@@ -81,7 +81,7 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
   it("rolls back a claim whose screen cannot be created, so the code stays claimable", async () => {
     const pairings = new PgPairingStore(pgf.pool);
     const screens = new PgScreenStore(pgf.pool);
-    await screens.create(screen(tenant, randomUUID(), "pi-twice"));
+    await screens.create(screen(tenant, randomUUID(), "pi-other"));
     await pairings.create(pairing("CDFGHJKL", "pi-twice"));
     const claimAs = (hardwareId: string) => {
       const screenId = randomUUID();
@@ -89,8 +89,8 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
         screen(tenant, screenId, hardwareId),
       );
     };
-    // The tenant already has a screen with this hardware id: the insert fails, the claim with it.
-    await expect(claimAs("pi-twice")).rejects.toThrow();
+    // The screen built for the claim has another screen's hardware id: the insert fails, the claim with it.
+    await expect(claimAs("pi-other")).rejects.toThrow();
     const { rows } = await pgf.pool.query("SELECT claimed_screen_id FROM pairing_codes WHERE code = 'CDFGHJKL'");
     expect(rows).toEqual([{ claimed_screen_id: null }]);
     expect((await claimAs("pi-twice-renamed"))?.hardwareId).toBe("pi-twice-renamed");

@@ -58,6 +58,29 @@ describe("registration and pairing", () => {
     expect(stored?.tokenHash).not.toContain(claimed.outcome.value.deviceToken);
   });
 
+  it("pairs a device that already is a screen again onto that screen: same id and name, a new token, the old one refused", async () => {
+    const device = server.device();
+    const pair = async (name: string) => {
+      const registered = await device.register({ hardwareId: "pi-reflashed", facts: { model: "Raspberry Pi 5" } });
+      if (registered.outcome.case !== "pairing") throw new Error("expected a pairing code");
+      const { screen } = await server.fleet().claimScreen({ pairingCode: registered.outcome.value.pairingCode, name });
+      const claimed = await device.completePairing({ pairingSecret: registered.outcome.value.pairingSecret });
+      if (claimed.outcome.case !== "claimed") throw new Error("expected the claim to be complete");
+      return { screen, token: claimed.outcome.value.deviceToken, deviceId: claimed.outcome.value.deviceId };
+    };
+    const first = await pair("Lobby");
+    // The board is re-flashed: it has lost its token and shows a new code.
+    const again = await pair("typed again");
+    expect(again.screen).toMatchObject({ id: first.screen?.id, name: "Lobby", hardwareId: "pi-reflashed" });
+    expect(again.deviceId).toBe(first.screen?.id);
+    expect(again.token).not.toBe(first.token);
+    expect(server.stores.screens.rows.size).toBe(1);
+    expect(codeOf(await openStream(device, first.token).ended)).toBe(Code.Unauthenticated);
+    const stream = openStream(device, again.token);
+    expect((await stream.next()).message.case).toBe("welcome");
+    stream.hangUp();
+  });
+
   it("answers a wrong, an expired and an already-used code identically", async () => {
     const device = server.device();
     const fleet = server.fleet();

@@ -270,6 +270,11 @@ export class MemoryPairingStore implements PairingStore {
     if (!row) return undefined;
     // Claimed before the screen is created (the UPDATE comes first), undone when the insert fails.
     row.claimedTenantId = claim.tenantId;
+    const known = await this.#screens.findByHardwareId(claim.tenantId, row.hardwareId);
+    if (known) {
+      row.claimedScreenId = known.id;
+      return known;
+    }
     row.claimedScreenId = claim.screenId;
     try {
       const screen = screenFor(structuredClone(row));

@@ -1395,6 +1395,10 @@ export declare const FleetService: GenService<{
   /**
    * ClaimScreen claims the screen showing pairing_code into the caller's tenant.
    * A wrong, expired or already-used code gives the same NOT_FOUND.
+   * A device the tenant already has as a screen (same hardware id: a re-flashed board, or one
+   * that lost its token) is paired again onto that screen: same id, name, group, tags, settings
+   * and history (the request's name, group, tags and timezone apply to new screens only), and
+   * its old device token stops working when the device collects the new one.
    *
    * @generated from rpc avtech.fleet.v1.FleetService.ClaimScreen
    */
