@@ -91,7 +91,7 @@ const inboundHighWater = { messages: 16, bytes: 4 * 1024 * 1024 };
  * HTTP/2 DATA chunk of a large one, through a chain of down-levelled async generators (envelope
  * split, parse, serialize, join, sink). For the device stream (a publish to the whole fleet sends
  * one message to and receives one from every screen) that chain cost more CPU than everything else
- * per screen (control-plane/src/fleet/fleet/README.md); for an upload of 1 MiB messages arriving in
+ * per screen (control-plane/src/fleet/README.md); for an upload of 1 MiB messages arriving in
  * 16 KiB frames it made the gRPC path use more server CPU than the HTTP one
  * (control-plane/README.md). Here a message is one `fromBinary` on the way in and one `toBinary` +
  * write on the way out.
