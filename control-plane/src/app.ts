@@ -1,9 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import type { Config } from "./config/index.ts";
-import { startEmbeddedPostgres } from "./db/embedded-postgres.ts";
-import { createOrm, type MikroORM, migrate } from "./db/orm.ts";
+import type { Config } from "./platform/config/index.ts";
+import { startEmbeddedPostgres } from "./platform/db/embedded-postgres.ts";
+import { createOrm, type MikroORM, migrate } from "./platform/db/orm.ts";
 
 /** A migrated database connection, plus the embedded PostgreSQL when the config asked for one. */
 export interface OpenDatabase {

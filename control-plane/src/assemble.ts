@@ -2,7 +2,7 @@
  * The one place the control plane is put together: every service (auth and users, audit, content,
  * schedule, publish, fleet, device, grpc health and reflection), every plain HTTP route, the
  * interceptors, and the server that mounts them. Each service factory gets the few dependencies it
- * names in its own `…Deps` interface; `createServer` (src/server) only mounts what it is given.
+ * names in its own `…Deps` interface; `createServer` (src/platform/server) only mounts what it is given.
  *
  * main.ts runs {@link assembleControlPlane}; so do the demo (through main.ts), the end-to-end tests
  * and the fleet benchmark. Tests that need less go through the same building functions:
@@ -22,16 +22,11 @@ import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connec
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { type BlobReader, blobReaderFrom, createAssetHandler } from "./asset-http/index.ts";
-import { createAuditInterceptor, createAuditLog, createAuditService } from "./audit/index.ts";
-import { principalOf } from "./auth/index.ts";
-import { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./auth/interceptor.ts";
-import { createDbTokenResolver } from "./auth/token-resolver.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import type { Config } from "./config/index.ts";
-import { type BlobStore, createContentService, createFfmpegTools } from "./content/index.ts";
-import { createScopeFactory } from "./db/tenant-scope.ts";
-import { createDeviceService, LiveDelivery, peerContextValues, startPingSweep } from "./device/index.ts";
+import { type BlobStore, createContentService, createFfmpegTools, createVideoRoutes } from "./core/content/index.ts";
+import { createDbAssetCatalog, createDbPublishSources, createScheduleService } from "./core/schedule/index.ts";
+import { createAuthService, createUserService } from "./core/users/index.ts";
+import { type BlobReader, blobReaderFrom, createAssetHandler } from "./fleet/asset-http/index.ts";
+import { createDeviceService, LiveDelivery, peerContextValues, startPingSweep } from "./fleet/device/index.ts";
 import {
   createFleetMetrics,
   createFleetService,
@@ -43,23 +38,28 @@ import {
   loadScreenViews,
   Presence,
   type PrincipalOf,
-} from "./fleet/index.ts";
-import { createPgFleet, type PgFleetStores } from "./fleet-pg/index.ts";
-import { registerGrpcStandardServices } from "./grpc-std/index.ts";
-import { createConsoleStaticRoute, createVideoRoutes } from "./http/index.ts";
-import { SessionRegistry } from "./live/index.ts";
-import { createPublishService, Publisher } from "./publish/index.ts";
-import { type RateLimitConfig, RequestLimiter } from "./rate-limit/index.ts";
-import { createDbAssetCatalog, createDbPublishSources, createScheduleService } from "./schedule/index.ts";
-import { createErrorInterceptor } from "./server/errors.ts";
-import { type StreamRouteFactory, streamRoute } from "./server/grpc-stream-route.ts";
-import { createHttpAccess } from "./server/http-access.ts";
-import { createHttpFallback, type HttpRoute } from "./server/http-routes.ts";
-import { createServerMetrics, type ServerMetrics } from "./server/metrics.ts";
-import { createReadiness } from "./server/readiness.ts";
-import { type ControlPlaneServer, createServer } from "./server/server.ts";
-import { unimplementedService } from "./server/unimplemented.ts";
-import { createAuthService, createUserService } from "./users/index.ts";
+} from "./fleet/fleet/index.ts";
+import { SessionRegistry } from "./fleet/live/index.ts";
+import { createPgFleet, type PgFleetStores } from "./fleet/pg/index.ts";
+import { createPublishService, Publisher } from "./fleet/publish/index.ts";
+import { createAuditInterceptor, createAuditLog, createAuditService } from "./platform/audit/index.ts";
+import { principalOf } from "./platform/auth/index.ts";
+import { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./platform/auth/interceptor.ts";
+import { createDbTokenResolver } from "./platform/auth/token-resolver.ts";
+import { type Clock, systemClock } from "./platform/clock.ts";
+import type { Config } from "./platform/config/index.ts";
+import { createScopeFactory } from "./platform/db/tenant-scope.ts";
+import { registerGrpcStandardServices } from "./platform/grpc-std/index.ts";
+import { createConsoleStaticRoute } from "./platform/http/index.ts";
+import { type RateLimitConfig, RequestLimiter } from "./platform/rate-limit/index.ts";
+import { createErrorInterceptor } from "./platform/server/errors.ts";
+import { type StreamRouteFactory, streamRoute } from "./platform/server/grpc-stream-route.ts";
+import { createHttpAccess } from "./platform/server/http-access.ts";
+import { createHttpFallback, type HttpRoute } from "./platform/server/http-routes.ts";
+import { createServerMetrics, type ServerMetrics } from "./platform/server/metrics.ts";
+import { createReadiness } from "./platform/server/readiness.ts";
+import { type ControlPlaneServer, createServer } from "./platform/server/server.ts";
+import { unimplementedService } from "./platform/server/unimplemented.ts";
 
 /** The generated files whose services the control plane serves (reflection describes them, health reports each). */
 export const servedFiles = [
@@ -254,7 +254,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
   });
 }
 
-/** Carries wake-ups to the other control-plane processes (LISTEN/NOTIFY); see src/notify. */
+/** Carries wake-ups to the other control-plane processes (LISTEN/NOTIFY); see src/fleet/notify. */
 export interface WakeupBus {
   notify(screenIds: readonly string[]): Promise<void>;
 }

@@ -2,9 +2,9 @@
 import { parseArgs } from "node:util";
 import { AdminCommandError, createAdminCommands } from "./admin/index.ts";
 import { openDatabase } from "./app.ts";
-import { ConfigError, loadConfig } from "./config/index.ts";
-import type { RoleName } from "./db/entities.ts";
-import { createLogger } from "./logger.ts";
+import { ConfigError, loadConfig } from "./platform/config/index.ts";
+import type { RoleName } from "./platform/db/entities.ts";
+import { createLogger } from "./platform/logger.ts";
 
 const usage = `usage: control-plane admin <command> [options]
 

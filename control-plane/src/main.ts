@@ -1,9 +1,9 @@
 import { openDatabase, prepareBlobDir } from "./app.ts";
 import { assembleControlPlane } from "./assemble.ts";
-import { systemClock } from "./clock.ts";
-import { ConfigError, loadConfig } from "./config/index.ts";
-import { createFsBlobStore } from "./content/index.ts";
-import { createLogger } from "./logger.ts";
+import { createFsBlobStore } from "./core/content/index.ts";
+import { systemClock } from "./platform/clock.ts";
+import { ConfigError, loadConfig } from "./platform/config/index.ts";
+import { createLogger } from "./platform/logger.ts";
 
 /**
  * The control-plane process: config → database (migrated) → fleet plane → server → listen;

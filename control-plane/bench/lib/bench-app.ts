@@ -6,14 +6,14 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
 import { buildControlPlaneServer } from "../../src/assemble.ts";
-import { bearerToken } from "../../src/auth/bearer.ts";
-import { systemClock } from "../../src/clock.ts";
-import { type ConfigInput, loadConfig } from "../../src/config/index.ts";
-import { createFsBlobStore } from "../../src/content/index.ts";
-import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.ts";
-import { createOrm, type MikroORM, migrate } from "../../src/db/orm.ts";
-import { createLogger } from "../../src/logger.ts";
-import type { ServerAddresses } from "../../src/server/server.ts";
+import { createFsBlobStore } from "../../src/core/content/index.ts";
+import { bearerToken } from "../../src/platform/auth/bearer.ts";
+import { systemClock } from "../../src/platform/clock.ts";
+import { type ConfigInput, loadConfig } from "../../src/platform/config/index.ts";
+import { startEmbeddedPostgres } from "../../src/platform/db/embedded-postgres.ts";
+import { createOrm, type MikroORM, migrate } from "../../src/platform/db/orm.ts";
+import { createLogger } from "../../src/platform/logger.ts";
+import type { ServerAddresses } from "../../src/platform/server/server.ts";
 
 /** A control plane on its own embedded PostgreSQL under os.tmpdir(), for one benchmark script. */
 export interface BenchApp {

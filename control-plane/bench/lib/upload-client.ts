@@ -8,7 +8,7 @@ import { open, stat } from "node:fs/promises";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { bearerToken } from "../../src/auth/bearer.ts";
+import { bearerToken } from "../../src/platform/auth/bearer.ts";
 
 const [url = "", token = "", path = "", chunkArg = ""] = process.argv.slice(2);
 const chunkBytes = Number(chunkArg || 1024 * 1024);

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { hashPassword, hashSecret, newSecret } from "../auth/secrets.ts";
-import { ApiToken, type RoleName, roles, Tenant, User } from "../db/entities.ts";
-import { requireEmail, requireName, requirePassword } from "../validation.ts";
+import { hashPassword, hashSecret, newSecret } from "../platform/auth/secrets.ts";
+import { ApiToken, type RoleName, roles, Tenant, User } from "../platform/db/entities.ts";
+import { requireEmail, requireName, requirePassword } from "../platform/validation.ts";
 
 /** Raised for bad input or a missing/duplicate tenant; the message says what to change. */
 export class AdminCommandError extends Error {

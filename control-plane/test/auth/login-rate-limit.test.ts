@@ -3,7 +3,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminCommands } from "../../src/admin/index.ts";
-import { defaultLoginRateLimits } from "../../src/users/auth-service.ts";
+import { defaultLoginRateLimits } from "../../src/core/users/auth-service.ts";
 import { startTestApp, type TestApp } from "../lib/test-app.ts";
 
 /** An AuthService client whose connections leave from `localAddress` (any 127/8 address is loopback). */

@@ -12,7 +12,7 @@ import { bytesMessages, uploadMessages } from "../lib/upload.ts";
 const maxUploadBytes = 1024 * 1024;
 
 // Over the Connect protocol (HTTP/1.1, Connect's own pipeline) and over plain gRPC (h2c), which the
-// server serves through its lean stream route (src/server/grpc-stream-route.ts): the same refusals either way.
+// server serves through its lean stream route (src/platform/server/grpc-stream-route.ts): the same refusals either way.
 describe.each(["connect", "grpc"] as const)("UploadVideo over %s", (transport) => {
   let app: TestApp;
   let clips: ClipFactory;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrm, migrate } from "../../src/db/orm.ts";
-import { migrations } from "../../src/migrations/index.ts";
+import { createOrm, migrate } from "../../src/platform/db/orm.ts";
+import { migrations } from "../../src/platform/migrations/index.ts";
 import { createTestDatabase, type TestDatabase } from "../lib/test-database.ts";
 
 describe("migrations", () => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DeviceFactsSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { PairingRecord, ScreenRecord } from "../../src/fleet/index.ts";
+import type { PairingRecord, ScreenRecord } from "../../src/fleet/fleet/index.ts";
 import {
   at,
   enrollmentKeyRecord,

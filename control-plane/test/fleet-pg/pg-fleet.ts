@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import pino from "pino";
-import { createPgFleetStores, type PgFleetStores } from "../../src/fleet-pg/index.ts";
-import { createDbAssetCatalog, createDbPublishSources } from "../../src/schedule/index.ts";
+import { createDbAssetCatalog, createDbPublishSources } from "../../src/core/schedule/index.ts";
+import { createPgFleetStores, type PgFleetStores } from "../../src/fleet/pg/index.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-database.ts";
 

@@ -5,7 +5,7 @@ import { HealthSchema } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { CommandRecord, HealthSample } from "../../src/fleet/index.ts";
+import type { CommandRecord, HealthSample } from "../../src/fleet/fleet/index.ts";
 import {
   at,
   commandRecord,

@@ -9,9 +9,9 @@ import type {
   ScreenPageQuery,
   ScreenRecord,
   ScreenStore,
-} from "../../src/fleet/index.ts";
-import { PgCommandStore, PgGroupStore, PgScreenStore } from "../../src/fleet-pg/index.ts";
-import { encodeScreenSettings } from "../../src/fleet-pg/screen-settings.ts";
+} from "../../src/fleet/fleet/index.ts";
+import { PgCommandStore, PgGroupStore, PgScreenStore } from "../../src/fleet/pg/index.ts";
+import { encodeScreenSettings } from "../../src/fleet/pg/screen-settings.ts";
 import { compareScreenOrder, MemoryCommandStore, MemoryScreenStore } from "../lib/fleet-memory-stores.ts";
 import { openPgFleetDatabase, type PgFleetDatabase } from "./pg-fleet.ts";
 

@@ -9,7 +9,7 @@ import {
 } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ScreenEdit, ScreenRecord } from "../../src/fleet/index.ts";
+import type { ScreenEdit, ScreenRecord } from "../../src/fleet/fleet/index.ts";
 import {
   at,
   commandRecord,

@@ -3,8 +3,8 @@ import { HealthSchema, PlaybackState, PlaybackStatusSchema } from "@avtech/proto
 import { DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { VersionInsert } from "../../src/fleet/index.ts";
-import { emptyStatus } from "../../src/fleet/index.ts";
+import type { VersionInsert } from "../../src/fleet/fleet/index.ts";
+import { emptyStatus } from "../../src/fleet/fleet/index.ts";
 import { at, type StoreHarness, screenRecord, storeImplementations } from "./store-contract.ts";
 
 /**

@@ -1,15 +1,15 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import pino from "pino";
+import { createDbAssetCatalog, createDbPublishSources } from "../../src/core/schedule/index.ts";
 import type {
   CommandRecord,
   EnrollmentKeyRecord,
   FleetStores,
   PairingRecord,
   ScreenRecord,
-} from "../../src/fleet/index.ts";
-import { createPgFleetStores } from "../../src/fleet-pg/index.ts";
-import { createDbAssetCatalog, createDbPublishSources } from "../../src/schedule/index.ts";
+} from "../../src/fleet/fleet/index.ts";
+import { createPgFleetStores } from "../../src/fleet/pg/index.ts";
 import { createMemoryFleetStores } from "../lib/fleet-memory-stores.ts";
 import { openPgFleetDatabase } from "./pg-fleet.ts";
 

@@ -2,14 +2,14 @@ import { randomUUID } from "node:crypto";
 import { PlayEventSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PairingRecord, ScreenRecord } from "../../src/fleet/index.ts";
+import type { PairingRecord, ScreenRecord } from "../../src/fleet/fleet/index.ts";
 import {
   PgEnrollmentKeyStore,
   PgPairingStore,
   PgPlayEventStore,
   PgScreenStatusStore,
   PgScreenStore,
-} from "../../src/fleet-pg/index.ts";
+} from "../../src/fleet/pg/index.ts";
 import { openPgFleetDatabase, type PgFleetDatabase } from "./pg-fleet.ts";
 
 const now = () => new Date();

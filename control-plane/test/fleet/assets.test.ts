@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { ConnectError } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BlobReader } from "../../src/asset-http/index.ts";
-import { createAssetHandler, parseRange } from "../../src/asset-http/index.ts";
+import type { BlobReader } from "../../src/fleet/asset-http/index.ts";
+import { createAssetHandler, parseRange } from "../../src/fleet/asset-http/index.ts";
 import { enrollScreen, openStream } from "../lib/fleet-device.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 

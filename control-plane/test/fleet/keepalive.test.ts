@@ -2,7 +2,7 @@ import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { startPingSweep } from "../../src/device/index.ts";
+import { startPingSweep } from "../../src/fleet/device/index.ts";
 import { eventually } from "../lib/fleet-device.ts";
 
 describe("the HTTP/2 ping sweep", () => {

@@ -3,8 +3,8 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contentHash, stampVersion } from "../../src/desired-state/index.ts";
-import { desiredStateTableDdl, PgDesiredStateStore } from "../../src/publish/index.ts";
+import { contentHash, stampVersion } from "../../src/core/desired-state/index.ts";
+import { desiredStateTableDdl, PgDesiredStateStore } from "../../src/fleet/publish/index.ts";
 import { createTestDatabase, type TestDatabase } from "../lib/test-database.ts";
 
 const at = (seconds: number) => timestampFromDate(new Date(seconds * 1000));

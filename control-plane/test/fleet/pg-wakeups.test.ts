@@ -1,7 +1,7 @@
 import pg from "pg";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chunkPayloads, PgWakeups } from "../../src/notify/index.ts";
+import { chunkPayloads, PgWakeups } from "../../src/fleet/notify/index.ts";
 import { enrollScreen, eventually, openStream } from "../lib/fleet-device.ts";
 import { createMemoryFleetStores } from "../lib/fleet-memory-stores.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";

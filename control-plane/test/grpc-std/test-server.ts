@@ -15,7 +15,7 @@ import {
   type HealthState,
   type HealthStatusSource,
   registerGrpcStandardServices,
-} from "../../src/grpc-std/index.ts";
+} from "../../src/platform/grpc-std/index.ts";
 
 /** A running h2c server with our standard services and two real AVTech services. */
 export interface StandardServicesServer {

@@ -4,7 +4,7 @@ import { type AuditEvent, AuditService } from "@avtech/proto/gen/avtech/auth/v1/
 import { ContentService, type Video } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpRoutes, methodPolicy } from "../../src/auth/policy.ts";
+import { httpRoutes, methodPolicy } from "../../src/platform/auth/policy.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { eventually } from "../lib/fleet-device.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";

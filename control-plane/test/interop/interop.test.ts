@@ -4,7 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearerToken } from "../../src/auth/bearer.ts";
+import { bearerToken } from "../../src/platform/auth/bearer.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";

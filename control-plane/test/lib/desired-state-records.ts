@@ -1,4 +1,4 @@
-import type { PlaylistRecord, RuleRecord } from "../../src/desired-state/index.ts";
+import type { PlaylistRecord, RuleRecord } from "../../src/core/desired-state/index.ts";
 
 /** A clip whose sha256 is `c` repeated (64 hex characters), 5 s, 1000 bytes. */
 export const clipRecord = (c: string) => ({

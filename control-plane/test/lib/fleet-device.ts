@@ -8,7 +8,7 @@ import {
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import type { FleetStores } from "../../src/fleet/index.ts";
+import type { FleetStores } from "../../src/fleet/fleet/index.ts";
 import type { FleetTestServer } from "./fleet-server.ts";
 
 /** A test screen's open stream: send messages, await the next server message, or hang up. */

@@ -1,7 +1,7 @@
 import { CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { type DesiredState, DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { fromBinary } from "@bufbuild/protobuf";
-import type { PlaylistRecord, RuleRecord, ScreenFacts, TargetSelector } from "../../src/desired-state/index.ts";
+import type { PlaylistRecord, RuleRecord, ScreenFacts, TargetSelector } from "../../src/core/desired-state/index.ts";
 import type {
   AssetCatalog,
   CommandRecord,
@@ -29,11 +29,11 @@ import type {
   TenantPublishSources,
   VersionHead,
   VersionInsert,
-} from "../../src/fleet/index.ts";
-import { emptyStatus } from "../../src/fleet/index.ts";
+} from "../../src/fleet/fleet/index.ts";
+import { emptyStatus } from "../../src/fleet/fleet/index.ts";
 
 /*
- * These fakes follow the PostgreSQL stores in src/fleet-pg (the reference); the contract suites in
+ * These fakes follow the PostgreSQL stores in src/fleet/pg (the reference); the contract suites in
  * test/fleet-pg/*.contract.test.ts run the same checks over both. What the database enforces with
  * constraints (unique keys, foreign-key cascades) and what it does by returning fresh rows (no
  * object shared with the caller, tags read back sorted) is done here by hand.

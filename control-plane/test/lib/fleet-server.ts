@@ -7,11 +7,11 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { createFleetPlane, type FleetPlane, type FleetPlaneDeps } from "../../src/assemble.ts";
-import type { BlobReader } from "../../src/asset-http/index.ts";
-import { loadConfig } from "../../src/config/index.ts";
-import { peerContextValues } from "../../src/device/index.ts";
-import type { FleetStores, Principal } from "../../src/fleet/index.ts";
-import { type ControlPlaneServer, createServer } from "../../src/server/server.ts";
+import type { BlobReader } from "../../src/fleet/asset-http/index.ts";
+import { peerContextValues } from "../../src/fleet/device/index.ts";
+import type { FleetStores, Principal } from "../../src/fleet/fleet/index.ts";
+import { loadConfig } from "../../src/platform/config/index.ts";
+import { type ControlPlaneServer, createServer } from "../../src/platform/server/server.ts";
 import { createMemoryFleetStores, type MemoryFleetStores } from "./fleet-memory-stores.ts";
 
 /** A clock tests move by hand. */

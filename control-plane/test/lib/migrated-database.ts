@@ -1,4 +1,4 @@
-import { createOrm, type MikroORM, migrate } from "../../src/db/orm.ts";
+import { createOrm, type MikroORM, migrate } from "../../src/platform/db/orm.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 
 /** A test file's own database with every migration applied, and an ORM connected to it. */

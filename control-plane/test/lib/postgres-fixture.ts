@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.ts";
+import { startEmbeddedPostgres } from "../../src/platform/db/embedded-postgres.ts";
 
 /** Which PostgreSQL a test run uses. */
 export type PostgresKind = "database-url" | "testcontainers" | "embedded";

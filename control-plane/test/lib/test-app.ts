@@ -6,12 +6,12 @@ import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { createAdminCommands } from "../../src/admin/index.ts";
 import { buildControlPlaneServer } from "../../src/assemble.ts";
-import { bearerToken } from "../../src/auth/bearer.ts";
-import { systemClock } from "../../src/clock.ts";
-import { type ConfigInput, loadConfig } from "../../src/config/index.ts";
-import { createFsBlobStore } from "../../src/content/index.ts";
-import { createLogger } from "../../src/logger.ts";
-import type { ControlPlaneServer, ServerAddresses } from "../../src/server/server.ts";
+import { createFsBlobStore } from "../../src/core/content/index.ts";
+import { bearerToken } from "../../src/platform/auth/bearer.ts";
+import { systemClock } from "../../src/platform/clock.ts";
+import { type ConfigInput, loadConfig } from "../../src/platform/config/index.ts";
+import { createLogger } from "../../src/platform/logger.ts";
+import type { ControlPlaneServer, ServerAddresses } from "../../src/platform/server/server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "./migrated-database.ts";
 
 /** A tenant with one token per role. */

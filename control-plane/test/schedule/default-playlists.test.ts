@@ -8,7 +8,7 @@ import {
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Group } from "../../src/db/entities.ts";
+import { Group } from "../../src/platform/db/entities.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";
 import { uploadMessages } from "../lib/upload.ts";

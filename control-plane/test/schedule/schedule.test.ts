@@ -5,9 +5,9 @@ import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_p
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearerToken } from "../../src/auth/bearer.ts";
-import { Screen, ScreenTag } from "../../src/db/entities.ts";
-import { createDbAssetCatalog, createDbPublishSources } from "../../src/schedule/index.ts";
+import { createDbAssetCatalog, createDbPublishSources } from "../../src/core/schedule/index.ts";
+import { bearerToken } from "../../src/platform/auth/bearer.ts";
+import { Screen, ScreenTag } from "../../src/platform/db/entities.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";
 import { uploadMessages } from "../lib/upload.ts";

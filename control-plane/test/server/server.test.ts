@@ -9,7 +9,7 @@ import { Health, HealthCheckResponse_ServingStatus } from "@avtech/proto/gen/grp
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearerToken } from "../../src/auth/bearer.ts";
+import { bearerToken } from "../../src/platform/auth/bearer.ts";
 import { startTestApp, type TestApp, type TestTenant } from "../lib/test-app.ts";
 
 const run = promisify(execFile);

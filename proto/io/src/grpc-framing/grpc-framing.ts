@@ -5,7 +5,7 @@
  * bits are reserved.
  *
  * The one implementation of the framing: the control plane's lean gRPC route
- * (control-plane/src/server/grpc-stream-route.ts), its tests and the fleet simulator's lean streams
+ * (control-plane/src/platform/server/grpc-stream-route.ts), its tests and the fleet simulator's lean streams
  * (player/sim/lean-stream.ts) use it. Node only (Buffer): a subpath of its own, so `@avtech/io`'s
  * main entry stays usable in the browser.
  */

@@ -1,0 +1,148 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { isSha256Hex } from "@avtech/proto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { authenticateScreen } from "../../platform/auth/device-token.ts";
+import type { AssetCatalog, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
+
+/** Reads content-addressed blobs (the fs store today, S3 later). */
+export interface BlobReader {
+  /** Size of the blob, or undefined when it is not stored. */
+  stat(sha256: string): Promise<{ size: number } | undefined>;
+  /** The bytes start..end inclusive. */
+  open(sha256: string, range: { start: number; end: number }): Promise<Readable>;
+}
+
+/**
+ * Adapts a blob store that reports `size(sha)` (the content module's BlobStore) to a BlobReader.
+ * Ranges are inclusive on both ends, as for `fs.createReadStream`.
+ */
+export function blobReaderFrom(store: {
+  size(sha256: string): Promise<number | undefined>;
+  open(sha256: string, range: { start: number; end: number }): Promise<Readable>;
+}): BlobReader {
+  return {
+    stat: async (sha256) => {
+      const size = await store.size(sha256);
+      return size === undefined ? undefined : { size };
+    },
+    open: (sha256, range) => store.open(sha256, range),
+  };
+}
+
+/** Dependencies of {@link createAssetHandler}. */
+export interface AssetHandlerDeps {
+  blobs: BlobReader;
+  screens: Pick<ScreenStore, "findByTokenHash">;
+  assets: AssetCatalog;
+  logger: Logger;
+}
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+
+const prefix = "/assets/";
+
+/**
+ * GET/HEAD /assets/<sha256> for screens: authorised by the device token (the check DeviceService.Connect
+ * makes, {@link authenticateScreen}; 401 with its message otherwise), only assets of the
+ * screen's tenant (others answer 404 exactly like a missing one, so nothing leaks), with Range
+ * (206/416), If-Range, ETag = the sha256 and immutable caching. Returns false for other paths so
+ * the caller can fall through to the Connect handler.
+ */
+export function createAssetHandler(deps: AssetHandlerDeps): (req: Request, res: Response) => boolean {
+  return (req, res) => {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    if (!path.startsWith(prefix)) return false;
+    serve(deps, req, res, path.slice(prefix.length)).catch((error: unknown) => {
+      deps.logger.error({ err: error, path }, "asset request failed");
+      if (!res.headersSent) send(res, 500, "asset could not be read");
+      else res.destroy();
+    });
+    return true;
+  };
+}
+
+async function serve(deps: AssetHandlerDeps, req: Request, res: Response, sha256: string): Promise<void> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.setHeader("allow", "GET, HEAD");
+    return send(res, 405, "use GET or HEAD");
+  }
+  let screen: ScreenRecord;
+  try {
+    ({ screen } = await authenticateScreen(deps.screens, req.headers.authorization));
+  } catch (error) {
+    if (!(error instanceof ConnectError) || error.code !== Code.Unauthenticated) throw error;
+    res.setHeader("www-authenticate", "Bearer");
+    return send(res, 401, error.rawMessage);
+  }
+  if (!isSha256Hex(sha256)) return send(res, 404, "no such asset");
+  const stat = (await deps.assets.tenantHasAsset(screen.tenantId, sha256)) ? await deps.blobs.stat(sha256) : undefined;
+  if (!stat) return send(res, 404, "no such asset");
+
+  const etag = `"${sha256}"`;
+  res.setHeader("etag", etag);
+  res.setHeader("cache-control", "public, max-age=31536000, immutable");
+  res.setHeader("accept-ranges", "bytes");
+  res.setHeader("content-type", "application/octet-stream");
+  if (req.headers["if-none-match"] === etag) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  let start = 0;
+  let end = stat.size - 1;
+  let partial = false;
+  const rangeHeader = req.headers.range;
+  const ifRange = req.headers["if-range"];
+  if (typeof rangeHeader === "string" && (ifRange === undefined || ifRange === etag)) {
+    const range = parseRange(rangeHeader, stat.size);
+    if (range === "unsatisfiable") {
+      res.setHeader("content-range", `bytes */${stat.size}`);
+      return send(res, 416, "range not satisfiable");
+    }
+    if (range) {
+      ({ start, end } = range);
+      partial = true;
+      res.setHeader("content-range", `bytes ${start}-${end}/${stat.size}`);
+    }
+  }
+  res.statusCode = partial ? 206 : 200;
+  res.setHeader("content-length", String(Math.max(0, end - start + 1)));
+  if (req.method === "HEAD" || stat.size === 0) {
+    res.end();
+    return;
+  }
+  await pipeline(await deps.blobs.open(sha256, { start, end }), res);
+}
+
+/**
+ * One `bytes=` range (the only kind players send): a range, an open-ended start or a suffix.
+ * undefined = ignore the header (malformed or several ranges: serve the whole file, as RFC 9110
+ * allows).
+ */
+export function parseRange(header: string, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return undefined;
+  const [, from = "", to = ""] = match;
+  if (from === "" && to === "") return undefined;
+  if (from === "") {
+    const suffix = Number(to);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(from);
+  const end = to === "" ? size - 1 : Math.min(Number(to), size - 1);
+  if (start >= size) return "unsatisfiable";
+  if (end < start) return undefined;
+  return { start, end };
+}
+
+function send(res: Response, status: number, message: string): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "text/plain; charset=utf-8");
+  res.end(`${message}\n`);
+}

@@ -1,0 +1,112 @@
+import { z } from "zod";
+import { defaultFleetConfig, maxCommandTtlSeconds } from "../../fleet/fleet/config.ts";
+
+const mib = 1024 * 1024;
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Whole seconds in `min..max`; out of range, the message gives the range and `why`. */
+function secondsBetween(min: number, max: number, why: string) {
+  const range = `must be ${min}..${max} seconds: ${why}`;
+  return z.number().int("must be whole seconds").min(min, range).max(max, range);
+}
+
+/** The validated shape of the control plane's configuration. Defaults are documented in control-plane/README.md. */
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        /** Interface to bind. */
+        host: z.string().min(1).default("0.0.0.0"),
+        /** gRPC over h2c without TLS; with TLS the single port for every protocol. */
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** HTTP/1.1 port for gRPC-Web, Connect and plain HTTP routes; used only without TLS. */
+        http1Port: z.number().int().min(0).max(65535).default(8081),
+      })
+      .prefault({}),
+    tls: z
+      .object({
+        certFile: z.string().min(1).optional(),
+        keyFile: z.string().min(1).optional(),
+      })
+      .prefault({})
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+        message: "set both tls.certFile (AVTECH_TLS_CERT) and tls.keyFile (AVTECH_TLS_KEY), or neither",
+      }),
+    database: z
+      .object({
+        /** postgres:// URL; when unset an embedded PostgreSQL runs in embeddedDataDir. */
+        url: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+        embeddedDataDir: z.string().min(1).default(".data/postgres"),
+      })
+      .prefault({}),
+    blobDir: z.string().min(1).default(".data/blobs"),
+    limits: z
+      .object({
+        maxUploadBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(100 * mib),
+        minDurationMs: z.number().int().positive().default(1000),
+        maxDurationMs: z.number().int().positive().default(20_000),
+        maxWidth: z.number().int().positive().default(1920),
+        maxHeight: z.number().int().positive().default(1080),
+        allowedCodecs: z.array(z.string().min(1)).min(1).default(["h264"]),
+        /** Largest single message on the wire; uploads arrive in chunks of at most 1 MiB. */
+        readMaxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * mib),
+        maxConcurrentStreams: z.number().int().positive().default(1000),
+      })
+      .prefault({})
+      .refine((limits) => limits.minDurationMs <= limits.maxDurationMs, {
+        message: "limits.minDurationMs must not exceed limits.maxDurationMs",
+      }),
+    defaultTenantQuota: z
+      .object({
+        storageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * mib),
+        screens: z.number().int().positive().default(100),
+      })
+      .prefault({}),
+    /** Settings of the fleet and device services (`FleetConfig` in fleet/fleet/config.ts, defaults from `defaultFleetConfig`). */
+    fleet: z
+      .object({
+        /** Told to screens in Welcome; offline after 3 missed. */
+        heartbeatIntervalSeconds: secondsBetween(
+          5,
+          300,
+          "players ignore other intervals (DeviceConfig in device.proto)",
+        ).default(defaultFleetConfig.heartbeatIntervalSeconds),
+        /** Lifetime of a pairing code: long enough to read it off a screen and type it, short per RFC 8628. */
+        pairingTtlSeconds: secondsBetween(
+          60,
+          15 * 60,
+          "a person needs time to type the code, and codes live at most 15 minutes",
+        ).default(defaultFleetConfig.pairingTtlSeconds),
+        /** Command time-to-live when SendCommand gives none. */
+        commandTtlSeconds: secondsBetween(1, maxCommandTtlSeconds, "SendCommand accepts at most 7 days").default(
+          defaultFleetConfig.commandTtlSeconds,
+        ),
+      })
+      // Strict like the root, so a misspelt fleet key stops the process instead of leaving the default.
+      .strict()
+      .prefault({}),
+    sessionTtlHours: z.number().positive().default(12),
+    ffprobePath: z.string().min(1).default("/usr/bin/ffprobe"),
+    ffmpegPath: z.string().min(1).default("/usr/bin/ffmpeg"),
+    logLevel: z.enum(logLevels).default("info"),
+  })
+  .strict();
+
+/** The control plane's configuration: validated, with defaults applied, deeply frozen. */
+export type Config = z.infer<typeof configSchema>;
+
+/** What {@link configSchema} accepts before defaults (the shape of the optional JSON file). */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,55 @@
+import { Migrator } from "@mikro-orm/migrations";
+import { MikroORM, type Options } from "@mikro-orm/postgresql";
+import { fleetSchemaSkips } from "../../fleet/pg/sql.ts";
+import { migrations } from "../migrations/index.ts";
+import { entities } from "./entities.ts";
+
+/** Options for {@link createOrm}. */
+export interface OrmOptions {
+  /** postgres:// URL of the application database. */
+  url: string;
+  /** Pool size; the default suits one control-plane process. */
+  poolMax?: number;
+  /** Logs SQL when true (debugging only). */
+  debug?: boolean;
+}
+
+/**
+ * MikroORM configuration: entities defined with `defineEntity`, migrations listed statically
+ * (no file discovery, so the same code runs under Node, vitest and the bench).
+ */
+export function ormConfig(options: OrmOptions): Options {
+  return {
+    clientUrl: options.url,
+    entities,
+    extensions: [Migrator],
+    baseDir: import.meta.dirname,
+    debug: options.debug ?? false,
+    pool: { min: 0, max: options.poolMax ?? 20 },
+    migrations: {
+      migrationsList: migrations,
+      snapshot: false,
+      snapshotOnMigrate: false,
+      silent: true,
+      tableName: "mikro_orm_migrations",
+    },
+    // The schema is owned by migrations; never let a call site create or alter tables implicitly.
+    ensureDatabase: false,
+    discovery: { warnWhenNoEntities: true },
+    // The fleet tables are plain SQL (src/fleet/pg) owned by their migration, not by entities.
+    schemaGenerator: { skipTables: fleetSchemaSkips.skipTables },
+  };
+}
+
+/** Connects (without touching the schema). Call {@link migrate} before serving. */
+export async function createOrm(options: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init(ormConfig(options));
+}
+
+/** Applies every pending migration; returns their names. */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  return applied.map((m) => m.name);
+}
+
+export type { MikroORM };
