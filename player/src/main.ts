@@ -62,7 +62,11 @@ export interface PlayerDeps {
 export interface RunningPlayer {
   reconciler: Reconciler;
   link: Link;
-  /** Resolves when the player stopped (after `stop()`). */
+  /**
+   * Stops the link, the reconciler and mpv, then stores the proof of play and play times not yet
+   * on disk (the clip cut by the stop included). Resolves when that is done and nothing of the
+   * player's is left to keep the process alive; the control plane is not waited for (it may be gone).
+   */
   stop(): Promise<void>;
 }
 
@@ -103,7 +107,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   const playTimes = new PlayTimes(layout.playTimesFile, clock);
   const playEvents = new PlayEventBuffer({ dir: layout.playEventsDir, logger });
   await playEvents.load();
-  playback.onPlayRecord((record) => {
+  const stopRecording = playback.onPlayRecord((record) => {
     playTimes.touch(record.assetSha256, record.startedAt);
     playEvents.add(record);
   });
@@ -185,6 +189,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   });
 
   let statusTimer: TimerHandle | undefined;
+  let stopping = false;
   const writeStatusNow = async () => {
     loopBeat = performance.now();
     const l = link?.status();
@@ -222,7 +227,8 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
       },
       pendingPlayBatches: playEvents.pendingBatches,
     }).catch((error: unknown) => logger.warn({ err: error }, "cannot write the status file"));
-    statusTimer = clock.setTimeout(() => void writeStatusNow(), statusIntervalMs);
+    // A write in flight when stop() cancelled the timer must not arm it again (the process would never exit).
+    if (!stopping) statusTimer = clock.setTimeout(() => void writeStatusNow(), statusIntervalMs);
   };
   await writeStatusNow();
   logger.info({ version: playerVersion, applied: reconciler.appliedVersion.toString() }, "player started");
@@ -231,14 +237,23 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
     reconciler,
     link,
     async stop() {
+      stopping = true;
       abort.abort();
       statusTimer?.cancel();
       stopWatchdog();
       timer.stop();
       await running;
       await reconciler.stop();
-      await playEvents.seal().catch(() => undefined);
-      await playback.stop();
+      // mpv reports the clip it was showing as interrupted when it quits, so playback stops before
+      // proof of play is stored: a record arriving after the last seal would be lost, and its
+      // play-times touch would arm the 30 s coalesced write that keeps the process alive.
+      try {
+        await playback.stop();
+      } finally {
+        stopRecording();
+        await playEvents.seal().catch((error: unknown) => logger.error({ err: error }, "cannot store play events"));
+        await playTimes.flush().catch((error: unknown) => logger.warn({ err: error }, "cannot store play times"));
+      }
     },
   };
 }

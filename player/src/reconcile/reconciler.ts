@@ -170,6 +170,8 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.#retry?.cancel();
     await this.#runner.stop();
+    // A run that was ending when stop() began may have armed a retry after the cancel above.
+    this.#retry?.cancel();
     await this.#deps.playTimes.flush();
   }
 

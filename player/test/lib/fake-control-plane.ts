@@ -9,11 +9,17 @@ import {
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createRouterTransport, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createRouterTransport, type Transport } from "@connectrpc/connect";
 
-/** A DeviceService fake behind createRouterTransport (conventions rule 5): records what the player sends. */
+/**
+ * A DeviceService fake (conventions rule 5): records what the player sends. `transport` serves
+ * `routes` in memory (createRouterTransport); mount `routes` on a real HTTP/2 server
+ * (`test/lib/h2-control-plane.ts`) to test what only the network does (a server that goes away).
+ */
 export class FakeControlPlane {
   readonly transport: Transport;
+  /** The DeviceService implementation, for a Connect router. */
+  readonly routes: (router: ConnectRouter) => void;
   readonly received: ConnectRequest[] = [];
   readonly registrations: RegisterRequest[] = [];
   /** Register answers with a pairing ticket when true, else with credentials. */
@@ -29,7 +35,7 @@ export class FakeControlPlane {
   readonly #waiters: { match: (r: ConnectRequest) => boolean; resolve: (r: ConnectRequest) => void }[] = [];
 
   constructor() {
-    this.transport = createRouterTransport((router) => {
+    this.routes = (router) => {
       router.service(DeviceService, {
         register: async (req) => {
           this.registrations.push(req);
@@ -99,7 +105,8 @@ export class FakeControlPlane {
           return out;
         },
       });
-    });
+    };
+    this.transport = createRouterTransport(this.routes);
   }
 
   /** Sends a message on the current stream. */
