@@ -26,7 +26,7 @@ import { type BlobStore, createContentService, createFfmpegTools, createVideoRou
 import { createDbAssetCatalog, createDbPublishSources, createScheduleService } from "./core/schedule/index.ts";
 import { createAuthService, createUserService } from "./core/users/index.ts";
 import { type BlobReader, blobReaderFrom, createAssetHandler } from "./fleet/asset-http/index.ts";
-import { createDeviceService, LiveDelivery, peerContextValues, startPingSweep } from "./fleet/device/index.ts";
+import { createDeviceService, LiveDelivery, startPingSweep } from "./fleet/device/index.ts";
 import {
   createFleetMetrics,
   createFleetService,
@@ -57,6 +57,7 @@ import { type StreamRouteFactory, streamRoute } from "./platform/server/grpc-str
 import { createHttpAccess } from "./platform/server/http-access.ts";
 import { createHttpFallback, type HttpRoute } from "./platform/server/http-routes.ts";
 import { createServerMetrics, type ServerMetrics } from "./platform/server/metrics.ts";
+import { peerContextValues } from "./platform/server/peer.ts";
 import { createReadiness } from "./platform/server/readiness.ts";
 import { type ControlPlaneServer, createServer } from "./platform/server/server.ts";
 import { unimplementedService } from "./platform/server/unimplemented.ts";
@@ -225,10 +226,8 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
   const fallback = createHttpFallback({
     readiness,
     metrics,
-    blobs,
-    access,
     logger,
-    // The console's video endpoints, then the fleet's routes (/assets/<sha256> for screens), then
+    // The console's video endpoints (upload, file, thumbnail), then the fleet's routes (/assets/<sha256> for screens), then
     // the console's static files, which answer only for files in dist.
     extra: [
       createVideoRoutes({ blobs, media, limits, access, logger, onUpload: metrics.upload }),

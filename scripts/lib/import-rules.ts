@@ -11,7 +11,9 @@
  *   dependencies, devDependencies, optionalDependencies or peerDependencies (a package may import
  *   itself by name without declaring itself);
  * - no import along a forbidden edge ({@link forbiddenEdges}: the control plane and the player
- *   never import each other).
+ *   never import each other);
+ * - inside a layered source folder ({@link layerRules}: control-plane/src), a relative import goes
+ *   to the importing file's own layer or a lower one, never to a higher layer or an entry point.
  *
  * Files come from `git ls-files --cached --others --exclude-standard`, so ignored build outputs
  * (node_modules, dist, image/work, ...) are never read; generated code (`src/gen`) is skipped
@@ -40,6 +42,48 @@ export const sharedRootFiles: ReadonlyMap<string, string> = new Map([
   ["vitest.shared.ts", "the test selection every vitest project shares"],
   ["bench/metric.ts", "the metric format bench/run.ts reads from each workspace's benchmarks"],
 ]);
+
+/**
+ * A source folder split into layers: its top-level folders named in `layers`, lowest first. Every
+ * other file of the folder (top-level files, other folders) is an entry point, above every layer.
+ */
+export interface LayerRule {
+  /** From the repository root, with `/` separators. */
+  folder: string;
+  /** Top-level folders of `folder`, lowest layer first. */
+  layers: readonly string[];
+}
+
+/**
+ * The layered source folders. A file in a layer may import its own layer and the layers below it;
+ * an entry point may import anything; nothing in a layer imports an entry point. Type-only imports
+ * count like any other. Imports that leave the folder (a test helper in test/lib) are left to the
+ * other rules. The control plane's rule is explained in control-plane/README.md ("Source map").
+ */
+export const layerRules: readonly LayerRule[] = [
+  { folder: "control-plane/src", layers: ["platform", "core", "fleet"] },
+];
+
+/** Where `path` sits in `rule`: its layer's index, or `layers.length` for an entry point; undefined outside the folder. */
+function layerRank(rule: LayerRule, path: string): { rank: number; name: string } | undefined {
+  if (!path.startsWith(`${rule.folder}/`)) return undefined;
+  const rest = path.slice(rule.folder.length + 1);
+  const slash = rest.indexOf("/");
+  const top = slash < 0 ? undefined : rest.slice(0, slash);
+  const rank = top === undefined ? -1 : rule.layers.indexOf(top);
+  return rank < 0 ? { rank: rule.layers.length, name: "an entry point" } : { rank, name: `layer "${top}"` };
+}
+
+/** Why an import from `file` to `target` (both from the repository root) breaks a layer rule, if it does. */
+function layerViolation(file: string, target: string): string | undefined {
+  for (const rule of layerRules) {
+    const from = layerRank(rule, file);
+    const to = layerRank(rule, target);
+    if (from === undefined || to === undefined || to.rank <= from.rank) continue;
+    return `${rule.folder}: ${from.name} imports ${to.name}; a layer imports only itself and lower layers (${rule.layers.join(" < ")} < entry points)`;
+  }
+  return undefined;
+}
 
 /** One import that breaks a rule: where it is, what it imports and why that is not allowed. */
 export interface Violation {
@@ -191,6 +235,8 @@ function checkImport(
         `relative import leaves ${owner.name} (${owner.folder || "the root"}) into ${into.name} (${into.folder || "the root"}): import it as a package`,
       );
     }
+    const layer = layerViolation(file, target);
+    if (layer !== undefined) reasons.push(layer);
     return reasons;
   }
   if (!specifier.startsWith(scope)) return reasons;

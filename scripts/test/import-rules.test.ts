@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkImportRules, formatViolations, repoRoot, type Violation } from "../lib/import-rules.ts";
 
 describe("workspace boundaries of this repository", () => {
-  it("hold: no import crosses a workspace by path, reaches past exports, goes undeclared or joins control plane and player", () => {
+  it("hold: no import crosses a workspace by path, reaches past exports, goes undeclared, joins control plane and player or climbs a layer", () => {
     // On failure the message lists each offending import as file:line: "specifier": reason.
     expect(formatViolations(checkImportRules(repoRoot))).toBe("");
   });
@@ -122,5 +122,80 @@ describe("the import-rule checker on a fixture repository", () => {
     expect(lines[10]).toContain("fixture does not declare @avtech/player in package.json");
     expect(lines[11]).toContain("relative import leaves fixture (the root) into @avtech/a (a)");
     expect(lines[12]).toContain("relative import leaves the repository");
+  });
+});
+
+describe("the layer rule on a fixture control plane", () => {
+  let root: string;
+  let violations: Violation[];
+
+  /** control-plane/src with the real layers (platform < core < fleet) and entry points above them. */
+  const files: Record<string, string> = {
+    "package.json": JSON.stringify({ name: "fixture", private: true, workspaces: ["control-plane"] }),
+    "control-plane/package.json": JSON.stringify({ name: "@avtech/control-plane", exports: { ".": "./src/index.ts" } }),
+    "control-plane/src/platform/log.ts": "export const log = 1;\n",
+    "control-plane/src/platform/config/config.ts": [
+      'import { log } from "../log.ts";',
+      'import { defaults } from "../../fleet/fleet/config.ts";',
+      'import { main } from "../../main.ts";',
+      'import type { Video } from "../../core/content/video.ts";',
+      "",
+    ].join("\n"),
+    "control-plane/src/core/content/routes.ts": [
+      'import { log } from "../../platform/log.ts";',
+      'import type { Ports } from "../../fleet/fleet/ports.ts";',
+      'export const lazy = () => import("../../fleet/asset-http/range.ts");',
+      'import { video } from "./video.ts";',
+      "",
+    ].join("\n"),
+    // A test beside the code may use the shared test helpers: leaving src is not a layer question.
+    "control-plane/src/core/content/routes.test.ts": 'import { records } from "../../../test/lib/records.ts";\n',
+    "control-plane/src/fleet/fleet/service.ts": [
+      'import { log } from "../../platform/log.ts";',
+      'import { routes } from "../../core/content/routes.ts";',
+      'import { run } from "../../admin/commands.ts";',
+      "",
+    ].join("\n"),
+    "control-plane/src/admin/commands.ts": 'import { routes } from "../core/content/routes.ts";\n',
+    "control-plane/src/main.ts":
+      'import { service } from "./fleet/fleet/service.ts";\nimport { run } from "./admin/commands.ts";\n',
+    "control-plane/test/lib/records.ts": 'import { service } from "../../src/fleet/fleet/service.ts";\n',
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "avtech-import-layers-"));
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(dirname(join(root, path)), { recursive: true });
+      await writeFile(join(root, path), text);
+    }
+    execFileSync("git", ["init", "--quiet"], { cwd: root });
+    violations = checkImportRules(root);
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("names file, line and import of every import that climbs a layer, type-only and dynamic ones included", () => {
+    expect(violations.map((v) => `${v.file}:${v.line} ${v.specifier}`)).toEqual([
+      "control-plane/src/core/content/routes.ts:2 ../../fleet/fleet/ports.ts",
+      "control-plane/src/core/content/routes.ts:3 ../../fleet/asset-http/range.ts",
+      "control-plane/src/fleet/fleet/service.ts:3 ../../admin/commands.ts",
+      "control-plane/src/platform/config/config.ts:2 ../../fleet/fleet/config.ts",
+      "control-plane/src/platform/config/config.ts:3 ../../main.ts",
+      "control-plane/src/platform/config/config.ts:4 ../../core/content/video.ts",
+    ]);
+  });
+
+  it("says which layer imports which, and the order", () => {
+    const order = "(platform < core < fleet < entry points)";
+    expect(formatViolations(violations).split("\n")).toEqual([
+      `control-plane/src/core/content/routes.ts:2: "../../fleet/fleet/ports.ts": control-plane/src: layer "core" imports layer "fleet"; a layer imports only itself and lower layers ${order}`,
+      `control-plane/src/core/content/routes.ts:3: "../../fleet/asset-http/range.ts": control-plane/src: layer "core" imports layer "fleet"; a layer imports only itself and lower layers ${order}`,
+      `control-plane/src/fleet/fleet/service.ts:3: "../../admin/commands.ts": control-plane/src: layer "fleet" imports an entry point; a layer imports only itself and lower layers ${order}`,
+      `control-plane/src/platform/config/config.ts:2: "../../fleet/fleet/config.ts": control-plane/src: layer "platform" imports layer "fleet"; a layer imports only itself and lower layers ${order}`,
+      `control-plane/src/platform/config/config.ts:3: "../../main.ts": control-plane/src: layer "platform" imports an entry point; a layer imports only itself and lower layers ${order}`,
+      `control-plane/src/platform/config/config.ts:4: "../../core/content/video.ts": control-plane/src: layer "platform" imports layer "core"; a layer imports only itself and lower layers ${order}`,
+    ]);
   });
 });

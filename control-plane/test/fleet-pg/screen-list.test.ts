@@ -11,7 +11,7 @@ import type {
   ScreenStore,
 } from "../../src/fleet/fleet/index.ts";
 import { PgCommandStore, PgGroupStore, PgScreenStore } from "../../src/fleet/pg/index.ts";
-import { encodeScreenSettings } from "../../src/fleet/pg/screen-settings.ts";
+import { encodeScreenSettings } from "../../src/platform/db/screen-settings.ts";
 import { compareScreenOrder, MemoryCommandStore, MemoryScreenStore } from "../lib/fleet-memory-stores.ts";
 import { openPgFleetDatabase, type PgFleetDatabase } from "./pg-fleet.ts";
 

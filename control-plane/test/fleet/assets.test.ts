@@ -10,7 +10,8 @@ import { ConnectError } from "@connectrpc/connect";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BlobReader } from "../../src/fleet/asset-http/index.ts";
-import { createAssetHandler, parseRange } from "../../src/fleet/asset-http/index.ts";
+import { createAssetHandler } from "../../src/fleet/asset-http/index.ts";
+import { parseRange } from "../../src/platform/http/index.ts";
 import { enrollScreen, openStream } from "../lib/fleet-device.ts";
 import { type FleetTestServer, startFleetTestServer } from "../lib/fleet-server.ts";
 

@@ -8,9 +8,9 @@ import pino from "pino";
 import { Registry } from "prom-client";
 import { createFleetPlane, type FleetPlane, type FleetPlaneDeps } from "../../src/assemble.ts";
 import type { BlobReader } from "../../src/fleet/asset-http/index.ts";
-import { peerContextValues } from "../../src/fleet/device/index.ts";
 import type { FleetStores, Principal } from "../../src/fleet/fleet/index.ts";
 import { loadConfig } from "../../src/platform/config/index.ts";
+import { peerContextValues } from "../../src/platform/server/peer.ts";
 import { type ControlPlaneServer, createServer } from "../../src/platform/server/server.ts";
 import { createMemoryFleetStores, type MemoryFleetStores } from "./fleet-memory-stores.ts";
 

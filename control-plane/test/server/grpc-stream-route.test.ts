@@ -39,10 +39,10 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { peerContextValues } from "../../src/fleet/device/index.ts";
 import { createErrorInterceptor } from "../../src/platform/server/errors.ts";
 import { createGrpcStreamRoute } from "../../src/platform/server/grpc-stream-route.ts";
 import { observe } from "../../src/platform/server/observe.ts";
+import { peerContextValues } from "../../src/platform/server/peer.ts";
 import { createGrpcJsClient, type GrpcJsClient } from "../lib/grpc-js-client.ts";
 
 const path = "/avtech.device.v1.DeviceService/Connect";

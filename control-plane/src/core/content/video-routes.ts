@@ -9,10 +9,10 @@ import { create, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
-import { parseRange } from "../../fleet/asset-http/index.ts";
 import { httpRoutes } from "../../platform/auth/policy.ts";
 import type { Config } from "../../platform/config/index.ts";
 import { Video } from "../../platform/db/entities.ts";
+import { parseRange } from "../../platform/http/range.ts";
 import type { HttpAccess } from "../../platform/server/http-access.ts";
 import type { AnyRequest, AnyResponse, HttpRoute } from "../../platform/server/http-routes.ts";
 import { isUuid } from "../../platform/validation.ts";
@@ -155,9 +155,58 @@ async function file(deps: VideoRoutesDeps, req: AnyRequest, res: AnyResponse, id
   }
 }
 
-/** The console's plain-HTTP video endpoints: `POST /v1/videos` and `GET /v1/videos/<id>/file`. */
+/** The thumbnail route's plain-text answer to a refusal of its access checks; undefined for any other error. */
+function thumbnailRefusal(error: unknown): { status: number; body: string } | undefined {
+  if (!(error instanceof ConnectError)) return undefined;
+  switch (error.code) {
+    case Code.Unauthenticated:
+      return { status: 401, body: "send `authorization: Bearer <token>`\n" };
+    case Code.PermissionDenied:
+      return { status: 403, body: `${error.rawMessage}\n` };
+    case Code.NotFound:
+      return { status: 404, body: "no such thumbnail\n" };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * GET/HEAD /v1/videos/<id>/thumbnail.jpg, run as GetVideo (bearer auth, role and tenant checked);
+ * refusals are answered in plain text, any other failure is left to the server's fallback (500).
+ */
+async function thumbnail(deps: VideoRoutesDeps, req: AnyRequest, res: AnyResponse, id: string): Promise<void> {
+  let thumbnailSha256: string;
+  try {
+    thumbnailSha256 = await deps.access.run(req, httpRoutes.videoThumbnail, async ({ scope }) => {
+      const video = isUuid(id) ? await scope.findOne(Video, { id }) : null;
+      if (!video?.thumbnailSha256) throw new ConnectError("no such thumbnail", Code.NotFound);
+      return video.thumbnailSha256;
+    });
+  } catch (error) {
+    const refusal = thumbnailRefusal(error);
+    if (!refusal) throw error;
+    (res as ServerResponse).writeHead(refusal.status, {
+      "content-type": "text/plain; charset=utf-8",
+      "cache-control": "no-store",
+    });
+    res.end(refusal.body);
+    return;
+  }
+  const stream = await deps.blobs.open(thumbnailSha256);
+  (res as ServerResponse).writeHead(200, {
+    "content-type": "image/jpeg",
+    "cache-control": "private, max-age=86400",
+  });
+  await pipeline(stream, res as ServerResponse);
+}
+
+/**
+ * The console's plain-HTTP video endpoints: `POST /v1/videos`, `GET /v1/videos/<id>/file` and
+ * `GET /v1/videos/<id>/thumbnail.jpg` (HEAD too for the last two); false for any other request.
+ */
 export function createVideoRoutes(deps: VideoRoutesDeps): HttpRoute {
   const filePath = /^\/v1\/videos\/([^/]+)\/file$/;
+  const thumbnailRoute = /^\/v1\/videos\/([^/]+)\/thumbnail\.jpg$/;
   return async (req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (path === "/v1/videos") {
@@ -165,9 +214,17 @@ export function createVideoRoutes(deps: VideoRoutesDeps): HttpRoute {
       await upload(deps, req, res);
       return true;
     }
-    const match = filePath.exec(path);
-    if (!match || (req.method !== "GET" && req.method !== "HEAD")) return false;
-    await file(deps, req, res, match[1] ?? "");
-    return true;
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const fileMatch = filePath.exec(path);
+    if (fileMatch) {
+      await file(deps, req, res, fileMatch[1] ?? "");
+      return true;
+    }
+    const thumbnailMatch = thumbnailRoute.exec(path);
+    if (thumbnailMatch) {
+      await thumbnail(deps, req, res, thumbnailMatch[1] ?? "");
+      return true;
+    }
+    return false;
   };
 }

@@ -1,8 +1,6 @@
 import { TimeWindowSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create } from "@bufbuild/protobuf";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import type { AssetCatalog, PublishSources, TenantPublishSources } from "../../fleet/fleet/ports.ts";
-import { decodeScreenSettings, type StoredSettings } from "../../fleet/pg/screen-settings.ts";
 import {
   DefaultPlaylist,
   Playlist,
@@ -11,8 +9,40 @@ import {
   type TargetKind,
   Video,
 } from "../../platform/db/entities.ts";
-import type { PlaylistRecord, RuleRecord, ScreenFacts, TargetSelector } from "../desired-state/index.ts";
+import { decodeScreenSettings, type StoredSettings } from "../../platform/db/screen-settings.ts";
+import type {
+  DesiredStateSources,
+  PlaylistRecord,
+  RuleRecord,
+  ScreenFacts,
+  TargetSelector,
+} from "../desired-state/index.ts";
 import { dateFromString } from "./convert.ts";
+
+/*
+ * The two fleet ports on the core's tables. They are declared here, with what implements them,
+ * rather than in the fleet's ports.ts, because the core never imports the fleet
+ * (control-plane/README.md, "Source map"); src/fleet/fleet/ports.ts re-exports them beside the
+ * other ports, so the fleet names them as before.
+ */
+
+/** What publishing needs about one tenant, in the desired-state module's input shapes. */
+export interface TenantPublishSources {
+  screens: ScreenFacts[];
+  rules: RuleRecord[];
+  defaults: DesiredStateSources["defaults"];
+  playlists: ReadonlyMap<string, PlaylistRecord>;
+}
+
+/** Reads the published inputs (rules, playlists, defaults, screens) of a tenant. */
+export interface PublishSources {
+  forTenant(tenantId: string): Promise<TenantPublishSources>;
+}
+
+/** Which assets a tenant owns (the /assets handler refuses the others). */
+export interface AssetCatalog {
+  tenantHasAsset(tenantId: string, sha256: string): Promise<boolean>;
+}
 
 function selector(kind: TargetKind, value: string): TargetSelector {
   switch (kind) {

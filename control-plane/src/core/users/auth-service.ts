@@ -8,12 +8,12 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { peerAddress } from "../../fleet/device/context.ts";
 import { type Principal, principalOf, roleToProto } from "../../platform/auth/principal.ts";
 import { decoyPasswordHash, hashSecret, newSecret, verifyPassword } from "../../platform/auth/secrets.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { Session, Tenant, User } from "../../platform/db/entities.ts";
 import { type RateLimitConfig, RequestLimiter, retryIn, TokenBuckets } from "../../platform/rate-limit/index.ts";
+import { peerAddress } from "../../platform/server/peer.ts";
 
 /** Dependencies of {@link createAuthService}. */
 export interface AuthServiceDeps {

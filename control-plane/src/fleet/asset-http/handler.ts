@@ -5,7 +5,8 @@ import { pipeline } from "node:stream/promises";
 import { isSha256Hex } from "@avtech/proto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { authenticateScreen } from "../../platform/auth/device-token.ts";
+import { parseRange } from "../../platform/http/range.ts";
+import { authenticateScreen } from "../device/device-token.ts";
 import type { AssetCatalog, ScreenRecord, ScreenStore } from "../fleet/ports.ts";
 
 /** Reads content-addressed blobs (the fs store today, S3 later). */
@@ -117,28 +118,6 @@ async function serve(deps: AssetHandlerDeps, req: Request, res: Response, sha256
     return;
   }
   await pipeline(await deps.blobs.open(sha256, { start, end }), res);
-}
-
-/**
- * One `bytes=` range (the only kind players send): a range, an open-ended start or a suffix.
- * undefined = ignore the header (malformed or several ranges: serve the whole file, as RFC 9110
- * allows).
- */
-export function parseRange(header: string, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match) return undefined;
-  const [, from = "", to = ""] = match;
-  if (from === "" && to === "") return undefined;
-  if (from === "") {
-    const suffix = Number(to);
-    if (suffix === 0 || size === 0) return "unsatisfiable";
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(from);
-  const end = to === "" ? size - 1 : Math.min(Number(to), size - 1);
-  if (start >= size) return "unsatisfiable";
-  if (end < start) return undefined;
-  return { start, end };
 }
 
 function send(res: Response, status: number, message: string): void {

@@ -1,2 +1,2 @@
 export type { AssetHandlerDeps, BlobReader } from "./handler.ts";
-export { blobReaderFrom, createAssetHandler, parseRange } from "./handler.ts";
+export { blobReaderFrom, createAssetHandler } from "./handler.ts";

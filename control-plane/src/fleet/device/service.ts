@@ -16,10 +16,10 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { authenticateScreen } from "../../platform/auth/device-token.ts";
 import { newSecret } from "../../platform/auth/secrets.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { RequestLimiter } from "../../platform/rate-limit/index.ts";
+import { peerAddress } from "../../platform/server/peer.ts";
 import type { FleetBroadcaster } from "../fleet/broadcaster.ts";
 import type { FleetConfig } from "../fleet/config.ts";
 import type { FleetMetrics } from "../fleet/metrics.ts";
@@ -29,8 +29,8 @@ import type { Presence } from "../fleet/presence.ts";
 import { emptyStatus } from "../fleet/view.ts";
 import type { SessionRegistry } from "../live/index.ts";
 import { formatPairingCode, hashSecret, newPairingCode } from "../pairing/index.ts";
-import { peerAddress } from "./context.ts";
 import type { LiveDelivery } from "./delivery.ts";
+import { authenticateScreen } from "./device-token.ts";
 
 const printable = /^[\x21-\x7e]{1,128}$/;
 /** Resolves like `promise`, or fails with DEADLINE_EXCEEDED when hello takes too long. */

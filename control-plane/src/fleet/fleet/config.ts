@@ -1,3 +1,5 @@
+import { fleetSettingDefaults } from "../../platform/config/index.ts";
+
 /**
  * Settings of the fleet services (defaults in {@link defaultFleetConfig}). The heartbeat interval,
  * pairing TTL and command TTL are operator settings: assemble.ts passes them from the validated
@@ -21,18 +23,25 @@ export interface FleetConfig {
   helloTimeoutMs: number;
 }
 
-/** Longest command time-to-live SendCommand accepts (7 days), whether asked for or the default. */
-export const maxCommandTtlSeconds = 7 * 24 * 3600;
+/**
+ * Longest command time-to-live SendCommand accepts (7 days), whether asked for or the default; the
+ * configuration's limit for `fleet.commandTtlSeconds` (src/platform/config), re-exported here.
+ */
+export { maxCommandTtlSeconds } from "../../platform/config/index.ts";
 
-/** Defaults a signage operator would expect. */
+/**
+ * Defaults a signage operator would expect. The three operator settings (heartbeat interval,
+ * pairing TTL, command TTL) are the configuration's defaults (`fleetSettingDefaults` in
+ * src/platform/config), so they cannot drift apart.
+ */
 export const defaultFleetConfig: FleetConfig = {
-  heartbeatIntervalSeconds: 15,
+  heartbeatIntervalSeconds: fleetSettingDefaults.heartbeatIntervalSeconds,
   playEventBatchSeconds: 60,
-  pairingTtlSeconds: 600,
+  pairingTtlSeconds: fleetSettingDefaults.pairingTtlSeconds,
   pairingPollSeconds: 5,
   defaultTimezone: "UTC",
   assetUrl: (sha256) => `/assets/${sha256}`,
   maxScreenshotBytes: 16 * 1024 * 1024,
-  commandTtlSeconds: 3600,
+  commandTtlSeconds: fleetSettingDefaults.commandTtlSeconds,
   helloTimeoutMs: 10_000,
 };

@@ -2,13 +2,8 @@ import type { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device
 import type { DeviceFacts, PlayEvent, SyncFailureReason } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import type { Health, PlaybackStatus } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import type { DesiredState, DisplayHours, Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
-import type {
-  DesiredStateSources,
-  PlaylistRecord,
-  RuleRecord,
-  ScreenFacts,
-  TargetSelector,
-} from "../../core/desired-state/index.ts";
+import type { TargetSelector } from "../../core/desired-state/index.ts";
+import type { AssetCatalog, PublishSources, TenantPublishSources } from "../../core/schedule/index.ts";
 
 /**
  * The repository PORTS the fleet, device and publish services need. The database layer implements
@@ -342,23 +337,12 @@ export interface PlayEventStore {
   insertMany(tenantId: string, screenId: string, events: readonly PlayEvent[]): Promise<number>;
 }
 
-/** What publishing needs about one tenant, in the desired-state module's input shapes. */
-export interface TenantPublishSources {
-  screens: ScreenFacts[];
-  rules: RuleRecord[];
-  defaults: DesiredStateSources["defaults"];
-  playlists: ReadonlyMap<string, PlaylistRecord>;
-}
-
-/** Reads the published inputs (rules, playlists, defaults, screens) of a tenant. */
-export interface PublishSources {
-  forTenant(tenantId: string): Promise<TenantPublishSources>;
-}
-
-/** Which assets a tenant owns (the /assets handler refuses the others). */
-export interface AssetCatalog {
-  tenantHasAsset(tenantId: string, sha256: string): Promise<boolean>;
-}
+/**
+ * `PublishSources` (with `TenantPublishSources`) and `AssetCatalog`: the two ports on the core's
+ * tables, declared in src/core/schedule beside their implementations (the core does not import
+ * the fleet) and named here with the others.
+ */
+export type { AssetCatalog, PublishSources, TenantPublishSources };
 
 /** Every repository port of the fleet side, as a store implementation provides them together. */
 export interface FleetStores {

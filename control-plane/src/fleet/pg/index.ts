@@ -1,7 +1,7 @@
 export { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
 export { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } from "./records.ts";
 export { PgGroupStore, PgScreenStore } from "./screens.ts";
-export { fleetSchemaSkips, isUuid } from "./sql.ts";
+export { isUuid } from "./sql.ts";
 export { PgScreenStatusStore } from "./status.ts";
 export type { PgFleetStores, PgFleetStoresDeps } from "./stores.ts";
 export { createPgFleetStores } from "./stores.ts";

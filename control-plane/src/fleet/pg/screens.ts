@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { decodeScreenSettings, encodeScreenSettings, type StoredSettings } from "../../platform/db/screen-settings.ts";
 import type {
   GroupRecord,
   GroupStore,
@@ -7,7 +8,6 @@ import type {
   ScreenRecord,
   ScreenStore,
 } from "../fleet/ports.ts";
-import { decodeScreenSettings, encodeScreenSettings, type StoredSettings } from "./screen-settings.ts";
 import { inTransaction, isUniqueViolation, isUuid, nullIfEmpty } from "./sql.ts";
 
 interface ScreenRow {

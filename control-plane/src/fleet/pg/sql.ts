@@ -35,18 +35,3 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     client.release();
   }
 }
-
-/** Tables the fleet migration owns without MikroORM entities (see platform/db/orm.ts). */
-export const fleetSchemaSkips = {
-  skipTables: [
-    "screen_devices",
-    "pairing_codes",
-    "enrollment_keys",
-    "desired_state",
-    "screen_status",
-    "commands",
-    "screenshots",
-    "health_samples",
-    "play_events",
-  ],
-};

@@ -1,7 +1,6 @@
 export type { TokenResolver } from "./access.ts";
 export { authenticate, authorize } from "./access.ts";
 export { bearerToken, parseBearerToken } from "./bearer.ts";
-export { authenticateScreen } from "./device-token.ts";
 export { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./interceptor.ts";
 export type { MethodPolicy } from "./policy.ts";
 export { httpRoutes, methodPolicy, policyFor, procedureName } from "./policy.ts";

@@ -56,7 +56,7 @@ export function methodPolicy(method: DescMethod): MethodPolicy {
  * exactly that RPC's role (its {@link methodPolicy}), a mutating one is audited under that RPC's
  * action, and a route runs only through `HttpAccess.run` with its entry here, so neither can differ
  * between the two doors. Screens' `/assets/<sha256>` is not here: like DeviceService.Connect it is
- * public in these terms and authenticated by the device token (see `authenticateScreen`).
+ * public in these terms and authenticated by the device token (`authenticateScreen` in src/fleet/device).
  */
 export const httpRoutes = {
   /** POST /v1/videos: UploadVideo with the clip as the raw request body. */

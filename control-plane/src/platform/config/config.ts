@@ -1,7 +1,21 @@
 import { z } from "zod";
-import { defaultFleetConfig, maxCommandTtlSeconds } from "../../fleet/fleet/config.ts";
 
 const mib = 1024 * 1024;
+
+/**
+ * Defaults of the fleet's operator settings (`fleet.*` below). The schema owns them, like every
+ * other key's default, and the fleet's `defaultFleetConfig` (src/fleet/fleet/config.ts) takes its
+ * values for these keys from here, so the fleet services built without a config file behave as a
+ * process started with none.
+ */
+export const fleetSettingDefaults = {
+  heartbeatIntervalSeconds: 15,
+  pairingTtlSeconds: 600,
+  commandTtlSeconds: 3600,
+} as const;
+
+/** Longest command time-to-live (7 days): the limit of `fleet.commandTtlSeconds` and of SendCommand's ttl_seconds. */
+export const maxCommandTtlSeconds = 7 * 24 * 3600;
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -75,7 +89,7 @@ export const configSchema = z
         screens: z.number().int().positive().default(100),
       })
       .prefault({}),
-    /** Settings of the fleet and device services (`FleetConfig` in fleet/fleet/config.ts, defaults from `defaultFleetConfig`). */
+    /** Operator settings of the fleet and device services (`FleetConfig` in src/fleet/fleet/config.ts), defaults in {@link fleetSettingDefaults}. */
     fleet: z
       .object({
         /** Told to screens in Welcome; offline after 3 missed. */
@@ -83,16 +97,16 @@ export const configSchema = z
           5,
           300,
           "players ignore other intervals (DeviceConfig in device.proto)",
-        ).default(defaultFleetConfig.heartbeatIntervalSeconds),
+        ).default(fleetSettingDefaults.heartbeatIntervalSeconds),
         /** Lifetime of a pairing code: long enough to read it off a screen and type it, short per RFC 8628. */
         pairingTtlSeconds: secondsBetween(
           60,
           15 * 60,
           "a person needs time to type the code, and codes live at most 15 minutes",
-        ).default(defaultFleetConfig.pairingTtlSeconds),
+        ).default(fleetSettingDefaults.pairingTtlSeconds),
         /** Command time-to-live when SendCommand gives none. */
         commandTtlSeconds: secondsBetween(1, maxCommandTtlSeconds, "SendCommand accepts at most 7 days").default(
-          defaultFleetConfig.commandTtlSeconds,
+          fleetSettingDefaults.commandTtlSeconds,
         ),
       })
       // Strict like the root, so a misspelt fleet key stops the process instead of leaving the default.

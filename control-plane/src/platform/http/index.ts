@@ -1,1 +1,2 @@
 export { consoleAssetsDir, createConsoleStaticRoute, defaultConsoleDist } from "./console-static.ts";
+export { parseRange } from "./range.ts";

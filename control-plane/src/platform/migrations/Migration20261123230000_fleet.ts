@@ -2,7 +2,7 @@ import { Migration } from "@mikro-orm/migrations";
 
 /**
  * The fleet plane's tables (plain SQL stores in src/fleet/pg, no MikroORM entities: the ORM is told
- * to skip them through `fleetSchemaSkips`) and the per-screen device facts the core's screens table lacks (`screen_devices`).
+ * to skip them through `tablesWithoutEntities` in src/platform/db/orm.ts) and the per-screen device facts the core's screens table lacks (`screen_devices`).
  * The constraints carry the concurrency rules: unique live pairing codes, unique enrollment-key
  * hashes, unique (screen, version) desired states, unique (screen, event_id) play events.
  */

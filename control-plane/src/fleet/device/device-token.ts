@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ScreenRecord, ScreenStore } from "../../fleet/fleet/ports.ts";
-import { parseBearerToken } from "./bearer.ts";
-import { hashSecret } from "./secrets.ts";
+import { parseBearerToken } from "../../platform/auth/bearer.ts";
+import { hashSecret } from "../../platform/auth/secrets.ts";
+import type { ScreenRecord, ScreenStore } from "../fleet/ports.ts";
 
 /**
  * The screen behind an `authorization` header value (`Bearer <device token>`): the one check for

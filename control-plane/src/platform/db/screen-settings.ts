@@ -1,8 +1,15 @@
-import { DisplayHoursSchema, type Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import {
+  type DisplayHours,
+  DisplayHoursSchema,
+  type Orientation,
+} from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
-import type { ScreenRecord } from "../fleet/ports.ts";
 
-/** The JSON in `screens.settings`. */
+/**
+ * The JSON in `screens.settings` (the `Screen` entity's `settings` column): written by the fleet's
+ * screen store (src/fleet/pg/screens.ts), read by it and by the publish sources
+ * (src/core/schedule/publish-sources.ts). It lives beside the entity because both sides read it.
+ */
 export interface StoredSettings {
   volumePercent?: number;
   orientation?: number;
@@ -10,8 +17,12 @@ export interface StoredSettings {
   displayHours?: JsonValue[];
 }
 
-/** The screen fields kept in `screens.settings`. */
-export type ScreenSettings = Pick<ScreenRecord, "volumePercent" | "orientation" | "displayHours">;
+/** The screen fields kept in `screens.settings` (the same fields of the fleet's `ScreenRecord`). */
+export interface ScreenSettings {
+  volumePercent: number;
+  orientation: Orientation;
+  displayHours: DisplayHours[];
+}
 
 /**
  * Reads `screens.settings`: the one decoder for the fleet store and the publish sources, so a
