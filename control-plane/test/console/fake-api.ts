@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -269,24 +270,48 @@ function createState(screenCount: number): FakeState {
   };
 }
 
-function caller(state: FakeState, header: Headers, minimum: Role = Role.VIEWER): Principal {
+const roleNames: Record<Role, string> = {
+  [Role.UNSPECIFIED]: "anonymous",
+  [Role.VIEWER]: "viewer",
+  [Role.EDITOR]: "editor",
+  [Role.ADMIN]: "admin",
+};
+
+/**
+ * The caller of `method` (e.g. "DeleteVideo") by its bearer token, refused as the real server
+ * refuses (src/platform/auth/access.ts), with the same codes and messages.
+ */
+function caller(state: FakeState, header: Headers, method: string, minimum: Role = Role.VIEWER): Principal {
   const token = /^Bearer (.+)$/.exec(header.get("authorization") ?? "")?.[1];
-  const principal = token ? state.sessions.get(token) : undefined;
-  if (!principal)
-    throw new ConnectError("sign in first: the session token is missing or expired", Code.Unauthenticated);
+  if (!token) {
+    throw new ConnectError(
+      "missing credentials: send `authorization: Bearer <session token or API token>`",
+      Code.Unauthenticated,
+    );
+  }
+  const principal = state.sessions.get(token);
+  if (!principal) {
+    throw new ConnectError(
+      "the bearer token is unknown, expired or revoked: log in again or use a valid API token",
+      Code.Unauthenticated,
+    );
+  }
   if (principal.role < minimum) {
-    throw new ConnectError("your role does not allow this; ask an admin for the editor role", Code.PermissionDenied);
+    throw new ConnectError(
+      `${method} needs the ${roleNames[minimum]} role; the caller is ${roleNames[principal.role]}`,
+      Code.PermissionDenied,
+    );
   }
   return principal;
 }
 
 function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueue<WatchFleetResponse>>): void {
-  const who = (ctx: HandlerContext, minimum?: Role) => caller(state, ctx.requestHeader, minimum);
+  const who = (ctx: HandlerContext, minimum?: Role) => caller(state, ctx.requestHeader, ctx.method.name, minimum);
   router.service(AuthService, {
     login(req) {
       const user = Object.values(fakeUsers).find((u) => u.email === req.email.toLowerCase());
       if (!user || req.password !== fakePassword || req.tenant !== fakeTenant) {
-        throw new ConnectError("wrong organisation, email or password", Code.Unauthenticated);
+        throw new ConnectError("wrong tenant, email or password", Code.Unauthenticated);
       }
       const token = `session-${crypto.randomUUID()}`;
       const principal = create(PrincipalSchema, {
@@ -330,9 +355,11 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       const video = state.videos.find((v) => v.id === req.id);
       if (!video) throw new ConnectError(`video ${req.id} not found`, Code.NotFound);
       if (video.usedByPlaylistIds.length > 0) {
-        const names = state.playlists.filter((p) => video.usedByPlaylistIds.includes(p.id)).map((p) => p.name);
+        const names = state.playlists
+          .filter((p) => video.usedByPlaylistIds.includes(p.id))
+          .map((p) => `"${p.name}" (${p.id})`);
         throw new ConnectError(
-          `the video is used by playlist ${names.map((n) => `"${n}"`).join(", ")}; remove it there first`,
+          `video "${video.name}" is used by playlist ${names.join(", ")}; remove it from them first`,
           Code.FailedPrecondition,
         );
       }
@@ -347,7 +374,8 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     },
     previewSchedule(req, ctx) {
       who(ctx);
-      if (!state.byId.has(req.screenId)) throw new ConnectError(`screen ${req.screenId} not found`, Code.NotFound);
+      if (!state.byId.has(req.screenId))
+        throw new ConnectError(`no screen ${req.screenId} in your tenant`, Code.NotFound);
       return { playlistId: "pl-1", ruleId: "rule-breakfast" };
     },
     listRules(_req, ctx) {
@@ -363,7 +391,12 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       const kind = req.target?.kind;
       const group = kind?.case === "groupId" ? state.groups.find((g) => g.id === kind.value) : undefined;
       if (kind?.case !== "wholeTenant" && !group) {
-        throw new ConnectError("target must be one of: group_id, whole_tenant", Code.InvalidArgument);
+        throw new ConnectError(
+          kind?.case === "groupId"
+            ? `target group ${kind.value} does not exist`
+            : "target is required: screen_id, group_id, tag or whole_tenant",
+          Code.InvalidArgument,
+        );
       }
       const playlist = state.playlists.find((p) => p.id === req.playlistId);
       if (req.playlistId && !playlist) {
@@ -436,10 +469,11 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     createUser(req, ctx) {
       who(ctx, Role.ADMIN);
       if (req.password.length < 12) {
-        throw new ConnectError("the password must have at least 12 characters", Code.InvalidArgument);
+        throw new ConnectError("password must be at least 12 characters", Code.InvalidArgument);
       }
-      if (state.users.some((u) => u.email === req.email.toLowerCase())) {
-        throw new ConnectError(`a user with the email ${req.email} already exists`, Code.AlreadyExists);
+      const email = req.email.toLowerCase();
+      if (state.users.some((u) => u.email === email)) {
+        throw new ConnectError(`a user with email ${email} already exists in this tenant`, Code.AlreadyExists);
       }
       const user = create(UserSchema, {
         id: `user-${state.users.length + 1}`,
@@ -448,7 +482,8 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
         role: req.role,
         createdAt: timestampNow(),
       });
-      state.users.push(user);
+      // The real server lists users by email.
+      state.users = [...state.users, user].sort((a, b) => a.email.localeCompare(b.email));
       return { user };
     },
     listApiTokens(_req, ctx) {
@@ -464,12 +499,13 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
         createdAt: timestampNow(),
       });
       state.tokens.push(token);
-      return { token, secret: `avt_${crypto.randomUUID().replaceAll("-", "")}` };
+      // The real server's shape: a prefix and 32 random bytes in base64url.
+      return { token, secret: `avt_${randomBytes(32).toString("base64url")}` };
     },
     revokeApiToken(req, ctx) {
       who(ctx, Role.ADMIN);
       const token = state.tokens.find((t) => t.id === req.id);
-      if (!token) throw new ConnectError(`token ${req.id} not found`, Code.NotFound);
+      if (!token) throw new ConnectError(`API token ${req.id} not found`, Code.NotFound);
       token.revoked = true;
       return {};
     },
@@ -494,7 +530,7 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       who(ctx, Role.EDITOR);
       const count = state.screens.filter((s) => s.groupId === req.id).length;
       if (count > 0) {
-        throw new ConnectError(`the group still has ${count} screens; move them out first`, Code.FailedPrecondition);
+        throw new ConnectError("the group still has screens; move them out first", Code.FailedPrecondition);
       }
       state.groups = state.groups.filter((g) => g.id !== req.id);
       return {};
@@ -502,9 +538,12 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     updateScreen(req, ctx) {
       who(ctx, Role.EDITOR);
       const before = state.byId.get(req.id);
-      if (!before) throw new ConnectError(`screen ${req.id} not found`, Code.NotFound);
+      if (!before) throw new ConnectError(`no screen ${req.id} in your tenant`, Code.NotFound);
       if (req.etag !== before.etag) {
-        throw new ConnectError("the screen was changed by someone else; reload it", Code.Aborted);
+        throw new ConnectError(
+          "the screen changed since you loaded it; reload and apply your edit again",
+          Code.Aborted,
+        );
       }
       const screen = clone(ScreenSchema, before);
       screen.name = req.name;
@@ -518,7 +557,7 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     getScreen(req, ctx) {
       who(ctx);
       const screen = state.byId.get(req.id);
-      if (!screen) throw new ConnectError(`screen ${req.id} not found`, Code.NotFound);
+      if (!screen) throw new ConnectError(`no screen ${req.id} in your tenant`, Code.NotFound);
       return { screen };
     },
     getHealthHistory(req, ctx) {
@@ -561,7 +600,10 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     claimScreen(req, ctx) {
       who(ctx, Role.EDITOR);
       if (req.pairingCode.replace(/[\s-]/g, "").toUpperCase() !== fakePairingCode.replace("-", "")) {
-        throw new ConnectError("no screen shows this pairing code; check the code on the screen", Code.NotFound);
+        throw new ConnectError(
+          "no screen shows this pairing code (it is wrong, expired or already used); check the code on the screen",
+          Code.NotFound,
+        );
       }
       const screen = create(ScreenSchema, {
         id: `scr-new-${state.screens.length + 1}`,
@@ -648,7 +690,7 @@ async function httpFallback(
     const media = /^\/v1\/videos\/([^/]+)\/(file|thumbnail\.jpg)$/.exec(url.pathname);
     if (req.method === "GET" && media) {
       try {
-        caller(state, new Headers(req.headers as Record<string, string>));
+        caller(state, new Headers(req.headers as Record<string, string>), "GetVideoFile");
       } catch {
         res.writeHead(401).end();
         return;
@@ -683,14 +725,19 @@ async function fakeUpload(req: http.IncomingMessage, res: http.ServerResponse, s
     res.end(JSON.stringify(errorToJson(err, undefined)));
   };
   try {
-    caller(state, new Headers(req.headers as Record<string, string>), Role.EDITOR);
+    caller(state, new Headers(req.headers as Record<string, string>), "UploadVideo", Role.EDITOR);
   } catch (err) {
     sendError(ConnectError.from(err));
     return;
   }
   const fileName = decodeURIComponent(String(req.headers["x-file-name"] ?? "clip.mp4"));
   if (fileName === unusableFileName) {
-    sendError(new ConnectError("not a usable video: ffprobe found no video stream in the file", Code.InvalidArgument));
+    sendError(
+      new ConnectError(
+        "the file is not a video that ffprobe can read (damaged, truncated or not a video at all)",
+        Code.InvalidArgument,
+      ),
+    );
     return;
   }
   const video = create(VideoSchema, {

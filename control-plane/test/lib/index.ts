@@ -5,5 +5,5 @@
  * control plane's own tests import the modules of test/lib directly.
  */
 
-export type { RealControlPlane } from "./real-control-plane.ts";
+export type { RealControlPlane, RealControlPlaneOptions } from "./real-control-plane.ts";
 export { startRealControlPlane } from "./real-control-plane.ts";

@@ -26,7 +26,7 @@ import type { RoleName } from "../../src/platform/db/entities.ts";
 import { createOrm, migrate } from "../../src/platform/db/orm.ts";
 import { createLogger } from "../../src/platform/logger.ts";
 import type { ServerAddresses } from "../../src/platform/server/server.ts";
-import { startTestPostgres } from "./postgres-fixture.ts";
+import { startTestPostgres, type TestPostgres } from "./postgres-fixture.ts";
 import { createTestDatabase } from "./test-database.ts";
 
 /** A running control plane with one tenant. */
@@ -45,9 +45,23 @@ export interface RealControlPlane {
   close(): Promise<void>;
 }
 
+/** Options of {@link startRealControlPlane}. */
+export interface RealControlPlaneOptions {
+  /** Address to listen on; default 127.0.0.1. */
+  host?: string;
+  /**
+   * Superuser URL of a PostgreSQL that is already running (the control plane's own tests pass
+   * `inject("postgresAdminUrl")` from their globalSetup). The database is made and dropped in it and
+   * the server is left running. Default: start one with the test fixture, stopped by close().
+   */
+  postgresAdminUrl?: string;
+}
+
 /** Starts PostgreSQL, migrates a new database and serves the control plane on `host` (default loopback). */
-export async function startRealControlPlane(options: { host?: string } = {}): Promise<RealControlPlane> {
-  const postgres = await startTestPostgres();
+export async function startRealControlPlane(options: RealControlPlaneOptions = {}): Promise<RealControlPlane> {
+  const postgres: Pick<TestPostgres, "adminUrl" | "stop"> = options.postgresAdminUrl
+    ? { adminUrl: options.postgresAdminUrl, stop: async () => undefined }
+    : await startTestPostgres();
   const cleanups: (() => Promise<unknown>)[] = [() => postgres.stop()];
   const cleanUp = async () => {
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
