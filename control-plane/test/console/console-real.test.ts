@@ -266,15 +266,21 @@ describe("console against the real control plane, as a viewer", () => {
 });
 
 describe("console against the real control plane, screen commands and pairing", () => {
-  it("sends Identify to a simulated screen and shows the command as done", async () => {
+  it("sends Identify to a simulated screen and shows the command as done", { timeout: 90_000 }, async () => {
     await signIn(adminEmail);
     await page.locator("[data-testid=fleet-rows] tr.tr").first().getByRole("link").click();
     await page.getByRole("heading", { name: "Recent commands" }).waitFor(slow);
     await page.getByRole("button", { name: "Identify", exact: true }).click();
     await page.getByText("Sent. Offline screens get it when they reconnect.").waitFor(slow);
     // The simulator answers every command with SUCCEEDED, which the history shows as "Done"
-    // once its 5 s refetch (or the invalidation after sending) picks the result up.
-    await page.locator("li").filter({ hasText: "Identify" }).filter({ hasText: "Done" }).first().waitFor(slow);
+    // once its 5 s refetch (or the invalidation after sending) picks the result up. A longer bound
+    // than `slow`: with both browser test files on 2 cores the result once took longer than 15 s.
+    await page
+      .locator("li")
+      .filter({ hasText: "Identify" })
+      .filter({ hasText: "Done" })
+      .first()
+      .waitFor({ timeout: 45_000 });
     await shot("identify", true);
     expect(pageErrors).toEqual([]);
   });
