@@ -22,6 +22,8 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
+/** Start-up takes seconds; a server not ready by then will not be. */
+const startTimeoutMs = 120_000;
 const user = "postgres";
 const password = "postgres";
 /**
@@ -73,19 +75,27 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const stopOnExit = () => child.kill("SIGINT");
   process.once("exit", stopOnExit);
   const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
+      // The last bytes of stderr, so the ready line is seen even when it arrives split across reads.
+      let recent = "";
       child.stdout?.on("data", record);
       child.stderr?.on("data", (chunk: Buffer) => {
         record(chunk);
-        if (String(chunk).includes("database system is ready to accept connections")) resolve();
+        recent = (recent + String(chunk)).slice(-200);
+        if (recent.includes("database system is ready to accept connections")) resolve();
       });
       child.once("error", reject);
       child.once("close", (code, signal) => reject(new Error(`postgres exited (code ${code}, signal ${signal})`)));
+      timer = setTimeout(() => reject(new Error(`not ready after ${startTimeoutMs / 1000} s`)), startTimeoutMs);
     });
   } catch (error) {
     process.off("exit", stopOnExit);
+    child.kill("SIGKILL");
     throw failure(`did not start${explainSpawnError(error, log)}`, error);
+  } finally {
+    clearTimeout(timer);
   }
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
