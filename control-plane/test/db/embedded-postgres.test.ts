@@ -1,5 +1,6 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -13,6 +14,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
 
 async function query(url: string, sql: string): Promise<unknown[]> {
   const client = new pg.Client({ connectionString: url });
@@ -37,6 +50,26 @@ describe("embedded PostgreSQL", () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it("stops when the process that started it is killed, so a killed test run leaves no server behind", async () => {
+    const port = await findFreePort();
+    const module = join(import.meta.dirname, "../../src/platform/db/embedded-postgres.ts");
+    const script = `const { startEmbeddedPostgres } = await import(${JSON.stringify(module)});
+      await startEmbeddedPostgres({ dataDir: ${JSON.stringify(join(root, "orphan"))}, port: ${port} });
+      console.log("ready"); setInterval(() => {}, 1000);`;
+    const starter = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      starter.stdout?.on("data", (chunk: Buffer) => String(chunk).includes("ready") && resolve());
+      starter.once("exit", (code) => reject(new Error(`the starter exited with code ${code}`)));
+    });
+    expect(await accepts(port)).toBe(true);
+    starter.kill("SIGKILL");
+    const deadline = Date.now() + 15_000;
+    while ((await accepts(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await accepts(port)).toBe(false);
   });
 
   it("says which port and data folder, with PostgreSQL's own reason, when the port is taken", async () => {

@@ -71,9 +71,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     "-c",
     "max_connections=200",
   ]);
-  // If this process exits without stopping the server, do not leave it running.
-  const stopOnExit = () => child.kill("SIGINT");
-  process.once("exit", stopOnExit);
   const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -91,7 +88,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       timer = setTimeout(() => reject(new Error(`not ready after ${startTimeoutMs / 1000} s`)), startTimeoutMs);
     });
   } catch (error) {
-    process.off("exit", stopOnExit);
     child.kill("SIGKILL");
     throw failure(`did not start${explainSpawnError(error, log)}`, error);
   } finally {
@@ -100,7 +96,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
     stop: async () => {
-      process.off("exit", stopOnExit);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
       await exited;
     },
@@ -151,18 +146,26 @@ async function initialise(initdb: string, dataDir: string, record: (chunk: Buffe
   }
 }
 
+/**
+ * Runs `program` as the invoking user (in a user namespace when that is root). `setpriv --pdeathsig INT` makes the
+ * kernel stop it (PostgreSQL's fast shutdown) when this process dies, however it dies: a test runner killed with
+ * SIGTERM or SIGKILL must not leave a server behind.
+ */
 function spawnAsInvokingUser(program: string, args: readonly string[]): ChildProcess {
-  if (process.getuid?.() !== 0) return spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const command = ["setpriv", "--pdeathsig", "INT", "--", program, ...args];
+  const asRoot = process.getuid?.() === 0;
   const id = String(unprivilegedIdInNamespace);
-  return spawn("unshare", ["--user", `--map-user=${id}`, `--map-group=${id}`, "--", program, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // setpriv after unshare: the parent-death signal must be set after the namespace's credentials are.
+  const argv = asRoot ? ["unshare", "--user", `--map-user=${id}`, `--map-group=${id}`, "--", ...command] : command;
+  return spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
 }
 
-/** The fix for the ways starting PostgreSQL as root can fail before PostgreSQL itself says anything. */
+/** The fix for the ways starting PostgreSQL can fail before PostgreSQL itself says anything. */
 function explainSpawnError(error: unknown, log: readonly string[]): string {
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+    return ": `setpriv` (and as root `unshare`) is missing: apt-get install util-linux";
+  }
   if (process.getuid?.() !== 0) return "";
-  if ((error as NodeJS.ErrnoException).code === "ENOENT") return ": `unshare` is missing (apt-get install util-linux)";
   if (log.some((line) => line.startsWith("unshare:"))) {
     return ": as root it runs in a user namespace (unshare --user), which this system forbids: run as an ordinary user, or set DATABASE_URL to a PostgreSQL server you run";
   }
