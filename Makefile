@@ -29,7 +29,7 @@ test: setup proto-check lint typecheck
 
 ## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs) and test-fresh
 test-full: setup proto-check lint typecheck
-	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm systemd-container curl iproute2
+	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu systemd-container curl iproute2
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
 	@$(MAKE) --no-print-directory test-fresh

@@ -32,6 +32,8 @@ let work: string;
 let disk: string;
 let consoleLog: string;
 let qemu: ChildProcess | undefined;
+/** Set when QEMU ended other than by the planned reboot after the first boot: nothing more will come. */
+let qemuEnded: string | undefined;
 let cp: RealControlPlane;
 
 async function builtImage(): Promise<string> {
@@ -83,7 +85,10 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    if (qemu?.exitCode !== null && qemu?.exitCode !== undefined && (await consoleText()).includes("QEMU boot 2")) break;
+    if (qemuEnded !== undefined) {
+      const tail = (await consoleText()).split("\n").slice(-60).join("\n");
+      throw new Error(`${qemuEnded} while waiting for ${what}; serial console tail:\n${tail}`);
+    }
     await new Promise((r) => setTimeout(r, 2000));
   }
   const tail = (await consoleText()).split("\n").slice(-60).join("\n");
@@ -187,8 +192,10 @@ beforeAll(async () => {
     const child = spawn("qemu-system-aarch64", args, { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
-    child.on("exit", (code) => {
-      if (boot === 1 && code === 0 && qemu === child) qemu = start(2);
+    child.on("exit", (code, signal) => {
+      if (qemu !== child) return;
+      if (boot === 1 && code === 0) qemu = start(2);
+      else qemuEnded = `QEMU (boot ${boot}) exited with code ${code}, signal ${signal}`;
     });
     return child;
   };
