@@ -5,6 +5,17 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkImportRules, formatViolations, repoRoot, type Violation } from "../lib/import-rules.ts";
 
+/** Writes `files` into a new git repository in a temp folder (the checker reads what git tracks or would). */
+async function writeFixture(prefix: string, files: Record<string, string>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), text);
+  }
+  execFileSync("git", ["init", "--quiet"], { cwd: root });
+  return root;
+}
+
 describe("workspace boundaries of this repository", () => {
   it("hold: no import crosses a workspace by path, reaches past exports, goes undeclared, joins control plane and player or climbs a layer", () => {
     // On failure the message lists each offending import as file:line: "specifier": reason.
@@ -72,12 +83,7 @@ describe("the import-rule checker on a fixture repository", () => {
   };
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), "avtech-import-rules-"));
-    for (const [path, text] of Object.entries(files)) {
-      await mkdir(dirname(join(root, path)), { recursive: true });
-      await writeFile(join(root, path), text);
-    }
-    execFileSync("git", ["init", "--quiet"], { cwd: root });
+    root = await writeFixture("avtech-import-rules-", files);
     violations = checkImportRules(root);
   });
 
@@ -163,12 +169,7 @@ describe("the layer rule on a fixture control plane", () => {
   };
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), "avtech-import-layers-"));
-    for (const [path, text] of Object.entries(files)) {
-      await mkdir(dirname(join(root, path)), { recursive: true });
-      await writeFile(join(root, path), text);
-    }
-    execFileSync("git", ["init", "--quiet"], { cwd: root });
+    root = await writeFixture("avtech-import-layers-", files);
     violations = checkImportRules(root);
   });
 
