@@ -543,76 +543,68 @@ describe("the lean gRPC route when ending a call fails", () => {
   /** Node reports an unhandled rejection once the microtasks of the turn that made it have run. */
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-  it("answers INTERNAL when the status cannot be sent before any message, and other calls go on", async () => {
+  /**
+   * Runs `failure` while another call on the same connection is open, then checks that the process saw no
+   * unhandled error and that the other call still answers and ends OK.
+   */
+  async function besideAHealthyCall(failure: () => Promise<void>): Promise<void> {
     const other = openCall(session);
     expect(await other.ask("before")).toBe("before");
-
-    const failing = openCall(session);
-    failing.send("bad-detail");
-    const ended = await failing.ended;
-    expect(ended.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
-    expect(ended.trailers).toBeUndefined();
-    expect(grpcStatus(ended)).toEqual({
-      code: Code.Internal,
-      message: "internal error; the server logged the details",
-    });
-    expect(await logs.next()).toMatchObject({
-      level: 50,
-      procedure: "avtech.device.v1.DeviceService/Connect",
-      closedWith: "grpc-status INTERNAL",
-      err: { message: expect.stringContaining("cannot encode field google.protobuf.Duration.nanos") },
-    });
+    await failure();
     await nextTurn();
     expect(unhandledRejections).toEqual([]);
     expect(uncaughtExceptions).toEqual([]);
-
     expect(await other.ask("after")).toBe("after");
     other.end();
     expect(grpcStatus(await other.ended)).toEqual({ code: 0, message: "" });
+  }
+
+  it("answers INTERNAL when the status cannot be sent before any message, and other calls go on", async () => {
+    await besideAHealthyCall(async () => {
+      const failing = openCall(session);
+      failing.send("bad-detail");
+      const ended = await failing.ended;
+      expect(ended.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      expect(ended.trailers).toBeUndefined();
+      expect(grpcStatus(ended)).toEqual({
+        code: Code.Internal,
+        message: "internal error; the server logged the details",
+      });
+      expect(await logs.next()).toMatchObject({
+        level: 50,
+        procedure: "avtech.device.v1.DeviceService/Connect",
+        closedWith: "grpc-status INTERNAL",
+        err: { message: expect.stringContaining("cannot encode field google.protobuf.Duration.nanos") },
+      });
+    });
   });
 
   it("resets the stream with INTERNAL_ERROR when the trailers cannot be sent, and other calls go on", async () => {
-    const other = openCall(session);
-    expect(await other.ask("before")).toBe("before");
-
-    const failing = openCall(session);
-    expect(await failing.ask("first")).toBe("first");
-    failing.send("bad-detail");
-    const ended = await failing.ended;
-    expect(ended.rstCode).toBe(http2.constants.NGHTTP2_INTERNAL_ERROR);
-    expect(ended.trailers).toBeUndefined();
-    expect(await logs.next()).toMatchObject({
-      level: 50,
-      procedure: "avtech.device.v1.DeviceService/Connect",
-      closedWith: "RST_STREAM INTERNAL_ERROR",
-      err: { message: expect.stringContaining("cannot encode field google.protobuf.Duration.nanos") },
+    await besideAHealthyCall(async () => {
+      const failing = openCall(session);
+      expect(await failing.ask("first")).toBe("first");
+      failing.send("bad-detail");
+      const ended = await failing.ended;
+      expect(ended.rstCode).toBe(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      expect(ended.trailers).toBeUndefined();
+      expect(await logs.next()).toMatchObject({
+        level: 50,
+        procedure: "avtech.device.v1.DeviceService/Connect",
+        closedWith: "RST_STREAM INTERNAL_ERROR",
+        err: { message: expect.stringContaining("cannot encode field google.protobuf.Duration.nanos") },
+      });
     });
-    await nextTurn();
-    expect(unhandledRejections).toEqual([]);
-    expect(uncaughtExceptions).toEqual([]);
-
-    expect(await other.ask("after")).toBe("after");
-    other.end();
-    expect(grpcStatus(await other.ended)).toEqual({ code: 0, message: "" });
   });
 
   it("drops a connection-specific field from the trailers instead of letting Node throw on it", async () => {
-    const other = openCall(session);
-    expect(await other.ask("before")).toBe("before");
-
-    const failing = openCall(session);
-    expect(await failing.ask("first")).toBe("first");
-    failing.send("connection-metadata");
-    const ended = await failing.ended;
-    expect(ended.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
-    expect(grpcStatus(ended)).toEqual({ code: Code.FailedPrecondition, message: "refused with a connection field" });
-    expect(ended.trailers?.connection).toBeUndefined();
-    await nextTurn();
-    expect(unhandledRejections).toEqual([]);
-    expect(uncaughtExceptions).toEqual([]);
-
-    expect(await other.ask("after")).toBe("after");
-    other.end();
-    expect(grpcStatus(await other.ended)).toEqual({ code: 0, message: "" });
+    await besideAHealthyCall(async () => {
+      const failing = openCall(session);
+      expect(await failing.ask("first")).toBe("first");
+      failing.send("connection-metadata");
+      const ended = await failing.ended;
+      expect(ended.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      expect(grpcStatus(ended)).toEqual({ code: Code.FailedPrecondition, message: "refused with a connection field" });
+      expect(ended.trailers?.connection).toBeUndefined();
+    });
   });
 });
