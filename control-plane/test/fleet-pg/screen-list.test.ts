@@ -14,6 +14,7 @@ import { PgCommandStore, PgGroupStore, PgScreenStore } from "../../src/fleet/pg/
 import { encodeScreenSettings } from "../../src/platform/db/screen-settings.ts";
 import { compareScreenOrder, MemoryCommandStore, MemoryScreenStore } from "../lib/fleet-memory-stores.ts";
 import { openPgFleetDatabase, type PgFleetDatabase } from "./pg-fleet.ts";
+import { screenRecord as anyScreenRecord } from "./store-contract.ts";
 
 /** The stores under test and how to make the rows they refer to (tenants, groups). */
 interface StoreHarness {
@@ -52,26 +53,9 @@ async function postgresHarness(): Promise<StoreHarness> {
 
 let hardwareIds = 0;
 const at = new Date("2026-12-01T00:00:00Z");
-const screenRecord = (tenantId: string, fields: Partial<ScreenRecord> = {}): ScreenRecord => ({
-  id: randomUUID(),
-  tenantId,
-  hardwareId: `hw-${++hardwareIds}`,
-  name: "screen",
-  groupId: "",
-  tags: [],
-  timezone: "UTC",
-  volumePercent: 100,
-  orientation: 0,
-  displayHours: [],
-  model: "",
-  osVersion: "",
-  playerVersion: "",
-  firstSeenAt: at,
-  claimedAt: at,
-  tokenHash: undefined,
-  revision: 1,
-  ...fields,
-});
+/** A screen with a numbered hardware id (text filters match hardware ids, so random ones would match by chance). */
+const screenRecord = (tenantId: string, fields: Partial<ScreenRecord> = {}): ScreenRecord =>
+  anyScreenRecord(tenantId, { hardwareId: `hw-${++hardwareIds}`, ...fields });
 
 const query = (fields: Partial<ScreenPageQuery> = {}): ScreenPageQuery => ({
   text: "",
