@@ -5,6 +5,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { UpdateReport } from "./update_pb.js";
 import type { Health, PlaybackStatus } from "./health_pb.js";
 import type { Command, CommandStatus } from "./command_pb.js";
 import type { DesiredState } from "./state_pb.js";
@@ -342,6 +343,14 @@ export declare type ConnectRequest = Message<"avtech.device.v1.ConnectRequest"> 
      */
     value: ScreenshotChunk;
     case: "screenshotChunk";
+  } | {
+    /**
+     * update_report tells how an OsUpdate is going.
+     *
+     * @generated from field: avtech.device.v1.UpdateReport update_report = 7;
+     */
+    value: UpdateReport;
+    case: "updateReport";
   } | { case: undefined; value?: undefined };
 };
 
@@ -405,6 +414,21 @@ export declare type Hello = Message<"avtech.device.v1.Hello"> & {
    * @generated from field: google.protobuf.Timestamp device_time = 7;
    */
   deviceTime?: Timestamp | undefined;
+
+  /**
+   * image_version is the AVTech OS release running (the booted slot's bundle version, or the
+   * image's version before any update); empty when the player runs outside an AVTech image.
+   *
+   * @generated from field: string image_version = 8;
+   */
+  imageVersion: string;
+
+  /**
+   * booted_slot is RAUC's boot name of the running root slot ("A" or "B"); empty without RAUC.
+   *
+   * @generated from field: string booted_slot = 9;
+   */
+  bootedSlot: string;
 };
 
 /**

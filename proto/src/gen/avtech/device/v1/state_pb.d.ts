@@ -5,6 +5,7 @@
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { OsUpdate } from "./update_pb.js";
 
 /**
  * Describes the file avtech/device/v1/state.proto.
@@ -82,6 +83,14 @@ export declare type DesiredState = Message<"avtech.device.v1.DesiredState"> & {
    * @generated from field: repeated avtech.device.v1.Asset assets = 9;
    */
   assets: Asset[];
+
+  /**
+   * os_update, when set, asks the screen to install that OS release (see OsUpdate); unset means
+   * stay on the running release. A screen already running os_update.version does nothing.
+   *
+   * @generated from field: avtech.device.v1.OsUpdate os_update = 10;
+   */
+  osUpdate?: OsUpdate | undefined;
 };
 
 /**
