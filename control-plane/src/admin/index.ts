@@ -1,3 +1,7 @@
+export type { BlobProblem, BlobReport } from "./blobs.ts";
+export { checkBlobs } from "./blobs.ts";
+export type { AdminCliContext } from "./cli.ts";
+export { adminCommandNames, adminExitCodes, adminUsage, runAdminCli } from "./cli.ts";
 export type {
   AdminCommands,
   CreateApiTokenInput,
@@ -6,3 +10,18 @@ export type {
   TenantDefaults,
 } from "./commands.ts";
 export { AdminCommandError, createAdminCommands } from "./commands.ts";
+export { formatAge, parseDuration } from "./duration.ts";
+export type {
+  AdminActor,
+  FleetAdmin,
+  FleetAdminDeps,
+  PublishStatusReport,
+  QueuedResync,
+  RetryReport,
+  ScreenDetail,
+  ScreenRow,
+  ScreenStatusFilter,
+  ScreensQuery,
+  TenantRow,
+} from "./fleet.ts";
+export { createFleetAdmin, screenStatusFilters } from "./fleet.ts";

@@ -116,6 +116,19 @@ describe.each(storeImplementations)("fleet record stores %s", (_kind, open) => {
       });
     });
 
+    it("keeps a screen's result when the sender records DELIVERED after it (a fast screen answers first)", async () => {
+      const command = commandRecord(tenant, screen, { kind: CommandKind.RESYNC });
+      await h.stores.commands.insert([command]);
+      const result = { status: CommandStatus.SUCCEEDED, resultMessage: "resynced", completedAt: at(3) };
+      expect(await h.stores.commands.update(screen, command.id, result)).toBe(true);
+      expect(await h.stores.commands.update(screen, command.id, { status: CommandStatus.DELIVERED })).toBe(true);
+      expect(await h.stores.commands.get(tenant, command.id)).toEqual({ ...command, ...result });
+      const queued = commandRecord(tenant, screen, { kind: CommandKind.RESYNC });
+      await h.stores.commands.insert([queued]);
+      expect(await h.stores.commands.update(screen, queued.id, { status: CommandStatus.DELIVERED })).toBe(true);
+      expect((await h.stores.commands.get(tenant, queued.id))?.status).toBe(CommandStatus.DELIVERED);
+    });
+
     it("lists a screen's commands newest first, then by id, up to the limit, in the tenant only", async () => {
       const twins = [
         commandRecord(tenant, screen, { issuedAt: at(10) }),

@@ -472,7 +472,8 @@ export class MemoryCommandStore implements CommandStore {
   ) {
     const row = this.rows.get(id);
     if (!row || row.screenId !== screenId) return false;
-    Object.assign(row, structuredClone(patch));
+    const late = patch.status === CommandStatus.DELIVERED && row.status !== CommandStatus.QUEUED;
+    Object.assign(row, structuredClone(patch), late ? { status: row.status } : {});
     return true;
   }
   async get(tenantId: string, id: string) {

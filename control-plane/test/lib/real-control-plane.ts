@@ -39,6 +39,10 @@ export interface RealControlPlane {
   apiToken(role: RoleName): Promise<string>;
   /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
   client<S extends DescService>(service: S, token: string): Client<S>;
+  /** The control plane's database (its own, in the fixture's PostgreSQL), e.g. for the admin CLI. */
+  databaseUrl: string;
+  /** The blob store's folder. */
+  blobDir: string;
   /** Runs SQL on the control plane's database, for facts no RPC exposes. */
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
   /** Stops the server, drops the database and stops PostgreSQL when this started it. */
@@ -111,6 +115,8 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
             interceptors: [bearerToken(bearer)],
           }),
         ),
+      databaseUrl: database.url,
+      blobDir,
       query: async (sql, params) => (await pool.query(sql, params)).rows,
       close: cleanUp,
     };

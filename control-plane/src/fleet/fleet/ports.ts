@@ -297,7 +297,11 @@ export interface CommandStore {
   insert(commands: readonly CommandRecord[]): Promise<void>;
   /** QUEUED commands of the screen, oldest first (expired ones included: the caller expires them). */
   queued(screenId: string): Promise<CommandRecord[]>;
-  /** Sets status and result fields; false when the screen has no such command. */
+  /**
+   * Sets status and result fields; false when the screen has no such command. Status DELIVERED
+   * replaces only QUEUED: a fast screen's result can be stored before the sender records the
+   * delivery, and that late DELIVERED must not hide the result.
+   */
   update(
     screenId: string,
     id: string,

@@ -108,7 +108,12 @@ export class PgCommandStore implements CommandStore {
       const found = await this.#pool.query("SELECT 1 FROM commands WHERE id = $1 AND screen_id = $2", [id, screenId]);
       return found.rowCount === 1;
     }
-    const sets = keys.map((key, index) => `${commandPatchColumns[key]} = $${index + 3}`);
+    const sets = keys.map((key, index) =>
+      key === "status"
+        ? // DELIVERED only moves a command on from QUEUED (see CommandStore.update).
+          `status = CASE WHEN $${index + 3} = ${CommandStatus.DELIVERED} AND status <> ${CommandStatus.QUEUED} THEN status ELSE $${index + 3} END`
+        : `${commandPatchColumns[key]} = $${index + 3}`,
+    );
     const { rowCount } = await this.#pool.query(
       `UPDATE commands SET ${sets.join(", ")} WHERE id = $1 AND screen_id = $2`,
       [id, screenId, ...keys.map((key) => patch[key] ?? null)],
