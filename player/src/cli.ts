@@ -1,41 +1,21 @@
 #!/usr/bin/env node
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import pino from "pino";
-import { ConfigError, defaultConfigPath, loadConfig } from "./config/index.ts";
+import { parsePlayerArgs, playerUsage, UsageError } from "./cli-args.ts";
+import { ConfigError, loadConfig } from "./config/index.ts";
 import { formatChecks, runDoctor } from "./doctor/index.ts";
 import { startPlayer, statusIntervalMs } from "./main.ts";
 import { formatStatus, readStatus } from "./status/index.ts";
 import { stateLayout } from "./storage/index.ts";
 
-const usage = `usage: avtech-player <command> [--config <path>]
-
-commands:
-  run      play and stay in sync with the control plane (what systemd runs)
-  status   what the running player is doing: link, versions, current item, disk, last errors
-  doctor   check config, DNS, TCP/TLS reachability, clock skew, display and free space
-
-options:
-  --config <path>   the config file (default ${defaultConfigPath})
-`;
-
-/** An operator mistake: printed without a stack, exit code 2. */
-class UsageError extends Error {
-  override name = "UsageError";
-}
-
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { config: { type: "string" }, help: { type: "boolean", short: "h" } },
-  });
-  const command = positionals[0];
-  if (values.help || command === undefined) {
-    process.stdout.write(usage);
-    return command === undefined && !values.help ? 2 : 0;
+  const args = parsePlayerArgs(argv);
+  if (args.help) {
+    process.stdout.write(playerUsage);
+    return args.asked ? 0 : 2;
   }
-  const config = await loadConfig(values.config ?? defaultConfigPath);
+  const { command } = args;
+  const config = await loadConfig(args.configPath);
   switch (command) {
     case "run": {
       const logger = pino({ level: process.env.LOG_LEVEL ?? config.logLevel });
@@ -60,8 +40,6 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(formatChecks(checks));
       return checks.some((c) => c.result === "fail") ? 1 : 0;
     }
-    default:
-      throw new UsageError(`unknown command "${command}"\n\n${usage}`);
   }
 }
 
