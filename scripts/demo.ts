@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -14,19 +14,11 @@ import {
   startEmbeddedPostgres,
 } from "@avtech/control-plane";
 import { startFleetSimulator } from "@avtech/fleet-sim";
-import {
-  ContentService,
-  type UploadVideoRequest,
-  UploadVideoRequestSchema,
-} from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
-import { DayOfWeek } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
-import { ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
-import { create } from "@bufbuild/protobuf";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { ensureDemoClips } from "./lib/demo-clips.ts";
+import { populateDemoContent } from "./lib/demo-data.ts";
 
 /**
  * `make demo`: an embedded PostgreSQL, the control plane (console included), a demo tenant with
@@ -90,44 +82,11 @@ async function main(): Promise<void> {
 
   const bearer = bearerToken(secret);
   const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${grpcPort}`, interceptors: [bearer] });
-  const content = createClient(ContentService, transport);
-  const schedule = createClient(ScheduleService, transport);
   const fleet = createClient(FleetService, transport);
   const publish = createClient(PublishService, transport);
 
-  step("generating and uploading the demo clips (ffmpeg)");
-  const clips = await ensureDemoClips(join(dataDir, "clips"));
-  const videoIds = new Map<string, string>();
-  for (const clip of clips) {
-    const { video } = await content.uploadVideo(uploadStream(clip.path, clip.name));
-    if (video) videoIds.set(clip.name, video.id);
-  }
-  const ids = (...names: string[]) => names.map((name) => videoIds.get(name) ?? "").filter(Boolean);
-
-  step("creating playlists, dayparts and the default playlist");
-  const playlists = await ensurePlaylists(schedule, {
-    "Welcome loop": ids("Welcome to AVTech", "Company news"),
-    Breakfast: ids("Breakfast until 11 am", "Welcome to AVTech"),
-    Lunch: ids("Lunch menu", "Company news"),
-    Evening: ids("Evening specials", "Welcome to AVTech"),
-  });
-  const weekdays = [DayOfWeek.MONDAY, DayOfWeek.TUESDAY, DayOfWeek.WEDNESDAY, DayOfWeek.THURSDAY, DayOfWeek.FRIDAY];
-  await ensureRules(schedule, [
-    {
-      name: "Weekday breakfast",
-      playlistId: playlists.Breakfast,
-      from: 6 * 60,
-      to: 11 * 60,
-      days: weekdays,
-      priority: 10,
-    },
-    { name: "Lunch", playlistId: playlists.Lunch, from: 11 * 60, to: 15 * 60, days: [], priority: 10 },
-    { name: "Evening", playlistId: playlists.Evening, from: 18 * 60, to: 23 * 60, days: [], priority: 10 },
-  ]);
-  await schedule.setDefaultPlaylist({
-    target: { kind: { case: "wholeTenant", value: true } },
-    playlistId: playlists["Welcome loop"],
-  });
+  step("generating and uploading the demo clips (ffmpeg), creating playlists, dayparts and the default playlist");
+  await populateDemoContent(transport, join(dataDir, "clips"));
 
   step(`starting ${demo.simulatedScreens} simulated screens (fleet simulator, real streams)`);
   const { enrollmentKey } = await fleet.createEnrollmentKey({ name: "demo simulator" });
@@ -172,58 +131,6 @@ async function main(): Promise<void> {
   );
   step("Ctrl-C stops everything; the data stays in .data/demo");
   await stopRequested;
-}
-
-function uploadStream(path: string, name: string): AsyncIterable<UploadVideoRequest> {
-  return (async function* () {
-    yield create(UploadVideoRequestSchema, {
-      part: { case: "metadata", value: { fileName: `${name.toLowerCase().replace(/\W+/g, "-")}.mp4`, name } },
-    });
-    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-      yield create(UploadVideoRequestSchema, { part: { case: "chunk", value: chunk as Buffer } });
-    }
-  })();
-}
-
-async function ensurePlaylists(
-  schedule: Client<typeof ScheduleService>,
-  wanted: Record<string, string[]>,
-): Promise<Record<string, string>> {
-  const { playlists } = await schedule.listPlaylists({});
-  const result: Record<string, string> = {};
-  for (const [name, videoIds] of Object.entries(wanted)) {
-    const existing = playlists.find((playlist) => playlist.name === name);
-    result[name] = existing ? existing.id : ((await schedule.createPlaylist({ name, videoIds })).playlist?.id ?? "");
-  }
-  return result;
-}
-
-async function ensureRules(
-  schedule: Client<typeof ScheduleService>,
-  wanted: Array<{
-    name: string;
-    playlistId: string | undefined;
-    from: number;
-    to: number;
-    days: DayOfWeek[];
-    priority: number;
-  }>,
-): Promise<void> {
-  const { rules } = await schedule.listRules({});
-  for (const rule of wanted) {
-    if (rules.some((existing) => existing.name === rule.name)) continue;
-    await schedule.createRule({
-      rule: {
-        name: rule.name,
-        target: { kind: { case: "wholeTenant", value: true } },
-        playlistId: rule.playlistId ?? "",
-        priority: rule.priority,
-        daysOfWeek: rule.days,
-        window: { startMinute: rule.from, endMinute: rule.to },
-        enabled: true,
-      },
-    });
-  }
 }
 
 /** The real player: whether it was paired before, its pairing code, and the clip count once it plays a playlist. */

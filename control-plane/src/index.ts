@@ -4,12 +4,13 @@
  */
 
 export type {
+  AdminCliContext,
   AdminCommands,
   CreateApiTokenInput,
   CreateTenantInput,
   CreateUserInput,
 } from "./admin/index.ts";
-export { AdminCommandError, createAdminCommands } from "./admin/index.ts";
+export { AdminCommandError, adminExitCodes, createAdminCommands, runAdminCli } from "./admin/index.ts";
 export type { OpenDatabase } from "./app.ts";
 export { openDatabase, prepareBlobDir } from "./app.ts";
 export type {

@@ -19,10 +19,12 @@ import { formatAge, parseDuration } from "./duration.ts";
 import {
   createFleetAdmin,
   type FleetAdmin,
-  type QueuedResync,
+  type QueuedCommand,
+  type ScreenCommandKind,
   type ScreenDetail,
   type ScreenRow,
   type ScreenStatusFilter,
+  screenCommandKinds,
   screenStatusFilters,
 } from "./fleet.ts";
 
@@ -72,6 +74,14 @@ interface CommandSpec {
 const tenantOption = { tenant: { type: "string" } } as const;
 const jsonOption = { json: { type: "boolean" } } as const;
 const waitOption = { wait: { type: "string" } } as const;
+
+/** What each `screen <kind>` command asks of the player (player/README.md, "Commands"). */
+const screenCommandSummaries: Record<ScreenCommandKind, string> = {
+  resync: "a RESYNC (the player re-verifies its cached clips and applies its desired state now)",
+  "clear-cache": "a CLEAR_CACHE (the player deletes every cached clip its playing and target states do not need)",
+  "restart-player": "a RESTART_PLAYER (the player exits and systemd starts it again, mpv included)",
+  reboot: "a REBOOT of the screen",
+};
 
 /** The CLI's commands, in the order `--help` lists them. */
 const commands: readonly CommandSpec[] = [
@@ -166,24 +176,31 @@ const commands: readonly CommandSpec[] = [
       return adminExitCodes.ok;
     },
   },
-  {
-    words: ["screen", "resync"],
-    synopsis: "--tenant <slug> <screen-id> [--wait <duration>]",
-    summary:
-      "queue a RESYNC (the player re-verifies its cache and applies its desired state now); --wait: until the screen answers",
-    options: { ...tenantOption, ...waitOption },
-    positionals: ["screen-id"],
-    check(values) {
-      required(values, "tenant");
-      if (values.wait !== undefined) parseDuration(values.wait as string, "--wait");
-    },
-    async run(r) {
-      const fleet = await r.fleet();
-      const queued = await fleet.resync({ tenant: required(r.values, "tenant"), screenId: r.positionals[0] as string });
-      r.context.stdout(`RESYNC ${queued.command.id} queued for ${queued.screenId} "${queued.screenName}"\n`);
-      return waitFor(r, fleet, [queued]);
-    },
-  },
+  ...(Object.keys(screenCommandKinds) as ScreenCommandKind[]).map(
+    (kind): CommandSpec => ({
+      words: ["screen", kind],
+      synopsis: "--tenant <slug> <screen-id> [--wait <duration>]",
+      summary: `queue ${screenCommandSummaries[kind]}; --wait: until the screen answers`,
+      options: { ...tenantOption, ...waitOption },
+      positionals: ["screen-id"],
+      check(values) {
+        required(values, "tenant");
+        if (values.wait !== undefined) parseDuration(values.wait as string, "--wait");
+      },
+      async run(r) {
+        const fleet = await r.fleet();
+        const queued = await fleet.screenCommand({
+          tenant: required(r.values, "tenant"),
+          screenId: r.positionals[0] as string,
+          kind,
+        });
+        r.context.stdout(
+          `${CommandKind[queued.command.kind]} ${queued.command.id} queued for ${queued.screenId} "${queued.screenName}"\n`,
+        );
+        return waitFor(r, fleet, [queued]);
+      },
+    }),
+  ),
   {
     words: ["publish", "status"],
     synopsis: "--tenant <slug> [<screen-id>] [--json]",
@@ -511,14 +528,14 @@ function safeUserName(): string {
 const finalStatuses = new Set([CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.EXPIRED]);
 
 /** With --wait: follows the queued commands until each has an outcome or the time is up. */
-async function waitFor(r: Run, fleet: FleetAdmin, queued: readonly QueuedResync[]): Promise<number> {
+async function waitFor(r: Run, fleet: FleetAdmin, queued: readonly QueuedCommand[]): Promise<number> {
   if (r.values.wait === undefined || queued.length === 0) return adminExitCodes.ok;
   const deadline = Date.now() + parseDuration(r.values.wait as string, "--wait");
   const outcome = new Map<string, CommandRecord>();
   for (;;) {
     for (const q of queued) {
       if (outcome.has(q.command.id)) continue;
-      const now = await fleet.command({ tenantId: q.command.tenantId, commandId: q.command.id });
+      const now = await fleet.commandStatus({ tenantId: q.command.tenantId, commandId: q.command.id });
       if (now && finalStatuses.has(now.status)) outcome.set(q.command.id, now);
     }
     if (outcome.size === queued.length || Date.now() >= deadline) break;

@@ -119,8 +119,18 @@ export interface ScreenDetail {
   commands: CommandRecord[];
 }
 
-/** A RESYNC queued for one screen. */
-export interface QueuedResync {
+/** The commands the CLI sends to one screen (`screen <kind>`), and what each asks of the player. */
+export const screenCommandKinds = {
+  resync: CommandKind.RESYNC,
+  "clear-cache": CommandKind.CLEAR_CACHE,
+  "restart-player": CommandKind.RESTART_PLAYER,
+  reboot: CommandKind.REBOOT,
+} as const;
+/** A key of {@link screenCommandKinds}. */
+export type ScreenCommandKind = keyof typeof screenCommandKinds;
+
+/** A command queued for one screen. */
+export interface QueuedCommand {
   screenId: string;
   screenName: string;
   command: CommandRecord;
@@ -128,7 +138,7 @@ export interface QueuedResync {
 
 /** What {@link FleetAdmin.retryFailed} did. */
 export interface RetryReport {
-  queued: QueuedResync[];
+  queued: QueuedCommand[];
   /** Failed with INVALID_STATE: the player will not retry that version, whatever it is told; it needs a new publish. */
   needNewVersion: ScreenRow[];
 }
@@ -141,10 +151,10 @@ export interface FleetAdmin {
   screen(input: { tenant: string; screenId: string }): Promise<ScreenDetail>;
   /** Queues RESYNC for every screen of the tenant whose sync failed and wakes their streams. */
   retryFailed(input: { tenant: string }): Promise<RetryReport>;
-  /** Queues RESYNC for one screen and wakes its stream. */
-  resync(input: { tenant: string; screenId: string }): Promise<QueuedResync>;
+  /** Queues a command for one screen and wakes its stream. */
+  screenCommand(input: { tenant: string; screenId: string; kind: ScreenCommandKind }): Promise<QueuedCommand>;
   /** The command as stored now (to follow a queued one). */
-  command(input: { tenantId: string; commandId: string }): Promise<CommandRecord | undefined>;
+  commandStatus(input: { tenantId: string; commandId: string }): Promise<CommandRecord | undefined>;
 }
 
 /** Builds the {@link FleetAdmin} of one CLI run. */
@@ -200,14 +210,14 @@ export function createFleetAdmin(deps: FleetAdminDeps): FleetAdmin {
     return screens.map((screen) => screenRow(screen, statuses.get(screen.id), now));
   }
 
-  async function queueResync(tenant: TenantRow, screens: ScreenRecord[]): Promise<QueuedResync[]> {
+  async function queueCommand(tenant: TenantRow, screens: ScreenRecord[], kind: CommandKind): Promise<QueuedCommand[]> {
     if (screens.length === 0) return [];
     const now = deps.clock.now();
     const commands: CommandRecord[] = screens.map((screen) => ({
       id: randomUUID(),
       tenantId: tenant.id,
       screenId: screen.id,
-      kind: CommandKind.RESYNC,
+      kind,
       identifySeconds: 0,
       issuedAt: now,
       expiresAt: new Date(now.getTime() + deps.commandTtlSeconds * 1000),
@@ -233,7 +243,7 @@ export function createFleetAdmin(deps: FleetAdminDeps): FleetAdmin {
         subjectType: commands.length === 1 ? "screen" : "screens",
         subjectId: commands.length === 1 && only ? only.screenId : "",
         after: {
-          kind: "RESYNC",
+          kind: CommandKind[kind],
           commands: commands.map((command) => ({ id: command.id, screenId: command.screenId })),
         },
       },
@@ -327,21 +337,22 @@ export function createFleetAdmin(deps: FleetAdminDeps): FleetAdmin {
       const failed = rows.filter((row) => row.sync === "failed");
       const needNewVersion = failed.filter((row) => row.syncError.startsWith("INVALID_STATE"));
       const retry = new Set(failed.filter((row) => !needNewVersion.includes(row)).map((row) => row.id));
-      const queued = await queueResync(
+      const queued = await queueCommand(
         tenant,
         records.filter((record) => retry.has(record.id)),
+        CommandKind.RESYNC,
       );
       return { queued, needNewVersion };
     },
 
-    async resync(input) {
+    async screenCommand(input) {
       const tenant = await tenantBySlug(input.tenant);
       const screen = await screenOf(tenant, input.screenId);
-      const [queued] = await queueResync(tenant, [screen]);
-      return queued as QueuedResync;
+      const [queued] = await queueCommand(tenant, [screen], screenCommandKinds[input.kind]);
+      return queued as QueuedCommand;
     },
 
-    command: (input) => stores.commands.get(input.tenantId, input.commandId),
+    commandStatus: (input) => stores.commands.get(input.tenantId, input.commandId),
   };
 }
 

@@ -16,12 +16,13 @@ export type {
   FleetAdmin,
   FleetAdminDeps,
   PublishStatusReport,
-  QueuedResync,
+  QueuedCommand,
   RetryReport,
+  ScreenCommandKind,
   ScreenDetail,
   ScreenRow,
   ScreenStatusFilter,
   ScreensQuery,
   TenantRow,
 } from "./fleet.ts";
-export { createFleetAdmin, screenStatusFilters } from "./fleet.ts";
+export { createFleetAdmin, screenCommandKinds, screenStatusFilters } from "./fleet.ts";

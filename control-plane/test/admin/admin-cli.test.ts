@@ -286,6 +286,22 @@ describe("admin screen", () => {
     expect(code).toBe(0);
   });
 
+  it("sends the other screen commands the runbooks use (clear-cache here) the same way", async () => {
+    const [, target] = simulated;
+    const { code, stdout } = await admin(
+      "screen",
+      "clear-cache",
+      "--tenant",
+      tenant,
+      target as string,
+      "--wait",
+      "20s",
+    );
+    expect(stdout).toMatch(/^CLEAR_CACHE [0-9a-f-]{36} queued for /);
+    expect(stdout).toMatch(/: SUCCEEDED \(simulated CLEAR_CACHE\)/);
+    expect(code).toBe(0);
+  });
+
   it("exits 1 when a screen does not answer within --wait, and says when the command expires", async () => {
     const { code, stdout } = await admin("screen", "resync", "--tenant", tenant, neverConnected, "--wait", "1s");
     expect(stdout).toMatch(/no answer within 1s; the screen gets the command when it connects, until \d{4}-/);
