@@ -81,6 +81,7 @@ const screenCommandSummaries: Record<ScreenCommandKind, string> = {
   "clear-cache": "a CLEAR_CACHE (the player deletes every cached clip its playing and target states do not need)",
   "restart-player": "a RESTART_PLAYER (the player exits and systemd starts it again, mpv included)",
   reboot: "a REBOOT of the screen",
+  identify: "an IDENTIFY (the screen shows its name for 10 s over what it plays)",
 };
 
 /** The CLI's commands, in the order `--help` lists them. */
@@ -321,6 +322,32 @@ const commands: readonly CommandSpec[] = [
         screenQuota: screens === undefined ? undefined : positiveInteger(screens, "--screen-quota"),
       });
       r.context.stdout(`tenant ${tenant.slug} created (id ${tenant.id})\n`);
+      return adminExitCodes.ok;
+    },
+  },
+  {
+    words: ["set-tenant-quota"],
+    synopsis: "--tenant <slug> [--storage-quota-bytes <n>] [--screen-quota <n>]",
+    summary: "change a tenant's storage quota (enforced at upload) and screen quota (stored, not enforced yet)",
+    options: { ...tenantOption, "storage-quota-bytes": { type: "string" }, "screen-quota": { type: "string" } },
+    positionals: [],
+    check(values) {
+      required(values, "tenant");
+      for (const key of ["storage-quota-bytes", "screen-quota"]) {
+        if (values[key] !== undefined) positiveInteger(values[key] as string, `--${key}`);
+      }
+    },
+    async run(r) {
+      const quota = r.values["storage-quota-bytes"] as string | undefined;
+      const screens = r.values["screen-quota"] as string | undefined;
+      const stored = await createAdminCommands(r.database.orm, r.config.defaultTenantQuota).setTenantQuota({
+        tenant: required(r.values, "tenant"),
+        storageQuotaBytes: quota === undefined ? undefined : positiveInteger(quota, "--storage-quota-bytes"),
+        screenQuota: screens === undefined ? undefined : positiveInteger(screens, "--screen-quota"),
+      });
+      r.context.stdout(
+        `tenant ${required(r.values, "tenant")}: storage quota ${formatBytes(stored.storageQuotaBytes)} (${stored.storageQuotaBytes} bytes), screen quota ${stored.screenQuota}\n`,
+      );
       return adminExitCodes.ok;
     },
   },

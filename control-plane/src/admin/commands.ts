@@ -34,9 +34,18 @@ export interface CreateApiTokenInput {
   role: RoleName;
 }
 
+/** Input of {@link AdminCommands.setTenantQuota}: the quotas to change (at least one). */
+export interface SetTenantQuotaInput {
+  tenant: string;
+  storageQuotaBytes?: number;
+  screenQuota?: number;
+}
+
 /** Operator commands that work without a signed-in user: bootstrap a tenant, its first admin, a token. */
 export interface AdminCommands {
   createTenant(input: CreateTenantInput): Promise<{ id: string; slug: string }>;
+  /** Changes a tenant's quotas; returns them as stored now. */
+  setTenantQuota(input: SetTenantQuotaInput): Promise<{ storageQuotaBytes: number; screenQuota: number }>;
   createUser(input: CreateUserInput): Promise<{ id: string; email: string }>;
   /** The secret is returned once and stored only as a hash. */
   createApiToken(input: CreateApiTokenInput): Promise<{ id: string; secret: string }>;
@@ -88,6 +97,20 @@ export function createAdminCommands(orm: MikroORM, defaults: TenantDefaults): Ad
       });
       await em.flush();
       return { id: tenant.id, slug: tenant.slug };
+    },
+
+    async setTenantQuota(input) {
+      if (input.storageQuotaBytes === undefined && input.screenQuota === undefined) {
+        throw new AdminCommandError("give --storage-quota-bytes, --screen-quota or both");
+      }
+      const em = orm.em.fork();
+      const tenant = await em.findOne(Tenant, { slug: input.tenant });
+      if (!tenant)
+        throw new AdminCommandError(`no tenant with slug "${input.tenant}"; create it first with create-tenant`);
+      if (input.storageQuotaBytes !== undefined) tenant.storageQuotaBytes = input.storageQuotaBytes;
+      if (input.screenQuota !== undefined) tenant.screenQuota = input.screenQuota;
+      await em.flush();
+      return { storageQuotaBytes: tenant.storageQuotaBytes, screenQuota: tenant.screenQuota };
     },
 
     async createUser(input) {

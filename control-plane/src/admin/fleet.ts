@@ -125,6 +125,7 @@ export const screenCommandKinds = {
   "clear-cache": CommandKind.CLEAR_CACHE,
   "restart-player": CommandKind.RESTART_PLAYER,
   reboot: CommandKind.REBOOT,
+  identify: CommandKind.IDENTIFY,
 } as const;
 /** A key of {@link screenCommandKinds}. */
 export type ScreenCommandKind = keyof typeof screenCommandKinds;
@@ -218,7 +219,8 @@ export function createFleetAdmin(deps: FleetAdminDeps): FleetAdmin {
       tenantId: tenant.id,
       screenId: screen.id,
       kind,
-      identifySeconds: 0,
+      // As SendCommand's default: long enough to walk up to the screen and read it.
+      identifySeconds: kind === CommandKind.IDENTIFY ? 10 : 0,
       issuedAt: now,
       expiresAt: new Date(now.getTime() + deps.commandTtlSeconds * 1000),
       issuedBy: deps.actor.id,

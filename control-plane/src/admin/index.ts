@@ -7,6 +7,7 @@ export type {
   CreateApiTokenInput,
   CreateTenantInput,
   CreateUserInput,
+  SetTenantQuotaInput,
   TenantDefaults,
 } from "./commands.ts";
 export { AdminCommandError, createAdminCommands } from "./commands.ts";

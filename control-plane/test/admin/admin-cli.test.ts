@@ -341,6 +341,30 @@ describe("admin blobs check", () => {
   });
 });
 
+describe("admin set-tenant-quota", () => {
+  it("changes the storage quota uploads are held to, and refuses a call that changes nothing", async () => {
+    const set = await admin("set-tenant-quota", "--tenant", tenant, "--storage-quota-bytes", "1000");
+    expect(set.stdout).toContain(`tenant ${tenant}: storage quota 1000 B (1000 bytes), screen quota 100`);
+    expect(set.code).toBe(0);
+    const transport = createGrpcTransport({
+      baseUrl: cp.addresses.http2Url,
+      interceptors: [bearerToken(cp.adminToken)],
+    });
+    const clip = await clips.video("other.mp4", { seconds: 1, size: "64x48" });
+    await expect(
+      createClient(ContentService, transport).uploadVideo(uploadMessages(clip, { fileName: "other.mp4" })),
+    ).rejects.toThrow(/does not fit in the tenant's storage quota/);
+    const tenants = JSON.parse((await admin("tenants", "--json")).stdout) as Array<{
+      slug: string;
+      storageQuotaBytes: number;
+    }>;
+    expect(tenants.find((t) => t.slug === tenant)?.storageQuotaBytes).toBe(1000);
+    const nothing = await admin("set-tenant-quota", "--tenant", tenant);
+    expect(nothing.stderr).toContain("give --storage-quota-bytes, --screen-quota or both");
+    expect(nothing.code).toBe(2);
+  });
+});
+
 describe("the admin CLI process", () => {
   it("prints the tenant's screens and exits 0, and exits 2 without a stack for an unknown tenant", async () => {
     const env = { ...process.env, ...cliEnv() };
