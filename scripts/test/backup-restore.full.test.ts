@@ -255,7 +255,7 @@ fi
     expect(await pg.psql("select count(*) from pairing_codes", db.name)).toBe("0\n");
     const status = await admin("publish", "status", "--tenant", "demo", "--json");
     const report = JSON.parse(status.stdout) as { counts: Record<string, number> };
-    expect(report.counts).toEqual({ synced: screens, pending: 0, failed: 0, "never-published": 0 });
+    expect(report.counts).toEqual({ synced: screens, pending: 0, failed: 0, "never-published": 0, ahead: 0 });
     const check = await admin("blobs", "check", "--verify");
     expect(check.stdout).toContain("referenced 10 blobs");
     expect(check.stdout).toContain("unreferenced 1 files");

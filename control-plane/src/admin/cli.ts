@@ -239,7 +239,7 @@ const commands: readonly CommandSpec[] = [
       );
       const c = report.counts;
       r.context.stdout(
-        `${report.screens.length} screens: ${c.synced} synced, ${c.pending} pending, ${c.failed} failed, ${c["never-published"]} never published\n`,
+        `${report.screens.length} screens: ${c.synced} synced, ${c.pending} pending, ${c.failed} failed, ${c["never-published"]} never published${c.ahead ? `, ${c.ahead} AHEAD of this database (restored from an older backup? see ansible/README.md)` : ""}\n`,
       );
       return adminExitCodes.ok;
     },

@@ -65,7 +65,11 @@ export interface ScreenRow {
   lastSeenAt: Date | undefined;
   /** Since when the screen is in the state the filter asked for (offline: last seen; pending/failed: published). */
   since: Date | undefined;
-  sync: "synced" | "pending" | "failed" | "never-published";
+  /**
+   * "ahead": the screen applied a version above the highest this database issued, which happens only when
+   * the database was restored from a backup older than the screen's last publish (see ansible/README.md).
+   */
+  sync: "synced" | "pending" | "failed" | "never-published" | "ahead";
   desiredVersion: bigint;
   appliedVersion: bigint;
   desiredAt: Date | undefined;
@@ -298,7 +302,7 @@ export function createFleetAdmin(deps: FleetAdminDeps): FleetAdmin {
     async publishStatus(input) {
       const tenant = await tenantBySlug(input.tenant);
       const screens = await rowsOf(await stores.screens.list(tenant.id));
-      const counts = { synced: 0, pending: 0, failed: 0, "never-published": 0 };
+      const counts = { synced: 0, pending: 0, failed: 0, "never-published": 0, ahead: 0 };
       for (const screen of screens) counts[screen.sync]++;
       return { tenant, screens, counts };
     },
@@ -373,8 +377,10 @@ function cliPrincipal(tenant: TenantRow, actor: AdminActor): Principal {
 function screenRow(screen: ScreenRecord, status: ScreenStatus | undefined, now: Date): ScreenRow {
   const connection = connectionStateOf(status, now);
   const sync = syncStatusOf(status);
-  const syncName =
-    sync === SyncStatus.SYNCED
+  const ahead = status !== undefined && status.appliedVersion > status.desiredVersion;
+  const syncName = ahead
+    ? "ahead"
+    : sync === SyncStatus.SYNCED
       ? "synced"
       : sync === SyncStatus.FAILED
         ? "failed"

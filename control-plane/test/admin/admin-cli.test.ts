@@ -379,3 +379,25 @@ describe("the admin CLI process", () => {
     expect(bad.stderr).not.toContain("    at ");
   });
 });
+
+describe("a screen ahead of the database", () => {
+  it("is reported as ahead, not synced, when it applied a version this database never issued (an older backup restored)", async () => {
+    const transport = createGrpcTransport({
+      baseUrl: cp.addresses.http2Url,
+      interceptors: [bearerToken(cp.adminToken)],
+    });
+    const { enrollmentKey } = await createClient(FleetService, transport).createEnrollmentKey({ name: "ahead" });
+    const device = createClient(DeviceService, createGrpcTransport({ baseUrl: cp.addresses.http2Url }));
+    const response = await device.register({ hardwareId: "pi-ahead", enrollmentKey, facts: { hostname: "pi-ahead" } });
+    if (response.outcome.case !== "enrolled") throw new Error("expected enrollment");
+    const stream = openStream(device, response.outcome.value.deviceToken, { appliedVersion: 5n });
+    try {
+      expect((await stream.next()).message.case).toBe("welcome");
+      const { stdout } = await admin("publish", "status", "--tenant", tenant);
+      expect(stdout).toMatch(new RegExp(`${response.outcome.value.deviceId}\\s+pi-ahead\\s+ahead\\s+0\\s+5`));
+      expect(stdout).toMatch(/, 1 AHEAD of this database \(restored from an older backup\? see ansible\/README.md\)/);
+    } finally {
+      stream.hangUp();
+    }
+  });
+});
