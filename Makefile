@@ -27,9 +27,10 @@ demo: setup build
 test: setup proto-check lint typecheck
 	vitest run
 
-## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs) and test-fresh
+## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs, the backup drill
+## on Debian's PostgreSQL with rsync, as the control_plane role runs them) and test-fresh
 test-full: setup proto-check lint typecheck
-	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu systemd-container curl iproute2
+	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu systemd-container curl iproute2 postgresql rsync
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
 	@$(MAKE) --no-print-directory test-fresh
