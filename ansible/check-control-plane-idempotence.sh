@@ -3,7 +3,8 @@
 # (a tarball made by mmdebstrap/debootstrap, with systemd-sysv, dbus and python3) as a systemd-nspawn container,
 # applies playbooks/control_plane.yml twice through the community.docker.nsenter connection, fails unless the
 # first run succeeds and the second reports changed=0 failed=0, then asks the running service for /healthz and
-# /readyz (database reachable) from inside the container's network namespace.
+# /readyz (database reachable) from inside the container's network namespace, runs avtech-cp-backup.service,
+# avtech-cp-admin and avtech-cp-restore of that backup, and asks /readyz again.
 #
 #   ansible/check-control-plane-idempotence.sh ROOTFS_TAR DIST_DIR
 #
@@ -107,3 +108,25 @@ done
 active=$(in_container systemctl is-active avtech-control-plane.service postgresql.service avtech-cp-backup.timer |
   tr '\n' ' ')
 log "units: $active"
+
+# The backup as its timer runs it (the unit, as root), the admin CLI wrapper against the installed service, and a
+# restore of that backup through the real systemctl, after which the service must answer /readyz again.
+in_container systemctl start avtech-cp-backup.service || {
+  in_container journalctl -u avtech-cp-backup.service --no-pager >&2 || true
+  die "avtech-cp-backup.service failed"
+}
+set_dir=$(in_container sh -c 'ls -1d /var/backups/avtech/2*Z | tail -n 1')
+in_container test -s "$set_dir/avtech.dump" || die "the backup made no dump in $set_dir"
+log "backup: $set_dir"
+tenants=$(in_container /usr/local/sbin/avtech-cp-admin tenants 2>&1) || die "avtech-cp-admin tenants failed: $tenants"
+log "avtech-cp-admin tenants: $(head -n 1 <<<"$tenants")"
+restored=$(in_container /usr/local/sbin/avtech-cp-restore "$set_dir" 2>&1) || die "avtech-cp-restore failed: $restored"
+log "restore: $(tail -n 1 <<<"$restored")"
+code=000
+for _ in $(seq 30); do
+  code=$(probe /readyz)
+  [[ $code == 200 ]] && break
+  sleep 1
+done
+[[ $code == 200 ]] || die "/readyz answered $code after the restore"
+log "/readyz after the restore: $code"
