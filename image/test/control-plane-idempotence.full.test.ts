@@ -2,7 +2,8 @@
  * The ansible `control_plane` role works on a booted Debian 12 and is idempotent: a freshly bootstrapped Debian
  * root file system (mmdebstrap, amd64) is booted with systemd-nspawn, the role is applied twice through the
  * nsenter connection (PostgreSQL started by systemd, database role and database, Node + release, units), the
- * second run changes nothing, and the running service answers /healthz and /readyz. Needs root and the host's
+ * second run changes nothing, and the running service answers /healthz and /readyz; then the backup unit, the
+ * admin CLI wrapper and a restore of that backup run through the container's systemd. Needs root and the host's
  * ports 5432, 8443 and 8081 free (the container shares the host's network); about two minutes.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -33,6 +34,10 @@ describe("ansible control_plane role", () => {
     expect(out).toMatch(/idempotent: .* changed=0 .* failed=0 /);
     expect(out).toMatch(/\/healthz: 200/);
     expect(out).toMatch(/\/readyz: 200/);
+    expect(out).toMatch(/backup: \/var\/backups\/avtech\/\d{8}T\d{6}Z/);
+    expect(out).toMatch(/avtech-cp-admin tenants: SLUG +NAME +SCREENS +STORAGE/);
+    expect(out).toMatch(/restore: restored .*avtech\.dump into avtech/);
+    expect(out).toMatch(/\/readyz after the restore: 200/);
     expect(check.code, out).toBe(0);
   }, 1_200_000);
 });
