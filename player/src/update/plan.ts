@@ -1,0 +1,398 @@
+import { isSha256Hex } from "@avtech/proto";
+import { type DisplayHours, DisplayHoursSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import { type OsUpdate, RebootPolicy } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { evaluateDisplayHours } from "../schedule/index.ts";
+import type { FailureReason, UpdateRecord } from "./store.ts";
+import type { InstallResult, RaucStatus } from "./types.ts";
+
+/** What RAUC says about the system, or why it cannot be used. */
+export type SystemView = { type: "Rauc"; status: RaucStatus } | { type: "Unsupported"; message: string };
+
+/** Everything the planner looks at; plain data, so {@link planUpdate} stays pure. */
+export interface UpdateCurrent {
+  /** The persisted record, if any. */
+  record: UpdateRecord | undefined;
+  system: SystemView;
+  /** The running OS release ("" when unknown). */
+  imageVersion: string;
+  /** This boot's id (/proc/sys/kernel/random/boot_id). */
+  bootId: string;
+  now: Date;
+  /** The record's bundle on disk: verified and complete, or the bytes of its part file. */
+  bundle: { complete: boolean; partBytes: number };
+  /** Free bytes of the filesystem the bundle goes to. */
+  freeBytes: number;
+  /** A uniform draw in [0, 1) for the retry jitter (drawn by the caller, so planning stays pure). */
+  jitter: number;
+}
+
+/** What the applied desired state asks for. */
+export interface UpdateTarget {
+  osUpdate: OsUpdate | undefined;
+  /** The screen's display hours (empty = always on). */
+  displayHours: readonly DisplayHours[];
+  /** IANA zone the display hours and the night window are read in. */
+  timezone: string;
+}
+
+/** Limits and policy of the planner. */
+export interface UpdatePlanContext {
+  /** Free space the bundle must leave on its filesystem (the player's min_free_bytes). */
+  reserveBytes: number;
+  /** How long the health gate waits on a new slot before giving up on this boot. */
+  healthDeadlineMs: number;
+  /** After a failed gate, reboot so the bootloader's try counter can go back (default policy: yes). */
+  rebootAfterFailedGate: boolean;
+  /** `rauc install` runs (interrupted ones included) before the update fails; 3. */
+  maxInstallAttempts: number;
+  /** Reboots asked for one update before the player stops asking (a bootloader that never goes back); 3. */
+  maxRebootAttempts: number;
+}
+
+/** One step of the update; every step is safe to repeat after a crash. */
+export type UpdateStep =
+  /** Persist `record` (a new update or a phase change) and report it. */
+  | { action: "save"; record: UpdateRecord }
+  /** Drop an update that has not installed yet and that the desired state no longer asks for. */
+  | { action: "abandon"; reason: string }
+  /** Fetch (resume) the bundle, reporting progress. */
+  | { action: "download" }
+  /** `rauc install` the bundle. */
+  | { action: "install" }
+  /** Nothing to do until `at` (a quiet moment, a retry). */
+  | { action: "waitUntil"; at: Date; reason: string }
+  /** Reboot at the next clip boundary: into the new slot, or away from a new slot that failed its gate. */
+  | { action: "reboot"; why: "update" | "failedGate" }
+  /** Wait until the new slot is healthy (then mark it good) or `deadline` passes. */
+  | { action: "healthGate"; deadline: Date }
+  /** Nothing to do. */
+  | { action: "noop"; reason: string };
+
+/** The `action` names. */
+export type UpdateStepAction = UpdateStep["action"];
+
+/** Retries of a failed download: full jitter under a cap from 1 min doubling to 1 h. */
+export const downloadRetry = { initialMs: 60_000, maxMs: 3_600_000 } as const;
+
+const activePhases = new Set(["downloading", "installing", "rebooting", "confirming"]);
+
+/**
+ * Plans the next steps of the OS update. Pure: no I/O, no clock. An empty plan, a noop or a
+ * waitUntil means there is nothing to do now. The rules:
+ *  - an update that has not installed yet (downloading, installing) follows the desired state: a
+ *    different rollout or version replaces it, no os_update abandons it;
+ *  - once installed (rebooting, confirming) it is seen through whatever the desired state says:
+ *    RAUC has already made the new slot the next to boot, so any reboot goes there;
+ *  - a final outcome (healthy, failed, rolled back) is kept for its rollout and version and never
+ *    retried for them; the rollout retries by sending a new rollout_id (or another version).
+ *    Only download-side failures (network, no space) are retried, after a backoff;
+ *  - an os_update naming the running version does nothing.
+ */
+export function planUpdate(cur: UpdateCurrent, target: UpdateTarget, ctx: UpdatePlanContext): UpdateStep[] {
+  const r = cur.record;
+  const d = target.osUpdate;
+  if (r && activePhases.has(r.phase)) return planActive(r, cur, target, ctx);
+
+  if (!d) return [];
+  if (r && sameUpdate(r, d)) {
+    if (r.phase === "failed" && r.retryAt !== undefined) {
+      const retryAt = new Date(r.retryAt);
+      if (cur.now < retryAt) return [{ action: "waitUntil", at: retryAt, reason: `retry of ${r.reason}` }];
+      return [save({ ...r, phase: "downloading", reason: undefined, message: "", retryAt: undefined }, cur)];
+    }
+    return [];
+  }
+  if (d.version === cur.imageVersion) return [];
+
+  const fresh = newRecord(d, cur);
+  if (cur.system.type === "Unsupported") {
+    return [save({ ...fresh, phase: "failed", reason: "UNSUPPORTED", message: cur.system.message }, cur)];
+  }
+  const bundle = d.bundle;
+  if (!bundle || !isSha256Hex(bundle.sha256) || bundle.url === "" || bundle.sizeBytes === 0n) {
+    return [
+      save(
+        {
+          ...fresh,
+          phase: "failed",
+          reason: "DOWNLOAD_FAILED",
+          message: "the os_update names no bundle (sha256, size and url are required)",
+        },
+        cur,
+      ),
+    ];
+  }
+  const system = cur.system.status.compatible;
+  if (d.compatible !== "" && d.compatible !== system) {
+    return [
+      save(
+        {
+          ...fresh,
+          phase: "failed",
+          reason: "INCOMPATIBLE",
+          message: `the bundle is for "${d.compatible}", this system is "${system}"`,
+        },
+        cur,
+      ),
+    ];
+  }
+  return [save(fresh, cur)];
+}
+
+function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, ctx: UpdatePlanContext): UpdateStep[] {
+  const d = target.osUpdate;
+  const installed = r.phase === "rebooting" || r.phase === "confirming";
+  if (!installed && (!d || !sameUpdate(r, d))) {
+    return [
+      {
+        action: "abandon",
+        reason: d
+          ? `replaced by rollout ${d.rolloutId} version ${d.version}`
+          : "the desired state no longer asks for an OS update",
+      },
+    ];
+  }
+  if (cur.system.type === "Unsupported") {
+    if (!installed) return [save({ ...r, phase: "failed", reason: "UNSUPPORTED", message: cur.system.message }, cur)];
+    // RAUC stopped answering mid-update: nothing can be confirmed, so the gate cannot pass on this boot.
+    if (r.phase === "confirming" && r.bootId === cur.bootId && cur.now >= gateDeadline(r, ctx)) {
+      return failedGate(r, ctx);
+    }
+    return [{ action: "waitUntil", at: new Date(cur.now.getTime() + 30_000), reason: "RAUC is not answering" }];
+  }
+  const status = cur.system.status;
+  switch (r.phase) {
+    case "downloading": {
+      if (cur.bundle.complete) return [save({ ...r, phase: "installing", message: "" }, cur)];
+      const remaining = Math.max(0, r.bundle.sizeBytes - cur.bundle.partBytes);
+      if (cur.freeBytes < remaining + ctx.reserveBytes) {
+        return [
+          save(
+            downloadFailed(
+              r,
+              "NO_SPACE",
+              `the bundle needs ${remaining} more bytes and ${ctx.reserveBytes} must stay free; ${cur.freeBytes} are free`,
+              cur.now,
+              cur.jitter,
+            ),
+            cur,
+          ),
+        ];
+      }
+      return [{ action: "download" }];
+    }
+    case "installing": {
+      if (!cur.bundle.complete) return [save({ ...r, phase: "downloading" }, cur)];
+      if (r.installAttempts >= ctx.maxInstallAttempts) {
+        return [
+          save(
+            {
+              ...r,
+              phase: "failed",
+              reason: "INSTALL_FAILED",
+              message: `rauc install was interrupted ${r.installAttempts} times`,
+            },
+            cur,
+          ),
+        ];
+      }
+      return [{ action: "install" }];
+    }
+    case "rebooting": {
+      if (status.booted === r.targetSlot) {
+        return [
+          save(
+            {
+              ...r,
+              phase: "confirming",
+              bootId: cur.bootId,
+              gateStartedAt: cur.now.toISOString(),
+              message: `booted slot ${r.targetSlot}; confirming health`,
+            },
+            cur,
+          ),
+        ];
+      }
+      if (r.bootId === cur.bootId) return rebootWhenQuiet(r, cur, target);
+      const slot = status.slots.find((s) => s.bootname === r.targetSlot);
+      const wentBack = status.primary !== "" && status.primary !== r.targetSlot;
+      if (wentBack || slot?.bootStatus === "bad" || r.rebootAttempts >= ctx.maxRebootAttempts) {
+        return [
+          save(
+            rolledBack(
+              r,
+              `the screen restarted on slot ${status.booted} without ever running slot ${r.targetSlot}: the bootloader went back (the new slot did not boot)`,
+            ),
+            cur,
+          ),
+        ];
+      }
+      // Restarted before the new slot was tried (a power cut before the reboot, or a one-shot
+      // trial boot not taken yet): wait for the reboot moment again.
+      return [save({ ...r, bootId: cur.bootId }, cur)];
+    }
+    case "confirming": {
+      if (status.booted !== r.targetSlot) {
+        const why = r.message.startsWith("not healthy") ? r.message : `slot ${r.targetSlot} was not confirmed healthy`;
+        return [save(rolledBack(r, `${why}; the bootloader went back to slot ${status.booted}`), cur)];
+      }
+      if (r.bootId !== cur.bootId) {
+        return [save({ ...r, bootId: cur.bootId, gateStartedAt: cur.now.toISOString() }, cur)];
+      }
+      const deadline = gateDeadline(r, ctx);
+      if (cur.now < deadline) return [{ action: "healthGate", deadline }];
+      return failedGate(r, ctx);
+    }
+    default:
+      return [];
+  }
+}
+
+function failedGate(r: UpdateRecord, ctx: UpdatePlanContext): UpdateStep[] {
+  if (!ctx.rebootAfterFailedGate) return [{ action: "noop", reason: "the new slot failed its health gate" }];
+  if (r.rebootAttempts >= ctx.maxRebootAttempts) {
+    return [
+      { action: "noop", reason: `asked for ${r.rebootAttempts} reboots already; the bootloader does not go back` },
+    ];
+  }
+  return [{ action: "reboot", why: "failedGate" }];
+}
+
+function rebootWhenQuiet(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget): UpdateStep[] {
+  const policy = r.rebootPolicy === "now" ? RebootPolicy.NOW : RebootPolicy.QUIET;
+  const window = rebootWindow(policy, target.displayHours, target.timezone, cur.now);
+  if (!window.open) return [{ action: "waitUntil", at: window.opensAt, reason: "waiting for the quiet moment" }];
+  return [{ action: "reboot", why: "update" }];
+}
+
+/** When the screen may reboot: now, or from `opensAt` on. */
+export type RebootWindow = { open: true } | { open: false; opensAt: Date };
+
+/** 02:00–05:00 every day: the quiet window of an always-on screen. */
+const nightWindow: readonly DisplayHours[] = [
+  create(DisplayHoursSchema, { window: { startMinute: 2 * 60, endMinute: 5 * 60 } }),
+];
+
+/**
+ * The reboot policy at `now`: NOW is always open; QUIET (and UNSPECIFIED) is open outside the
+ * display hours, or, for a screen without display hours (always on, or hours that never end),
+ * between 02:00 and 05:00 local time. Read with the shared schedule evaluation, so days, windows
+ * across midnight, time zones and DST mean what they mean for display hours.
+ */
+export function rebootWindow(
+  policy: RebootPolicy,
+  displayHours: readonly DisplayHours[],
+  timezone: string,
+  now: Date,
+): RebootWindow {
+  if (policy === RebootPolicy.NOW) return { open: true };
+  if (displayHours.length > 0) {
+    const display = evaluateDisplayHours(displayHours, timezone, now);
+    if (!display.on) return { open: true };
+    if (display.nextChangeAt) return { open: false, opensAt: display.nextChangeAt };
+  }
+  const night = evaluateDisplayHours(nightWindow, timezone, now);
+  if (night.on) return { open: true };
+  // A daily window always has a next start; the fallback only keeps the type honest.
+  return { open: false, opensAt: night.nextChangeAt ?? new Date(now.getTime() + 3_600_000) };
+}
+
+/** The record after a download-side failure: failed now, tried again after a backoff with full jitter. */
+export function downloadFailed(
+  r: UpdateRecord,
+  reason: Extract<FailureReason, "DOWNLOAD_FAILED" | "NO_SPACE">,
+  message: string,
+  now: Date,
+  random: number,
+): UpdateRecord {
+  const cap = Math.min(downloadRetry.maxMs, downloadRetry.initialMs * 2 ** r.failures);
+  const delay = Math.floor(random * cap);
+  return {
+    ...r,
+    phase: "failed",
+    reason,
+    message,
+    failures: r.failures + 1,
+    retryAt: new Date(now.getTime() + delay).toISOString(),
+  };
+}
+
+/** The record after a final failure (nothing will be retried for this rollout and version). */
+export function finalFailure(r: UpdateRecord, reason: FailureReason, message: string): UpdateRecord {
+  return { ...r, phase: "failed", reason, message, retryAt: undefined };
+}
+
+/** The record after `rauc install` finished. */
+export function afterInstall(
+  r: UpdateRecord,
+  result: InstallResult,
+  status: RaucStatus | undefined,
+  bootId: string,
+): UpdateRecord {
+  if (result.type === "Failed") return finalFailure(r, result.reason, result.message);
+  return {
+    ...r,
+    phase: "rebooting",
+    targetSlot: installedSlot(r, status),
+    bootId,
+    rebootAttempts: 0,
+    message: "",
+  };
+}
+
+/**
+ * The slot RAUC installed into: the one it made primary, else the other slot of the booted one's
+ * class. RAUC picks the target itself; we read it back rather than guess before installing.
+ */
+function installedSlot(r: UpdateRecord, status: RaucStatus | undefined): string {
+  if (!status) return "";
+  if (status.primary !== "" && status.primary !== r.fromSlot) return status.primary;
+  const booted = status.slots.find((s) => s.bootname === status.booted);
+  const other = status.slots.find((s) => s.class === booted?.class && s.bootname !== status.booted && s.bootname);
+  return other?.bootname ?? "";
+}
+
+function rolledBack(r: UpdateRecord, message: string): UpdateRecord {
+  return { ...r, phase: "rolled-back", reason: "NOT_HEALTHY", message };
+}
+
+function gateDeadline(r: UpdateRecord, ctx: UpdatePlanContext): Date {
+  const started = r.gateStartedAt ? Date.parse(r.gateStartedAt) : 0;
+  return new Date(started + ctx.healthDeadlineMs);
+}
+
+function save(record: UpdateRecord, cur: UpdateCurrent): UpdateStep {
+  return { action: "save", record: { ...record, updatedAt: cur.now.toISOString() } };
+}
+
+/** True when the record is about the update `d` asks for (same rollout, version and bundle). */
+export function sameUpdate(r: UpdateRecord, d: OsUpdate): boolean {
+  return r.rolloutId === d.rolloutId && r.version === d.version && r.bundle.sha256 === (d.bundle?.sha256 ?? "");
+}
+
+function newRecord(d: OsUpdate, cur: UpdateCurrent): UpdateRecord {
+  return {
+    v: 1,
+    rolloutId: d.rolloutId,
+    releaseId: d.releaseId,
+    version: d.version,
+    compatible: d.compatible,
+    bundle: {
+      sha256: d.bundle?.sha256 ?? "",
+      sizeBytes: Number(d.bundle?.sizeBytes ?? 0n),
+      url: d.bundle?.url ?? "",
+    },
+    rebootPolicy: d.rebootPolicy === RebootPolicy.NOW ? "now" : "quiet",
+    phase: "downloading",
+    message: "",
+    fromSlot: cur.system.type === "Rauc" ? cur.system.status.booted : "",
+    fromVersion: cur.imageVersion,
+    targetSlot: "",
+    installAttempts: 0,
+    rebootAttempts: 0,
+    bootId: cur.bootId,
+    failures: 0,
+    updatedAt: cur.now.toISOString(),
+  };
+}
