@@ -269,6 +269,9 @@ function rebootWhenQuiet(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarg
 /** When the screen may reboot: now, or from `opensAt` on. */
 export type RebootWindow = { open: true } | { open: false; opensAt: Date };
 
+/** Display hours that stay on longer than this make an always-on screen (the night window applies). */
+const alwaysOnAfterMs = 7 * 24 * 3_600_000;
+
 /** 02:00–05:00 every day: the quiet window of an always-on screen. */
 const nightWindow: readonly DisplayHours[] = [
   create(DisplayHoursSchema, { window: { startMinute: 2 * 60, endMinute: 5 * 60 } }),
@@ -290,7 +293,10 @@ export function rebootWindow(
   if (displayHours.length > 0) {
     const display = evaluateDisplayHours(displayHours, timezone, now);
     if (!display.on) return { open: true };
-    if (display.nextChangeAt) return { open: false, opensAt: display.nextChangeAt };
+    // Hours that do not end within a week (the evaluation looks ahead a little further) make
+    // an always-on screen.
+    const ends = display.nextChangeAt;
+    if (ends && ends.getTime() - now.getTime() <= alwaysOnAfterMs) return { open: false, opensAt: ends };
   }
   const night = evaluateDisplayHours(nightWindow, timezone, now);
   if (night.on) return { open: true };
