@@ -175,7 +175,7 @@ export class UpdateManager {
       );
     }
     if (this.#record) {
-      this.#bytesDone = this.#record.phase === "downloading" ? await this.#partBytes(this.#record) : 0;
+      this.#bytesDone = await this.#partBytes(this.#record);
       this.#report(this.#record);
     }
   }
@@ -349,22 +349,28 @@ export class UpdateManager {
         }
         return "continue";
       },
-      install: async (_step) => {
-        const r = { ...this.#need(), installAttempts: this.#need().installAttempts + 1 };
+      install: async (_step, signal) => {
+        const current = this.#need();
+        const r = { ...current, installAttempts: current.installAttempts + 1, retryAt: undefined };
         // Counted before RAUC starts, so an install that takes the machine down cannot loop forever.
         await this.#save(r);
         d.logger.info({ version: r.version, attempt: r.installAttempts }, "rauc install");
         let lastPercent = -1;
-        const result = await d.rauc.install(this.#bundlePath(r), (percent, step) => {
+        const installing = d.rauc.install(this.#bundlePath(r), (percent, step) => {
           if (percent === lastPercent) return;
           lastPercent = percent;
           d.logger.debug({ percent, step }, "rauc install progress");
         });
+        // A stop does not wait for RAUC: its service finishes (or the next start installs again).
+        const result = await untilAborted(installing, signal);
         const status = await d.rauc.status().catch(() => undefined);
-        const next = { ...afterInstall(r, result, status, d.bootId), updatedAt: d.clock.now().toISOString() };
-        await this.#executors.save({ action: "save", record: next }, new AbortController().signal);
+        const next = {
+          ...afterInstall(r, result, status, d.bootId, d.clock.now()),
+          updatedAt: d.clock.now().toISOString(),
+        };
+        await this.#executors.save({ action: "save", record: next }, signal);
         // Installed or refused: the bundle is not needed any more either way (RAUC copied it).
-        await this.#removeBundle(r);
+        if (next.phase !== "installing") await this.#removeBundle(r);
         return "continue";
       },
       waitUntil: async (step) => {
@@ -555,6 +561,25 @@ export class UpdateManager {
     }
     if (removed) await fsyncDir(dir);
   }
+}
+
+/** Resolves with `work`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 async function exists(path: string): Promise<boolean> {

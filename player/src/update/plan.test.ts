@@ -31,16 +31,19 @@ function raucStatus(over: Partial<RaucStatus> = {}): RaucStatus {
   };
 }
 
-function osUpdate(over: MessageInitShape<typeof OsUpdateSchema> = {}): OsUpdate {
-  return create(OsUpdateSchema, {
+function osUpdate(over: Omit<MessageInitShape<typeof OsUpdateSchema>, "$typeName"> = {}): OsUpdate {
+  const defaults: MessageInitShape<typeof OsUpdateSchema> = {
     rolloutId: "ro-1",
     releaseId: "rel-1",
     version: "2026.12.2",
     compatible: "avtech-rpi",
     bundle: { sha256: sha, sizeBytes: 1_000n, url: "/v1/releases/rel-1/bundle" },
     rebootPolicy: RebootPolicy.QUIET,
-    ...over,
-  });
+  };
+  const update = create(OsUpdateSchema, defaults);
+  return "bundle" in over && over.bundle === undefined
+    ? create(OsUpdateSchema, { ...defaults, ...over, bundle: undefined })
+    : Object.assign(update, create(OsUpdateSchema, { ...defaults, ...over }));
 }
 
 function current(over: Partial<UpdateCurrent> = {}): UpdateCurrent {
@@ -237,6 +240,27 @@ describe("planUpdate: download and install", () => {
     });
   });
 
+  it("asks a busy RAUC again after 30 s without counting the attempt", () => {
+    const r = record({ phase: "installing", installAttempts: 2 });
+    const busy = afterInstall(r, { type: "Busy", message: "rauc busy: cannot run install" }, undefined, "boot-1", now);
+    expect(busy).toMatchObject({
+      phase: "installing",
+      installAttempts: 1,
+      message: "rauc busy: cannot run install",
+      retryAt: "2026-12-07T12:00:30.000Z",
+    });
+    const complete = { complete: true, partBytes: 0 };
+    expect(planUpdate(current({ record: busy, bundle: complete }), target(), ctx)).toEqual([
+      {
+        action: "waitUntil",
+        at: new Date("2026-12-07T12:00:30.000Z"),
+        reason: "RAUC is busy with another installation",
+      },
+    ]);
+    const later = current({ record: busy, bundle: complete, now: new Date("2026-12-07T12:00:30.000Z") });
+    expect(planUpdate(later, target(), ctx)).toEqual([{ action: "install" }]);
+  });
+
   it("fails UNSUPPORTED when RAUC disappears before the install", () => {
     const system = { type: "Unsupported", message: "rauc status failed (exit 1): no service" } as const;
     expect(saved(planUpdate(current({ record: record(), system }), target(), ctx))).toMatchObject({
@@ -247,20 +271,21 @@ describe("planUpdate: download and install", () => {
 
   it("reads the installed slot back from RAUC after the install, or maps RAUC's refusal", () => {
     const r = record({ phase: "installing", installAttempts: 1 });
-    expect(afterInstall(r, { type: "Installed" }, raucStatus({ primary: "B" }), "boot-1")).toMatchObject({
+    expect(afterInstall(r, { type: "Installed" }, raucStatus({ primary: "B" }), "boot-1", now)).toMatchObject({
       phase: "rebooting",
       targetSlot: "B",
       bootId: "boot-1",
       rebootAttempts: 0,
     });
     // A backend that does not report the primary: the other slot of the booted one's class.
-    expect(afterInstall(r, { type: "Installed" }, raucStatus({ primary: "" }), "boot-1").targetSlot).toBe("B");
+    expect(afterInstall(r, { type: "Installed" }, raucStatus({ primary: "" }), "boot-1", now).targetSlot).toBe("B");
     expect(
       afterInstall(
         r,
         { type: "Failed", reason: "SIGNATURE_INVALID", message: "signature verification failed: x" },
         undefined,
         "boot-1",
+        now,
       ),
     ).toMatchObject({ phase: "failed", reason: "SIGNATURE_INVALID", message: "signature verification failed: x" });
   });

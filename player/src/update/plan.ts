@@ -183,7 +183,10 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
       return [{ action: "download" }];
     }
     case "installing": {
-      if (!cur.bundle.complete) return [save({ ...r, phase: "downloading" }, cur)];
+      if (!cur.bundle.complete) return [save({ ...r, phase: "downloading", retryAt: undefined }, cur)];
+      if (r.retryAt !== undefined && cur.now < new Date(r.retryAt)) {
+        return [{ action: "waitUntil", at: new Date(r.retryAt), reason: "RAUC is busy with another installation" }];
+      }
       if (r.installAttempts >= ctx.maxInstallAttempts) {
         return [
           save(
@@ -329,13 +332,28 @@ export function finalFailure(r: UpdateRecord, reason: FailureReason, message: st
   return { ...r, phase: "failed", reason, message, retryAt: undefined };
 }
 
-/** The record after `rauc install` finished. */
+/** How long to wait before asking a busy RAUC again. */
+export const busyRetryMs = 30_000;
+
+/**
+ * The record after `rauc install` finished. A busy RAUC (another installation still running, e.g.
+ * one a restarted player had started) is asked again later, and that attempt does not count.
+ */
 export function afterInstall(
   r: UpdateRecord,
   result: InstallResult,
   status: RaucStatus | undefined,
   bootId: string,
+  now: Date,
 ): UpdateRecord {
+  if (result.type === "Busy") {
+    return {
+      ...r,
+      installAttempts: Math.max(0, r.installAttempts - 1),
+      message: result.message,
+      retryAt: new Date(now.getTime() + busyRetryMs).toISOString(),
+    };
+  }
   if (result.type === "Failed") return finalFailure(r, result.reason, result.message);
   return {
     ...r,
@@ -344,6 +362,7 @@ export function afterInstall(
     bootId,
     rebootAttempts: 0,
     message: "",
+    retryAt: undefined,
   };
 }
 

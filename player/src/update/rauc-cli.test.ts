@@ -164,4 +164,17 @@ describe("createRaucCli without a usable RAUC", () => {
       message: "signature verification failed: Verify error: unable to get local issuer certificate",
     });
   });
+
+  it("tells a busy RAUC (another installation running) from a refused bundle", async () => {
+    const script = join(dir, "rauc");
+    await writeFile(
+      script,
+      '#!/bin/sh\necho "D-Bus error while installing \\`$2\\`: GDBus.Error:org.gtk.GDBus.UnmappedGError.Quark._g_2dio_2derror_2dquark.Code1: rauc busy: cannot run install" >&2\nexit 1\n',
+    );
+    await chmod(script, 0o755);
+    expect(await createRaucCli({ command: script }).install("/b.raucb", () => undefined)).toEqual({
+      type: "Busy",
+      message: "rauc busy: cannot run install",
+    });
+  });
 });

@@ -58,6 +58,9 @@ export function createRaucCli(options: RaucCliOptions = {}): Rauc {
         },
       );
       if (run.code === 0) return { type: "Installed" };
+      // The service refuses a second installation while one runs ("rauc busy: cannot run install").
+      const busy = /rauc busy[^\n]*/i.exec(`${run.stdout}\n${run.stderr}`);
+      if (busy) return { type: "Busy", message: busy[0] };
       const message =
         lastError ||
         (run.spawnError ? `cannot run ${command}: ${run.spawnError}` : "") ||

@@ -33,8 +33,14 @@ export interface RaucStatus {
 /** Why `rauc install` failed, in the contract's words. */
 export type InstallFailureReason = "SIGNATURE_INVALID" | "INCOMPATIBLE" | "INSTALL_FAILED";
 
-/** Outcome of `rauc install`. */
-export type InstallResult = { type: "Installed" } | { type: "Failed"; reason: InstallFailureReason; message: string };
+/**
+ * Outcome of `rauc install`. Busy: RAUC is still running another installation (e.g. the one a
+ * restarted player had started), which says nothing about the bundle.
+ */
+export type InstallResult =
+  | { type: "Installed" }
+  | { type: "Failed"; reason: InstallFailureReason; message: string }
+  | { type: "Busy"; message: string };
 
 /** RAUC, through its command line (`rauc install`, `rauc status`, `rauc status mark-good`). */
 export interface Rauc {
