@@ -62,7 +62,8 @@ beforeAll(async () => {
   bundles.tampered = b("tampered");
   await copyFile(bundles.good, bundles.tampered);
   const bytes = await readFile(bundles.tampered);
-  bytes[Math.floor(bytes.length / 3)] ^= 0xff;
+  const at = Math.floor(bytes.length / 3);
+  bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
   await writeFile(bundles.tampered, bytes);
   bundles.garbage = b("garbage");
   await writeFile(bundles.garbage, Buffer.alloc(100_000, 0x5a));
