@@ -20,6 +20,7 @@ import {
   finalFailure,
   planUpdate,
   type SystemView,
+  sameUpdate,
   type UpdateCurrent,
   type UpdatePlanContext,
   type UpdateStep,
@@ -138,6 +139,8 @@ export class UpdateManager {
   #bytesDone = 0;
   #lastProgressAt = Number.NEGATIVE_INFINITY;
   #stopped = false;
+  /** Aborts the bundle download in flight when the desired state stops asking for it. */
+  #downloadAbort: AbortController | undefined;
 
   constructor(deps: UpdateManagerDeps) {
     this.#deps = deps;
@@ -182,6 +185,11 @@ export class UpdateManager {
 
   /** Takes the applied desired state (from the reconciler) and converges on its os_update. */
   setDesired(state: DesiredState | undefined): Promise<void> {
+    const r = this.#record;
+    if (r?.phase === "downloading" && !(state?.osUpdate && sameUpdate(r, state.osUpdate))) {
+      // A large bundle of a rollout that was aborted or replaced is not fetched to the end.
+      this.#downloadAbort?.abort(new Error("superseded"));
+    }
     this.#target = {
       osUpdate: state?.osUpdate,
       displayHours: state?.settings?.displayHours ?? [],
@@ -325,6 +333,8 @@ export class UpdateManager {
       download: async (_step, signal) => {
         const r = this.#need();
         const url = d.resolveUrl(r.bundle.url);
+        const superseded = new AbortController();
+        this.#downloadAbort = superseded;
         try {
           await downloadAsset(
             { sha256: r.bundle.sha256, sizeBytes: r.bundle.sizeBytes, url },
@@ -332,14 +342,17 @@ export class UpdateManager {
               http: d.http,
               path: this.#bundlePath(r),
               headers: d.headers?.(url) ?? {},
-              signal,
+              signal: AbortSignal.any([signal, superseded.signal]),
               onProgress: (bytes) => this.#progress(r, bytes),
             },
           );
           await fsyncDir(d.dir);
           this.#bytesDone = r.bundle.sizeBytes;
         } catch (error) {
-          if (isAbortError(error) || signal.aborted) throw error;
+          if (signal.aborted) throw error;
+          // Cut short for a newer desired state: planning again abandons or replaces it.
+          if (superseded.signal.aborted) return "continue";
+          if (isAbortError(error)) throw error;
           const failed = this.#downloadFailure(r, error);
           d.logger.warn(
             { err: messageOf(error), reason: failed.reason, retryAt: failed.retryAt },

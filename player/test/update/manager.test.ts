@@ -313,6 +313,23 @@ describe("OS update: failures", () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it("cuts a bundle download short when the rollout is aborted mid-download", async () => {
+    const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
+    server.chunkDelayMs = 400;
+    const m = manager(clock);
+    await m.open();
+    const run = m.setDesired(state());
+    await waitFor(() => reports.some((r) => r.phase === UpdatePhase.DOWNLOADING));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const started = Date.now();
+    await m.setDesired(create(DesiredStateSchema, { version: 6n }));
+    await run;
+    // 300 kB at 64 KiB per 400 ms would take ~1.9 s more; the abort ends it at once.
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await readdir(updateDir())).toEqual([]);
+    expect(rauc.installs).toHaveLength(0);
+  });
+
   it("drops a download the rollout no longer asks for, part file included", async () => {
     const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
     await store().save(await stagedRecord("downloading"));
