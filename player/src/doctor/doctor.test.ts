@@ -13,6 +13,7 @@ const noRauc: Rauc = {
   status: () => Promise.reject(new RaucUnavailable("cannot run rauc: spawn rauc ENOENT")),
   install: () => Promise.reject(new Error("not used")),
   markGood: () => Promise.reject(new Error("not used")),
+  markActive: () => Promise.reject(new Error("not used")),
 };
 
 let dir: string;

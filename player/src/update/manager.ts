@@ -386,6 +386,21 @@ export class UpdateManager {
         if (next.phase !== "installing") await this.#removeBundle(r);
         return "continue";
       },
+      activate: async (step) => {
+        const r = this.#need();
+        d.logger.warn(
+          { targetSlot: r.targetSlot, slot: step.slotName },
+          "restarted on the old slot before the update's reboot; making the new slot the next boot again",
+        );
+        await d.rauc.markActive(step.slotName);
+        await this.#save({
+          ...r,
+          bootId: d.bootId,
+          activations: r.activations + 1,
+          updatedAt: d.clock.now().toISOString(),
+        });
+        return "continue";
+      },
       waitUntil: async (step) => {
         d.logger.debug({ until: step.at.toISOString(), reason: step.reason }, "OS update waits");
         this.#arm(step.at);

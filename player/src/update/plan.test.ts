@@ -88,6 +88,7 @@ function record(over: Partial<UpdateRecord> = {}): UpdateRecord {
     targetSlot: "",
     installAttempts: 0,
     rebootAttempts: 0,
+    activations: 0,
     bootId: "boot-1",
     failures: 0,
     updatedAt: now.toISOString(),
@@ -323,39 +324,37 @@ describe("planUpdate: reboot, health gate, rollback", () => {
     });
   });
 
-  it("after a restart on the old slot: waits again while the new slot is still next to boot, else reports the rollback", () => {
-    const restarted = current({
+  it("back on the old slot after its own reboot into the new one: reports the rollback", () => {
+    const r = installed({ rebootAttempts: 1 });
+    for (const status of [raucStatus(), raucStatus({ primary: "B" })]) {
+      expect(
+        saved(planUpdate(current({ record: r, bootId: "boot-2", system: { type: "Rauc", status } }), target(), ctx)),
+      ).toMatchObject({
+        phase: "rolled-back",
+        reason: "NOT_HEALTHY",
+        message:
+          "the screen restarted on slot A after the reboot into slot B: the bootloader went back (the new slot did not start)",
+      });
+    }
+  });
+
+  it("a restart it did not ask for (power cut) before the reboot moment: waits again, re-activating the new slot if needed", () => {
+    // The bootloader still means to try B (U-Boot style): just wait for the reboot moment again.
+    const stillB = current({
       record: installed(),
       bootId: "boot-2",
       system: { type: "Rauc", status: raucStatus({ primary: "B" }) },
     });
-    expect(saved(planUpdate(restarted, target(), ctx))).toMatchObject({ phase: "rebooting", bootId: "boot-2" });
-
-    const wentBack = current({ record: installed(), bootId: "boot-2" });
-    expect(saved(planUpdate(wentBack, target(), ctx))).toMatchObject({
+    expect(saved(planUpdate(stillB, target(), ctx))).toMatchObject({ phase: "rebooting", bootId: "boot-2" });
+    // A one-shot trial flag (the Pi's tryboot) was lost with the power: make B the next boot again.
+    const lost = current({ record: installed(), bootId: "boot-2" });
+    expect(planUpdate(lost, target(), ctx)).toEqual([{ action: "activate", slotName: "rootfs.1" }]);
+    // After three of those it gives up.
+    const again = current({ record: installed({ activations: 3 }), bootId: "boot-2" });
+    expect(saved(planUpdate(again, target(), ctx))).toMatchObject({
       phase: "rolled-back",
-      reason: "NOT_HEALTHY",
-      message:
-        "the screen restarted on slot A without ever running slot B: the bootloader went back (the new slot did not boot)",
+      message: "the screen keeps restarting on slot A and slot B is not the next boot: giving up",
     });
-
-    const bad = raucStatus({ primary: "B" });
-    bad.slots[1] = { ...(bad.slots[1] as RaucStatus["slots"][number]), bootStatus: "bad" };
-    expect(
-      saved(
-        planUpdate(
-          current({ record: installed(), bootId: "boot-2", system: { type: "Rauc", status: bad } }),
-          target(),
-          ctx,
-        ),
-      ).phase,
-    ).toBe("rolled-back");
-    const tooMany = current({
-      record: installed({ rebootAttempts: 3 }),
-      bootId: "boot-2",
-      system: { type: "Rauc", status: raucStatus({ primary: "B" }) },
-    });
-    expect(saved(planUpdate(tooMany, target(), ctx)).phase).toBe("rolled-back");
   });
 
   it("runs the gate until its deadline on the new slot, then reboots so the bootloader can go back", () => {

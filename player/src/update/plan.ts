@@ -62,6 +62,8 @@ export type UpdateStep =
   | { action: "install" }
   /** Nothing to do until `at` (a quiet moment, a retry). */
   | { action: "waitUntil"; at: Date; reason: string }
+  /** Make the installed slot (RAUC slot `slotName`) the next boot again (`rauc status mark-active`). */
+  | { action: "activate"; slotName: string }
   /** Reboot at the next clip boundary: into the new slot, or away from a new slot that failed its gate. */
   | { action: "reboot"; why: "update" | "failedGate" }
   /** Wait until the new slot is healthy (then mark it good) or `deadline` passes. */
@@ -218,22 +220,35 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
         ];
       }
       if (r.bootId === cur.bootId) return rebootWhenQuiet(r, cur, target);
-      const slot = status.slots.find((s) => s.bootname === r.targetSlot);
-      const wentBack = status.primary !== "" && status.primary !== r.targetSlot;
-      if (wentBack || slot?.bootStatus === "bad" || r.rebootAttempts >= ctx.maxRebootAttempts) {
+      // The machine restarted on the old slot.
+      if (r.rebootAttempts > 0) {
         return [
           save(
             rolledBack(
               r,
-              `the screen restarted on slot ${status.booted} without ever running slot ${r.targetSlot}: the bootloader went back (the new slot did not boot)`,
+              `the screen restarted on slot ${status.booted} after the reboot into slot ${r.targetSlot}: the bootloader went back (the new slot did not start)`,
             ),
             cur,
           ),
         ];
       }
-      // Restarted before the new slot was tried (a power cut before the reboot, or a one-shot
-      // trial boot not taken yet): wait for the reboot moment again.
-      return [save({ ...r, bootId: cur.bootId }, cur)];
+      // A restart this player did not ask for (a power cut, someone else's reboot) came before the
+      // reboot moment. The new slot may not have been tried: a power cut clears a one-shot trial
+      // boot (the Pi's tryboot flag), so it is made the next boot again if RAUC no longer says so.
+      if (status.primary === r.targetSlot) return [save({ ...r, bootId: cur.bootId }, cur)];
+      const slot = status.slots.find((s) => s.bootname === r.targetSlot);
+      if (!slot || r.activations >= ctx.maxRebootAttempts) {
+        return [
+          save(
+            rolledBack(
+              r,
+              `the screen keeps restarting on slot ${status.booted} and slot ${r.targetSlot} is not the next boot: giving up`,
+            ),
+            cur,
+          ),
+        ];
+      }
+      return [{ action: "activate", slotName: slot.name }];
     }
     case "confirming": {
       if (status.booted !== r.targetSlot) {
@@ -416,6 +431,7 @@ function newRecord(d: OsUpdate, cur: UpdateCurrent): UpdateRecord {
     targetSlot: "",
     installAttempts: 0,
     rebootAttempts: 0,
+    activations: 0,
     bootId: cur.bootId,
     failures: 0,
     updatedAt: cur.now.toISOString(),

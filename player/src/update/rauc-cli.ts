@@ -21,13 +21,22 @@ export interface RaucCliOptions {
 /**
  * RAUC through its command line, which talks to the RAUC service over D-Bus:
  * `rauc status --detailed --output-format=json`, `rauc install <bundle>` (progress lines
- * "NN% step" on stdout, the reason on a "LastError: …" line) and `rauc status mark-good`.
+ * "NN% step" on stdout, the reason on a "LastError: …" line), `rauc status mark-good` and
+ * `rauc status mark-active <slot>`.
  * Checked against RAUC 1.8 (Debian bookworm): see test/update/rauc-real.test.ts.
  */
 export function createRaucCli(options: RaucCliOptions = {}): Rauc {
   const command = options.command ?? "rauc";
   const env = options.env ?? process.env;
   const statusTimeoutMs = options.statusTimeoutMs ?? 30_000;
+  const mark = async (args: string[]) => {
+    const run = await runLines(command, ["status", ...args], env, statusTimeoutMs);
+    if (run.code !== 0) {
+      throw new Error(
+        `rauc status ${args.join(" ")} failed (exit ${run.code}): ${run.spawnError ?? (firstLine(run.stderr) || firstLine(run.stdout))}`,
+      );
+    }
+  };
   return {
     async status() {
       const run = await runLines(command, ["status", "--detailed", "--output-format=json"], env, statusTimeoutMs);
@@ -69,12 +78,10 @@ export function createRaucCli(options: RaucCliOptions = {}): Rauc {
       return { type: "Failed", reason: classifyInstallError(message), message };
     },
     async markGood() {
-      const run = await runLines(command, ["status", "mark-good"], env, statusTimeoutMs);
-      if (run.code !== 0) {
-        throw new Error(
-          `rauc status mark-good failed (exit ${run.code}): ${run.spawnError ?? (firstLine(run.stderr) || firstLine(run.stdout))}`,
-        );
-      }
+      await mark(["mark-good"]);
+    },
+    async markActive(name) {
+      await mark(["mark-active", name]);
     },
   };
 }

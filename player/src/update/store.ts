@@ -62,6 +62,8 @@ const recordSchema = z.object({
   installAttempts: z.number().int().nonnegative().default(0),
   /** Reboots this player asked for while the update was in `rebooting` or `confirming`. */
   rebootAttempts: z.number().int().nonnegative().default(0),
+  /** Times the new slot was made the next boot again after a restart this player did not ask for. */
+  activations: z.number().int().nonnegative().default(0),
   /** Boot id when the record entered its phase or last asked for a reboot: a different one means the machine restarted. */
   bootId: z.string(),
   /** When the health gate started on the current boot (ISO time; `confirming` only). */

@@ -57,6 +57,11 @@ export interface Rauc {
   install(bundlePath: string, onProgress: (percent: number, step: string) => void): Promise<InstallResult>;
   /** Marks the booted slot good (the bootloader stops counting tries). Rejects when RAUC refuses. */
   markGood(): Promise<void>;
+  /**
+   * Makes slot `name` (RAUC's slot name, e.g. "rootfs.1") the one to boot next again, e.g. after a
+   * power cut cleared a one-shot trial boot (the Raspberry Pi's tryboot flag). Rejects when RAUC refuses.
+   */
+  markActive(name: string): Promise<void>;
 }
 
 /** RAUC cannot be used on this machine (a development machine, or RAUC is not set up). */

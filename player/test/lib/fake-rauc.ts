@@ -26,6 +26,8 @@ export class FakeRauc implements Rauc {
   readonly installs: { path: string; bytes: number }[] = [];
   markGoodCalls = 0;
   markGoodError: Error | undefined;
+  /** Slot names passed to markActive. */
+  readonly activated: string[] = [];
 
   constructor(booted = "A", primary = booted) {
     this.state = {
@@ -70,6 +72,13 @@ export class FakeRauc implements Rauc {
     this.markGoodCalls++;
     if (this.markGoodError) throw this.markGoodError;
     this.slot(this.state.booted).bootStatus = "good";
+  }
+
+  async markActive(name: string): Promise<void> {
+    this.activated.push(name);
+    const slot = this.state.slots.find((s) => s.name === name);
+    if (!slot) throw new Error(`rauc status mark-active failed: no slot ${name}`);
+    this.state.primary = slot.bootname;
   }
 
   /** What the machine looks like after a reboot into `booted` (the bootloader's choice). */

@@ -480,6 +480,19 @@ describe("OS update: power cut at every phase (state file written, module restar
     expect(reports.map((r) => r.phase)).not.toContain(UpdatePhase.ROLLED_BACK);
   });
 
+  it("power cut before the reboot cleared a one-shot trial boot: makes the new slot the next boot again, then reboots", async () => {
+    const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
+    await store().save(await stagedRecord("rebooting"));
+    rauc.rebootInto("A", "A");
+    const m = manager(clock, "boot-2");
+    await m.open();
+    await m.setDesired(state());
+    expect(rauc.activated).toEqual(["rootfs.1"]);
+    expect(rebooter.reboots).toBe(1);
+    expect(await record()).toMatchObject({ phase: "rebooting", activations: 1, rebootAttempts: 1, bootId: "boot-2" });
+    expect(reports.map((r) => r.phase)).not.toContain(UpdatePhase.ROLLED_BACK);
+  });
+
   it("after the reboot into the new slot: the health gate runs even before any desired state arrives", async () => {
     const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
     await store().save(await stagedRecord("rebooting"));
@@ -647,6 +660,7 @@ async function stagedRecord(phase: UpdateRecord["phase"]): Promise<UpdateRecord>
     targetSlot: phase === "rebooting" || phase === "confirming" ? "B" : "",
     installAttempts: phase === "downloading" ? 0 : 1,
     rebootAttempts: 0,
+    activations: 0,
     bootId: "boot-1",
     failures: 0,
     updatedAt: "2026-12-07T11:00:00.000Z",

@@ -129,6 +129,19 @@ describe("the RAUC CLI adapter against rauc 1.8", () => {
   });
 });
 
+describe("rauc status mark-active", () => {
+  it("makes a slot the next boot through the bootloader backend, and refuses an unknown slot", async () => {
+    await rauc.markActive("rootfs.1");
+    expect((await rauc.status()).primary).toBe("B");
+    await rauc.markActive("rootfs.0");
+    expect((await rauc.status()).primary).toBe("A");
+    expect(await readFile(join(system.dir, "boot", "calls.log"), "utf8")).toMatch(
+      /set-primary B\n(.*\n)*set-primary A\n/,
+    );
+    await expect(rauc.markActive("rootfs.9")).rejects.toThrow(/^rauc status mark-active rootfs.9 failed \(exit 1\)/);
+  });
+});
+
 describe("OS update end to end with the real RAUC", () => {
   const reports: UpdateReport[] = [];
   const rebooter = new FakeRebooter();
