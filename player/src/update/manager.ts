@@ -53,9 +53,10 @@ export interface UpdateManagerOptions {
   rebootRetryMs?: number;
   /** Longest sleep before planning again (a wall-clock step is noticed within it); default 60 000 ms. */
   maxSleepMs?: number;
-  /** See {@link UpdatePlanContext}; defaults 3 and 3. */
+  /** See {@link UpdatePlanContext}; defaults 3, 3 and 30 000 ms. */
   maxInstallAttempts?: number;
   maxRebootAttempts?: number;
+  busyRetryMs?: number;
   /** Uniform [0, 1) source for retry jitter; default Math.random. */
   random?: () => number;
 }
@@ -151,6 +152,7 @@ export class UpdateManager {
       rebootAfterFailedGate: o.rebootAfterFailedGate ?? true,
       maxInstallAttempts: o.maxInstallAttempts ?? 3,
       maxRebootAttempts: o.maxRebootAttempts ?? 3,
+      busyRetryMs: o.busyRetryMs ?? 30_000,
     };
     this.#runner = new ExclusiveRunner((signal) => this.#converge(signal));
     this.#executors = this.#buildExecutors();
@@ -378,7 +380,7 @@ export class UpdateManager {
         const result = await untilAborted(installing, signal);
         const status = await d.rauc.status().catch(() => undefined);
         const next = {
-          ...afterInstall(r, result, status, d.bootId, d.clock.now()),
+          ...afterInstall(r, result, status, d.bootId, d.clock.now(), this.#ctx.busyRetryMs),
           updatedAt: d.clock.now().toISOString(),
         };
         await this.#executors.save({ action: "save", record: next }, signal);

@@ -70,6 +70,7 @@ const ctx: UpdatePlanContext = {
   rebootAfterFailedGate: true,
   maxInstallAttempts: 3,
   maxRebootAttempts: 3,
+  busyRetryMs: 30_000,
 };
 
 function record(over: Partial<UpdateRecord> = {}): UpdateRecord {

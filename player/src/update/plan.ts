@@ -48,6 +48,8 @@ export interface UpdatePlanContext {
   maxInstallAttempts: number;
   /** Reboots asked for one update before the player stops asking (a bootloader that never goes back); 3. */
   maxRebootAttempts: number;
+  /** How long to wait before asking a busy RAUC again; 30 000 ms. */
+  busyRetryMs: number;
 }
 
 /** One step of the update; every step is safe to repeat after a crash. */
@@ -347,9 +349,6 @@ export function finalFailure(r: UpdateRecord, reason: FailureReason, message: st
   return { ...r, phase: "failed", reason, message, retryAt: undefined };
 }
 
-/** How long to wait before asking a busy RAUC again. */
-export const busyRetryMs = 30_000;
-
 /**
  * The record after `rauc install` finished. A busy RAUC (another installation still running, e.g.
  * one a restarted player had started) is asked again later, and that attempt does not count.
@@ -360,6 +359,7 @@ export function afterInstall(
   status: RaucStatus | undefined,
   bootId: string,
   now: Date,
+  busyRetryMs = 30_000,
 ): UpdateRecord {
   if (result.type === "Busy") {
     return {

@@ -73,6 +73,7 @@ export async function makeBundle(
   keys: SigningKeys,
   manifest: { compatible: string; version: string },
   seed: number,
+  size: { imageMiB: number; noiseBytes: number } = { imageMiB: 4, noiseBytes: 96 * 1024 },
 ): Promise<string> {
   const content = join(dir, `content-${seed}`);
   const tree = join(dir, `tree-${seed}`);
@@ -80,9 +81,9 @@ export async function makeBundle(
   await mkdir(tree, { recursive: true });
   await writeFile(join(tree, "avtech-release"), `${manifest.version}\n`);
   // Incompressible bytes: mksquashfs refuses a bundle payload of a single 4 KiB block.
-  await writeFile(join(tree, "noise"), bytesOf(96 * 1024, seed));
+  await writeFile(join(tree, "noise"), bytesOf(size.noiseBytes, seed));
   const image = join(content, "rootfs.ext4");
-  await exec("truncate", ["-s", "4M", image]);
+  await exec("truncate", ["-s", `${size.imageMiB}M`, image]);
   await exec("mkfs.ext4", ["-q", "-d", tree, image]);
   await writeFile(
     join(content, "manifest.raucm"),
@@ -116,7 +117,7 @@ export class RaucSystem {
     await mkdir(join(dir, "slots"), { recursive: true });
     await mkdir(join(dir, "mnt"), { recursive: true });
     await mkdir(join(dir, "boot"), { recursive: true });
-    for (const slot of ["a", "b"]) await exec("truncate", ["-s", "8M", join(dir, "slots", `rootfs-${slot}.img`)]);
+    for (const slot of ["a", "b"]) await exec("truncate", ["-s", "16M", join(dir, "slots", `rootfs-${slot}.img`)]);
     const backend = join(dir, "bootloader.sh");
     await writeFile(
       backend,
