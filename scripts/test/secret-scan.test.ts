@@ -30,8 +30,7 @@ function planted(): Record<string, string> {
   };
 }
 const clean: Record<string, string> = {
-  "clean-config.yaml":
-    "password: changeme\ntoken: ${AVTECH_TOKEN}\napi_key: <your key here>\nsha256: " + `${"ab".repeat(32)}\n`,
+  "clean-config.yaml": `password: changeme\ntoken: \${AVTECH_TOKEN}\napi_key: <your key here>\nsha256: ${"ab".repeat(32)}\n`,
   "clean-doc.md": `Keys start with ${begin("")} in PEM files; tokens look like avt_<43 characters>.\n`,
 };
 
