@@ -18,9 +18,9 @@ import { randomUUID } from "node:crypto";
 import { Role } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
 import { UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
-import { CommandKind } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
+import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
-import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
+import { ConnectionState, FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PlaylistSchema, RuleSchema, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import {
   type DescField,
@@ -329,7 +329,11 @@ describe("on a real control plane with two tenants", () => {
     );
     stream.hangUp();
     await stream.ended;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The hang-up is written (stream_open) before the picture of A's rows is taken.
+    await eventually(
+      async () => (await fleetA.getScreen({ id: a.screen })).screen?.connection === ConnectionState.OFFLINE,
+      10_000,
+    );
     before = await rowsOf(a);
   }, 120_000);
 
@@ -475,7 +479,10 @@ describe("on a real control plane with two tenants", () => {
       sent.push(`Connect ${id.path}`);
     }
     // The stream handles messages in order: once B's own result lands, every message above was handled.
-    stream.send({ case: "commandResult", value: { commandId: b.command, status: 3, message: "sentinel" } });
+    stream.send({
+      case: "commandResult",
+      value: { commandId: b.command, status: CommandStatus.SUCCEEDED, message: "sentinel" },
+    });
     const fleetB = app.client(FleetService, b.token);
     await eventually(async () => {
       const { commands } = await fleetB.listCommands({ screenId: b.screen });
