@@ -391,16 +391,14 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       const kind = req.target?.kind;
       const group = kind?.case === "groupId" ? state.groups.find((g) => g.id === kind.value) : undefined;
       if (kind?.case !== "wholeTenant" && !group) {
-        throw new ConnectError(
-          kind?.case === "groupId"
-            ? `target group ${kind.value} does not exist`
-            : "target is required: screen_id, group_id, tag or whole_tenant",
-          Code.InvalidArgument,
-        );
+        // As the real server: an id not in the tenant is NOT_FOUND, a missing target INVALID_ARGUMENT.
+        throw kind?.case === "groupId"
+          ? new ConnectError(`target group ${kind.value} does not exist`, Code.NotFound)
+          : new ConnectError("target is required: screen_id, group_id, tag or whole_tenant", Code.InvalidArgument);
       }
       const playlist = state.playlists.find((p) => p.id === req.playlistId);
       if (req.playlistId && !playlist) {
-        throw new ConnectError(`playlist ${req.playlistId} does not exist`, Code.InvalidArgument);
+        throw new ConnectError(`playlist ${req.playlistId} does not exist`, Code.NotFound);
       }
       const others = state.defaults.filter((d) =>
         group ? d.target?.kind.value !== group.id : d.target?.kind.case !== "wholeTenant",

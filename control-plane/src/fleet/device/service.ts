@@ -372,7 +372,9 @@ async function handleMessage(
     }
     case "screenshotChunk": {
       const png = screenshots.add(message.value);
-      if (png) {
+      // Only a command sent to this screen gets its picture: the screenshots table is keyed by command
+      // id alone, so without this check a screen could overwrite another screen's (another tenant's) one.
+      if (png && (await deps.stores.commands.update(screenId, message.value.commandId, {}))) {
         await deps.stores.screenshots.save(message.value.commandId, png, now);
         await deps.stores.commands.update(screenId, message.value.commandId, { hasScreenshot: true });
       }

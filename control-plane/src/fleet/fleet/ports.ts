@@ -297,7 +297,7 @@ export interface CommandStore {
   insert(commands: readonly CommandRecord[]): Promise<void>;
   /** QUEUED commands of the screen, oldest first (expired ones included: the caller expires them). */
   queued(screenId: string): Promise<CommandRecord[]>;
-  /** Sets status and result fields; false when the screen has no such command. */
+  /** Sets status and result fields; false when the screen has no such command (an empty patch only checks that). */
   update(
     screenId: string,
     id: string,
