@@ -28,7 +28,7 @@ import {
   type UpdateTarget,
 } from "./plan.ts";
 import type { UpdatePhaseName, UpdateRecord, UpdateStore } from "./store.ts";
-import type { ClipBoundaries, HealthProbe, Rauc, Rebooter } from "./types.ts";
+import { type ClipBoundaries, type HealthProbe, type Rauc, RaucUnavailable, type Rebooter } from "./types.ts";
 
 /** Where update reports go (the link keeps the last one and re-sends it after every Welcome). */
 export interface UpdateReporter {
@@ -133,7 +133,7 @@ export class UpdateManager {
   readonly #executors: Executors;
   readonly #ctx: UpdatePlanContext;
   #record: UpdateRecord | undefined;
-  #system: SystemView = { type: "Unsupported", message: "not checked yet" };
+  #system: SystemView = { type: "Unsupported", message: "not checked yet", lasting: false };
   #imageVersion = "";
   #target: UpdateTarget | undefined;
   #timer: TimerHandle | undefined;
@@ -297,7 +297,11 @@ export class UpdateManager {
       const booted = status.slots.find((s) => s.bootname === status.booted);
       this.#imageVersion = booted?.bundleVersion || fallback;
     } catch (error) {
-      this.#system = { type: "Unsupported", message: messageOf(error) };
+      this.#system = {
+        type: "Unsupported",
+        message: messageOf(error),
+        lasting: error instanceof RaucUnavailable && error.missing,
+      };
       this.#imageVersion = fallback;
     }
   }

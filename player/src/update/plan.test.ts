@@ -142,11 +142,38 @@ describe("planUpdate: starting", () => {
   });
 
   it("fails UNSUPPORTED once without RAUC, and does not report it again for the same rollout", () => {
-    const system = { type: "Unsupported", message: "cannot run rauc: spawn rauc ENOENT" } as const;
+    const system = { type: "Unsupported", message: "cannot run rauc: spawn rauc ENOENT", lasting: true } as const;
     const r = saved(planUpdate(current({ system, imageVersion: "" }), target(), ctx));
     expect(r).toMatchObject({ phase: "failed", reason: "UNSUPPORTED", message: "cannot run rauc: spawn rauc ENOENT" });
     expect(r.retryAt).toBeUndefined();
     expect(planUpdate(current({ system, record: r, imageVersion: "" }), target(), ctx)).toEqual([]);
+  });
+
+  it("asks again later when RAUC is there but does not answer (its service not up yet), and starts once it does", () => {
+    const system = { type: "Unsupported", message: "rauc status failed (exit 1): no service", lasting: false } as const;
+    const first = saved(planUpdate(current({ system }), target(), ctx));
+    expect(first).toMatchObject({
+      phase: "failed",
+      reason: "UNSUPPORTED",
+      failures: 1,
+      retryAt: "2026-12-07T12:00:30.000Z",
+    });
+    expect(planUpdate(current({ system, record: first }), target(), ctx)).toEqual([
+      { action: "waitUntil", at: new Date("2026-12-07T12:00:30.000Z"), reason: "retry of UNSUPPORTED" },
+    ]);
+    const due = new Date("2026-12-07T12:00:30.000Z");
+    const still = saved(planUpdate(current({ system, record: first, now: due }), target(), ctx));
+    expect(still).toMatchObject({
+      phase: "failed",
+      reason: "UNSUPPORTED",
+      failures: 2,
+      retryAt: "2026-12-07T12:01:30.000Z",
+    });
+    const answering = saved(
+      planUpdate(current({ record: still, now: new Date("2026-12-07T12:01:30.000Z") }), target(), ctx),
+    );
+    expect(answering).toMatchObject({ phase: "downloading", failures: 0, fromSlot: "A" });
+    expect(answering.reason).toBeUndefined();
   });
 
   it("refuses a bundle for another system before downloading it", () => {
@@ -264,7 +291,7 @@ describe("planUpdate: download and install", () => {
   });
 
   it("fails UNSUPPORTED when RAUC disappears before the install", () => {
-    const system = { type: "Unsupported", message: "rauc status failed (exit 1): no service" } as const;
+    const system = { type: "Unsupported", message: "rauc status failed (exit 1): no service", lasting: false } as const;
     expect(saved(planUpdate(current({ record: record(), system }), target(), ctx))).toMatchObject({
       phase: "failed",
       reason: "UNSUPPORTED",
@@ -435,7 +462,7 @@ describe("planUpdate: reboot, health gate, rollback", () => {
   });
 
   it("waits while RAUC does not answer on the new slot, and reboots once the gate's time is up", () => {
-    const system = { type: "Unsupported", message: "rauc status failed" } as const;
+    const system = { type: "Unsupported", message: "rauc status failed", lasting: false } as const;
     const confirming = record({
       phase: "confirming",
       targetSlot: "B",

@@ -7,7 +7,14 @@ import type { FailureReason, UpdateRecord } from "./store.ts";
 import type { InstallResult, RaucStatus } from "./types.ts";
 
 /** What RAUC says about the system, or why it cannot be used. */
-export type SystemView = { type: "Rauc"; status: RaucStatus } | { type: "Unsupported"; message: string };
+/**
+ * What RAUC says about the system, or why it cannot be used (`lasting`: no RAUC at all, as on a
+ * development machine; otherwise RAUC is there and may answer later, e.g. its service starts
+ * after the player).
+ */
+export type SystemView =
+  | { type: "Rauc"; status: RaucStatus }
+  | { type: "Unsupported"; message: string; lasting: boolean };
 
 /** Everything the planner looks at; plain data, so {@link planUpdate} stays pure. */
 export interface UpdateCurrent {
@@ -100,19 +107,19 @@ export function planUpdate(cur: UpdateCurrent, target: UpdateTarget, ctx: Update
 
   if (!d) return [];
   if (r && sameUpdate(r, d)) {
-    if (r.phase === "failed" && r.retryAt !== undefined) {
-      const retryAt = new Date(r.retryAt);
-      if (cur.now < retryAt) return [{ action: "waitUntil", at: retryAt, reason: `retry of ${r.reason}` }];
+    if (r.phase !== "failed" || r.retryAt === undefined) return [];
+    const retryAt = new Date(r.retryAt);
+    if (cur.now < retryAt) return [{ action: "waitUntil", at: retryAt, reason: `retry of ${r.reason}` }];
+    if (r.reason !== "UNSUPPORTED") {
       return [save({ ...r, phase: "downloading", reason: undefined, message: "", retryAt: undefined }, cur)];
     }
-    return [];
+    if (cur.system.type === "Unsupported") return [save(unsupported(r, cur.system, cur), cur)];
+    // RAUC answers now: start over as if the update had just arrived.
   }
   if (d.version === cur.imageVersion) return [];
 
   const fresh = newRecord(d, cur);
-  if (cur.system.type === "Unsupported") {
-    return [save({ ...fresh, phase: "failed", reason: "UNSUPPORTED", message: cur.system.message }, cur)];
-  }
+  if (cur.system.type === "Unsupported") return [save(unsupported(fresh, cur.system, cur), cur)];
   const bundle = d.bundle;
   if (!bundle || !isSha256Hex(bundle.sha256) || bundle.url === "" || bundle.sizeBytes === 0n) {
     return [
@@ -144,6 +151,27 @@ export function planUpdate(cur: UpdateCurrent, target: UpdateTarget, ctx: Update
   return [save(fresh, cur)];
 }
 
+/**
+ * The record of an update RAUC cannot take: final without RAUC at all (reported once), else
+ * asked again after a backoff like a download (RAUC's service may simply not be up yet).
+ */
+function unsupported(
+  r: UpdateRecord,
+  system: Extract<SystemView, { type: "Unsupported" }>,
+  cur: UpdateCurrent,
+): UpdateRecord {
+  if (system.lasting) return finalFailure(r, "UNSUPPORTED", system.message);
+  const cap = Math.min(downloadRetry.maxMs, downloadRetry.initialMs * 2 ** r.failures);
+  return {
+    ...r,
+    phase: "failed",
+    reason: "UNSUPPORTED",
+    message: system.message,
+    failures: r.failures + 1,
+    retryAt: new Date(cur.now.getTime() + Math.floor(cur.jitter * cap)).toISOString(),
+  };
+}
+
 function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, ctx: UpdatePlanContext): UpdateStep[] {
   const d = target.osUpdate;
   const installed = r.phase === "rebooting" || r.phase === "confirming";
@@ -158,7 +186,7 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
     ];
   }
   if (cur.system.type === "Unsupported") {
-    if (!installed) return [save({ ...r, phase: "failed", reason: "UNSUPPORTED", message: cur.system.message }, cur)];
+    if (!installed) return [save(unsupported(r, cur.system, cur), cur)];
     // RAUC stopped answering mid-update: nothing can be confirmed, so the gate cannot pass on this boot.
     if (r.phase === "confirming" && r.bootId === cur.bootId && cur.now >= gateDeadline(r, ctx)) {
       return failedGate(r, ctx);

@@ -110,7 +110,7 @@ describe("createRaucCli without a usable RAUC", () => {
 
   it("reports a missing binary as RaucUnavailable and as a failed install, not a crash", async () => {
     const rauc = createRaucCli({ command: join(dir, "no-such-rauc") });
-    await expect(rauc.status()).rejects.toBeInstanceOf(RaucUnavailable);
+    await expect(rauc.status()).rejects.toMatchObject({ name: "RaucUnavailable", missing: true });
     await expect(rauc.status()).rejects.toThrow(/cannot run .*no-such-rauc: spawn .* ENOENT/);
     const result = await rauc.install("/x.raucb", () => undefined);
     expect(result).toMatchObject({
@@ -128,11 +128,15 @@ describe("createRaucCli without a usable RAUC", () => {
       "#!/bin/sh\necho 'rauc status: error creating proxy: Could not connect: No such file or directory' >&2\nexit 1\n",
     );
     await chmod(script, 0o755);
-    await expect(createRaucCli({ command: script }).status()).rejects.toThrow(
-      new RaucUnavailable(
+    const error = await createRaucCli({ command: script })
+      .status()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RaucUnavailable);
+    expect(error).toMatchObject({
+      missing: false,
+      message:
         "rauc status failed (exit 1): rauc status: error creating proxy: Could not connect: No such file or directory",
-      ),
-    );
+    });
   });
 
   it("streams install progress line by line and takes the reason from the LastError line", async () => {

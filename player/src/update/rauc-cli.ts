@@ -40,7 +40,9 @@ export function createRaucCli(options: RaucCliOptions = {}): Rauc {
   return {
     async status() {
       const run = await runLines(command, ["status", "--detailed", "--output-format=json"], env, statusTimeoutMs);
-      if (run.spawnError) throw new RaucUnavailable(`cannot run ${command}: ${run.spawnError}`);
+      if (run.spawnError) {
+        throw new RaucUnavailable(`cannot run ${command}: ${run.spawnError}`, { missing: run.notFound });
+      }
       if (run.code !== 0) {
         throw new RaucUnavailable(
           `rauc status failed (exit ${run.code}): ${firstLine(run.stderr) || firstLine(run.stdout) || "no output"}`,
@@ -147,6 +149,8 @@ interface LinesResult {
   stdout: string;
   stderr: string;
   spawnError: string | undefined;
+  /** The command does not exist (ENOENT). */
+  notFound: boolean;
 }
 
 /** Runs a command without a shell, handing each stdout line to `onLine`; never rejects. */
@@ -162,6 +166,7 @@ function runLines(
     let stdout = "";
     let stderr = "";
     let spawnError: string | undefined;
+    let notFound = false;
     const timer = setTimeout(() => {
       spawnError = `no answer within ${timeoutMs} ms`;
       child.kill("SIGTERM");
@@ -175,12 +180,13 @@ function runLines(
     child.stderr.on("data", (chunk: string) => {
       stderr += chunk;
     });
-    child.on("error", (error) => {
+    child.on("error", (error: NodeJS.ErrnoException) => {
       spawnError = error.message;
+      notFound = error.code === "ENOENT";
     });
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr, spawnError });
+      resolve({ code: code ?? -1, stdout, stderr, spawnError, notFound });
     });
   });
 }

@@ -64,9 +64,19 @@ export interface Rauc {
   markActive(name: string): Promise<void>;
 }
 
-/** RAUC cannot be used on this machine (a development machine, or RAUC is not set up). */
+/**
+ * RAUC cannot be used on this machine. `missing`: there is no `rauc` at all (a development
+ * machine), which will not change; otherwise RAUC is there but does not answer (its service not
+ * started yet, no system.conf), which may.
+ */
 export class RaucUnavailable extends Error {
   override name = "RaucUnavailable";
+  readonly missing: boolean;
+
+  constructor(message: string, options: { missing?: boolean } = {}) {
+    super(message);
+    this.missing = options.missing ?? false;
+  }
 }
 
 /** Restarts the machine. */

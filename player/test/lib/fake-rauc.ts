@@ -15,8 +15,10 @@ import {
  */
 export class FakeRauc implements Rauc {
   state: RaucStatus;
-  /** When set, every call fails as on a machine without RAUC. */
+  /** When set, every call fails: RAUC does not answer (its service is down). */
   unavailable: string | undefined;
+  /** With `unavailable`: there is no rauc at all (a development machine). */
+  missing = false;
   /** What the next installs answer; default Installed. */
   installResult: InstallResult = { type: "Installed" };
   /** Version written into the target slot by a successful install. */
@@ -48,7 +50,7 @@ export class FakeRauc implements Rauc {
   }
 
   async status(): Promise<RaucStatus> {
-    if (this.unavailable !== undefined) throw new RaucUnavailable(this.unavailable);
+    if (this.unavailable !== undefined) throw new RaucUnavailable(this.unavailable, { missing: this.missing });
     return structuredClone(this.state);
   }
 

@@ -298,11 +298,13 @@ describe("OS update: failures", () => {
   it("reports UNSUPPORTED once on a machine without RAUC and keeps going", async () => {
     const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
     rauc.unavailable = "cannot run rauc: spawn rauc ENOENT";
+    rauc.missing = true;
     const m = manager(clock);
     await m.open();
     expect(m.facts()).toEqual({ imageVersion: "2026.12.1", bootedSlot: "" });
     expect(m.status().system).toBe("unsupported: cannot run rauc: spawn rauc ENOENT");
     await m.setDesired(state());
+    await clock.advance(24 * 3_600_000);
     await m.setDesired(state());
     expect(reports).toHaveLength(1);
     expect(reports[0]).toMatchObject({
@@ -328,6 +330,20 @@ describe("OS update: failures", () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await readdir(updateDir())).toEqual([]);
     expect(rauc.installs).toHaveLength(0);
+  });
+
+  it("RAUC's service not up yet at start: reports UNSUPPORTED, asks again after the backoff and installs once it answers", async () => {
+    const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
+    rauc.unavailable = "rauc status failed (exit 1): rauc status: error creating proxy: Could not connect";
+    const m = manager(clock);
+    await m.open();
+    await m.setDesired(state());
+    expect(reports.at(-1)).toMatchObject({ phase: UpdatePhase.FAILED, reason: UpdateFailureReason.UNSUPPORTED });
+    expect((await record()).retryAt).toBe("2026-12-07T12:00:30.000Z");
+    rauc.unavailable = undefined;
+    await clock.advance(30_000);
+    await waitFor(() => rebooter.reboots === 1);
+    expect(phases()).toEqual(["FAILED", "DOWNLOADING", "INSTALLING", "REBOOTING", "REBOOTING"]);
   });
 
   it("drops a download the rollout no longer asks for, part file included", async () => {
