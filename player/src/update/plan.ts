@@ -97,7 +97,8 @@ const activePhases = new Set(["downloading", "installing", "rebooting", "confirm
  *    RAUC has already made the new slot the next to boot, so any reboot goes there;
  *  - a final outcome (healthy, failed, rolled back) is kept for its rollout and version and never
  *    retried for them; the rollout retries by sending a new rollout_id (or another version).
- *    Only download-side failures (network, no space) are retried, after a backoff;
+ *    Only download-side failures (network, no space) and a RAUC that does not answer yet are
+ *    retried, after a backoff;
  *  - an os_update naming the running version does nothing.
  */
 export function planUpdate(cur: UpdateCurrent, target: UpdateTarget, ctx: UpdatePlanContext): UpdateStep[] {
