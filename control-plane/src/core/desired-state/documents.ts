@@ -77,9 +77,7 @@ export class DocumentFactory {
     });
     const settingsField = toBinary(DesiredStateSchema, create(DesiredStateSchema, { settings }));
     const idField = toBinary(DesiredStateSchema, create(DesiredStateSchema, { screenId: screen.id }));
-    const tail = osUpdate
-      ? toBinary(DesiredStateSchema, create(DesiredStateSchema, { osUpdate }))
-      : new Uint8Array();
+    const tail = osUpdate ? toBinary(DesiredStateSchema, create(DesiredStateSchema, { osUpdate })) : new Uint8Array();
     const contentHash = createHash("sha256")
       .update(idField)
       .update(settingsField)

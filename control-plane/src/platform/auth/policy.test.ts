@@ -29,6 +29,38 @@ describe("policyFor", () => {
     expect(policyFor("avtech.auth.v1.AuditService", "ListAuditEvents").minRole).toBe("admin");
   });
 
+  it("lets viewers read OS releases and rollouts and keeps every change of them to admins", () => {
+    for (const method of [
+      "ListReleases",
+      "GetRelease",
+      "GetRollout",
+      "ListRollouts",
+      "ListRolloutScreens",
+      "ListScreenUpdates",
+    ]) {
+      expect(policyFor("avtech.update.v1.UpdateService", method)).toEqual({
+        public: false,
+        minRole: "viewer",
+        mutating: false,
+      });
+    }
+    for (const method of [
+      "UploadRelease",
+      "DeleteRelease",
+      "CreateRollout",
+      "PauseRollout",
+      "ResumeRollout",
+      "AbortRollout",
+    ]) {
+      expect(policyFor("avtech.update.v1.UpdateService", method)).toEqual({
+        public: false,
+        minRole: "admin",
+        mutating: true,
+      });
+    }
+    expect(methodPolicy(httpRoutes.uploadRelease)).toEqual({ public: false, minRole: "admin", mutating: true });
+  });
+
   it("declares each plain HTTP route as the RPC it is another door to, with exactly that RPC's rule", () => {
     const named = (route: keyof typeof httpRoutes) =>
       procedureName(httpRoutes[route].parent.typeName, httpRoutes[route].name);

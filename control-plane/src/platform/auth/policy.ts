@@ -1,4 +1,5 @@
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { RoleName } from "../db/entities.ts";
 
@@ -20,12 +21,16 @@ const publicMethods = new Set([
 ]);
 const publicServicePrefixes = ["grpc.health.v1.", "grpc.reflection."];
 const adminServices = new Set(["avtech.auth.v1.UserService", "avtech.auth.v1.AuditService"]);
+/** Services whose reads need a viewer but whose every change needs an admin (OS releases and rollouts). */
+const adminWriteServices = new Set(["avtech.update.v1.UpdateService"]);
 const readPrefixes = ["Get", "List", "Watch", "WhoAmI", "Preview"];
 
 /**
  * The access rule of a procedure, derived from its name so a new RPC gets a safe default:
  * reads (Get*, List*, Watch*, Preview*, WhoAmI) need a viewer, everything else is a mutation
- * that needs an editor and is audited; user management and the audit log need an admin.
+ * that needs an editor and is audited; user management and the audit log need an admin, and so
+ * do the changes of OS updates (a bad release can take a fleet down), whose reads need a viewer.
+ * Tenancy is every handler's: it looks ids up only in the caller's tenant (NOT_FOUND otherwise).
  */
 export function policyFor(serviceTypeName: string, methodName: string): MethodPolicy {
   const procedure = procedureName(serviceTypeName, methodName);
@@ -33,11 +38,12 @@ export function policyFor(serviceTypeName: string, methodName: string): MethodPo
     return { public: true, minRole: "viewer", mutating: false };
   }
   const read = readPrefixes.some((prefix) => methodName.startsWith(prefix));
-  const minRole: RoleName = adminServices.has(serviceTypeName)
-    ? "admin"
-    : read || procedure === "avtech.auth.v1.AuthService/Logout"
-      ? "viewer"
-      : "editor";
+  const minRole: RoleName =
+    adminServices.has(serviceTypeName) || (adminWriteServices.has(serviceTypeName) && !read)
+      ? "admin"
+      : read || procedure === "avtech.auth.v1.AuthService/Logout"
+        ? "viewer"
+        : "editor";
   return { public: false, minRole, mutating: !read };
 }
 
@@ -65,4 +71,6 @@ export const httpRoutes = {
   videoFile: ContentService.method.getVideo,
   /** GET/HEAD /v1/videos/<id>/thumbnail.jpg: the thumbnail of the video GetVideo describes. */
   videoThumbnail: ContentService.method.getVideo,
+  /** POST /v1/releases: UploadRelease with the bundle as the raw request body. */
+  uploadRelease: UpdateService.method.uploadRelease,
 } as const satisfies Record<string, DescMethod>;

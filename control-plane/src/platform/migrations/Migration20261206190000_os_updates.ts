@@ -34,7 +34,9 @@ export class Migration20261206190000_os_updates extends Migration {
       `create index "update_rollouts_tenant_created_index" on "update_rollouts" ("tenant_id", "created_at", "id");`,
     );
     this.addSql(`create index "update_rollouts_release_index" on "update_rollouts" ("release_id");`);
-    this.addSql(`create index "update_rollouts_unfinished_index" on "update_rollouts" ("state") where "state" in (1, 2);`);
+    this.addSql(
+      `create index "update_rollouts_unfinished_index" on "update_rollouts" ("state") where "state" in (1, 2);`,
+    );
 
     this.addSql(
       `create table "update_rollout_waves" ("rollout_id" uuid not null references "update_rollouts" ("id") on delete cascade, "wave" int not null, "percent" smallint not null, "screen_count" int not null, "failures_accepted" int not null default 0, "started_at" timestamptz(3) null, "finished_at" timestamptz(3) null, primary key ("rollout_id", "wave"));`,
