@@ -67,6 +67,8 @@ export async function startUpdateApp(overrides: ConfigInput = {}): Promise<Updat
       logger: createLogger(config),
       clock: systemClock,
       heartbeatFlushMs: 200,
+      // Tests enroll dozens of screens from one address at once.
+      registrationRateLimits: { perIp: { burst: 1000, perSecond: 100 }, global: { burst: 1000, perSecond: 100 } },
     });
     addresses = await plane.server.listen();
     sessions = new Http2SessionManager(addresses.http2Url);
