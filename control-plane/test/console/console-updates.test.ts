@@ -104,7 +104,7 @@ describe("the console's OS updates page on the real control plane", () => {
     await page.getByRole("button", { name: "Resume" }).click();
     await page.getByText("Running", { exact: true }).waitFor(slow);
     await page.getByRole("button", { name: "Healthy" }).click();
-    await expect(page.getByRole("row").filter({ hasText: "Healthy" }).count()).resolves.toBe(2);
+    await expect.poll(() => page.getByRole("row").filter({ hasText: "Healthy" }).count(), slow).toBe(2);
     await page.getByRole("button", { name: "Abort" }).click();
     await page.getByText("Aborted", { exact: true }).waitFor(slow);
     await page.getByText("Wave 2 · 100 % · 1 screen · stopped").waitFor(slow);
@@ -116,7 +116,7 @@ describe("the console's OS updates page on the real control plane", () => {
     await page.getByRole("heading", { name: "OS updates" }).waitFor(slow);
     await page.getByText("2026.12.1 (slot B)").waitFor(slow);
     const history = page.locator(".card", { has: page.getByRole("heading", { name: "OS updates" }) });
-    await expect(history.getByRole("row").count()).resolves.toBe(1 + 5);
+    await expect.poll(() => history.getByRole("row").count(), slow).toBe(1 + 5);
     await history.getByRole("cell", { name: "Healthy" }).waitFor(slow);
     expect(pageErrors).toEqual([]);
   }, 120_000);

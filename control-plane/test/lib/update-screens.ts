@@ -14,7 +14,7 @@ import {
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
+import { ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { eventually } from "./fleet-device.ts";
 import type { TestTenant } from "./test-app.ts";
@@ -40,6 +40,8 @@ export class SimulatedUpdateScreen {
   #ended: Promise<void> | undefined;
   #sessions: Http2SessionManager | undefined;
   #sentinel = 0;
+  /** The error the last stream ended with (undefined while open, or after a clean end). */
+  streamError: ConnectError | undefined;
 
   constructor(app: UpdateApp, credentials: { id: string; name: string; token: string }, image: string) {
     this.#app = app;
@@ -86,6 +88,7 @@ export class SimulatedUpdateScreen {
     const welcome = new Promise<void>((resolve) => {
       welcomed = resolve;
     });
+    this.streamError = undefined;
     this.#ended = (async () => {
       try {
         for await (const response of client.connect(outbox, {
@@ -109,8 +112,9 @@ export class SimulatedUpdateScreen {
             );
           }
         }
-      } catch {
-        // Hung up by the test or by a stopping control plane.
+      } catch (error) {
+        // Hung up by the test, by a stopping control plane, or refused by the server.
+        if (!abort.signal.aborted) this.streamError = ConnectError.from(error);
       }
     })();
     await Promise.race([

@@ -474,6 +474,18 @@ describe("OS update rollouts on the real control plane with simulated screens", 
     }
   });
 
+  it("ends a stream whose update report names no phase, with INVALID_ARGUMENT saying so", async () => {
+    const { screens } = await screensOf("malformed", 1);
+    const [screen] = screens as [SimulatedUpdateScreen];
+    screen.report({ rolloutId: "6d1c5a7e-2f0b-4c1e-9a55-3f3b8c1d2e4f", version: "1", phase: UpdatePhase.UNSPECIFIED });
+    await eventually(() => screen.streamError !== undefined);
+    expect(screen.streamError).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "update_report.phase must be an UpdatePhase other than UNSPECIFIED, got 0",
+    });
+    await screen.connect();
+  });
+
   it("serves a bundle to the screens of its rollout only, with Range", async () => {
     const stored = await release("2026.12.10");
     const { screens } = await screensOf("bundle", 2);
