@@ -474,6 +474,23 @@ describe("OS update rollouts on the real control plane with simulated screens", 
     }
   });
 
+  it("is not held up by a screen deleted during the rollout", async () => {
+    const stored = await release("2026.12.11");
+    const { groupId, screens } = await screensOf("deleted", 2);
+    const [kept, deleted] = screens as [SimulatedUpdateScreen, SimulatedUpdateScreen];
+    const { rollout } = await updates().createRollout({
+      releaseId: stored.id,
+      targets: [{ kind: { case: "groupId", value: groupId } }],
+      wavePercents: [100],
+    });
+    const rolloutId = rollout?.id ?? "";
+    await eventually(() => offered(screens, "2026.12.11").length === 2);
+    await app.client(FleetService, tenant.tokens.admin).deleteScreen({ id: deleted.id });
+    await kept.install("healthy");
+    await eventually(async () => (await rolloutOf(rolloutId)).state === RolloutState.COMPLETED);
+    expect((await rolloutOf(rolloutId)).waves[0]).toMatchObject({ screenCount: 2, counts: { healthy: 1, pending: 0 } });
+  });
+
   it("ends a stream whose update report names no phase, with INVALID_ARGUMENT saying so", async () => {
     const { screens } = await screensOf("malformed", 1);
     const [screen] = screens as [SimulatedUpdateScreen];

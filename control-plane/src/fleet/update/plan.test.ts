@@ -249,6 +249,21 @@ describe("the rollout planner", () => {
     expect(nextStep(resumed)).toEqual({ action: "pause", reason: PauseReason.FAILURE_THRESHOLD });
   });
 
+  it("finishes a wave whose unfinished screens were deleted, judging failures on the screens left", () => {
+    const snapshot = rollout();
+    const [wave] = snapshot.waves;
+    if (!wave) throw new Error("a wave");
+    wave.startedAt = started;
+    wave.screenCount = 3;
+    wave.counts = tally({ healthy: 2 });
+    expect(nextStep(snapshot)).toEqual({ action: "finishWave", wave: 0 });
+    wave.counts = tally({});
+    expect(nextStep(snapshot)).toEqual({ action: "finishWave", wave: 0 });
+    wave.finishedAt = started;
+    wave.counts = tally({ healthy: 9, failed: 1 });
+    expect(nextStep(snapshot)).toEqual({ action: "advance", wave: 1 });
+  });
+
   it("takes pause, resume and abort from a fleet manager, and refuses them on a finished rollout", () => {
     expect(commandStep(rollout(), "pause")).toEqual({ step: { action: "pause", reason: PauseReason.MANUAL } });
     expect(commandStep(rollout(), "resume")).toEqual({ step: undefined });

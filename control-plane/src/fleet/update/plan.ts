@@ -293,6 +293,19 @@ function failures(counts: PhaseTally): number {
   return counts.failed + counts.rolledBack;
 }
 
+/** Screens in the wave now: fewer than planned when screens were deleted during the rollout. */
+function present(counts: PhaseTally): number {
+  return (
+    counts.pending +
+    counts.downloading +
+    counts.installing +
+    counts.rebooting +
+    counts.healthy +
+    counts.failed +
+    counts.rolledBack
+  );
+}
+
 /**
  * The next step of a rollout left to itself, or undefined when it waits for screens (or is
  * finished). The engine applies steps until this returns undefined, so one report can finish a
@@ -307,10 +320,12 @@ export function nextStep(rollout: RolloutSnapshot): RolloutStep | undefined {
   if (running && !wave.startedAt) return { action: "startWave", wave: index };
   const { counts } = wave;
   const ended = counts.healthy + counts.failed + counts.rolledBack;
-  if (wave.startedAt && !wave.finishedAt && ended >= wave.screenCount) return { action: "finishWave", wave: index };
+  // The wave as it is now: a screen deleted mid-rollout neither holds it up nor counts as a failure.
+  const size = present(counts);
+  if (wave.startedAt && !wave.finishedAt && ended >= size) return { action: "finishWave", wave: index };
   if (!running) return undefined;
   const newFailures = failures(counts) - wave.failuresAccepted;
-  if (newFailures * 100 > rollout.maxFailurePercent * wave.screenCount) {
+  if (newFailures * 100 > rollout.maxFailurePercent * size) {
     return { action: "pause", reason: PauseReason.FAILURE_THRESHOLD };
   }
   if (wave.finishedAt) {
