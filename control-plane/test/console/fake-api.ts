@@ -41,6 +41,7 @@ import {
   RuleSchema,
   ScheduleService,
 } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import { UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import { clone, create, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
@@ -506,6 +507,21 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       if (!token) throw new ConnectError(`API token ${req.id} not found`, Code.NotFound);
       token.revoked = true;
       return {};
+    },
+  });
+  // OS updates: the fake has no releases and no rollouts (the real-server test covers the page).
+  router.service(UpdateService, {
+    listReleases(_req, ctx) {
+      who(ctx);
+      return { releases: [] };
+    },
+    listRollouts(_req, ctx) {
+      who(ctx);
+      return { rollouts: [] };
+    },
+    listScreenUpdates(_req, ctx) {
+      who(ctx);
+      return { updates: [] };
     },
   });
   router.service(FleetService, {

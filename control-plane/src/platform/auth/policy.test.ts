@@ -34,7 +34,7 @@ describe("policyFor", () => {
   });
 
   it("refuses a procedure it does not declare, and declares device and public methods with their tenant rule", () => {
-    const unknown = policyFor("avtech.update.v1.UpdateService", "GetRelease");
+    const unknown = policyFor("avtech.nosuch.v1.NoSuchService", "GetThing");
     expect(unknown).toMatchObject({ declared: false, public: false, mutating: true });
     expect(policyFor("avtech.fleet.v1.FleetService", "NoSuchMethod").declared).toBe(false);
     // A service key inherited from Object.prototype is no declaration either.
@@ -42,6 +42,42 @@ describe("policyFor", () => {
     expect(policyFor("avtech.device.v1.DeviceService", "Connect")).toMatchObject({ public: true, tenant: "device" });
     expect(policyFor("grpc.health.v1.Health", "Check")).toMatchObject({ public: true, tenant: "none" });
     expect(declaredProcedures()).toContain("avtech.publish.v1.PublishService/Publish");
+  });
+
+  it("lets viewers read OS releases and rollouts and keeps every change of them to admins", () => {
+    for (const method of [
+      "ListReleases",
+      "GetRelease",
+      "GetRollout",
+      "ListRollouts",
+      "ListRolloutScreens",
+      "ListScreenUpdates",
+    ]) {
+      expect(policyFor("avtech.update.v1.UpdateService", method)).toMatchObject({
+        declared: true,
+        public: false,
+        minRole: "viewer",
+        mutating: false,
+        tenant: "caller",
+      });
+    }
+    for (const method of [
+      "UploadRelease",
+      "DeleteRelease",
+      "CreateRollout",
+      "PauseRollout",
+      "ResumeRollout",
+      "AbortRollout",
+    ]) {
+      expect(policyFor("avtech.update.v1.UpdateService", method)).toMatchObject({
+        declared: true,
+        public: false,
+        minRole: "admin",
+        mutating: true,
+        tenant: "caller",
+      });
+    }
+    expect(methodPolicy(httpRoutes.uploadRelease)).toMatchObject({ public: false, minRole: "admin", mutating: true });
   });
 
   it("declares each plain HTTP route as the RPC it is another door to, with exactly that RPC's rule", () => {

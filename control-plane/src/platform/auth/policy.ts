@@ -1,4 +1,5 @@
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { RoleName } from "../db/entities.ts";
 
@@ -71,8 +72,8 @@ const write = (minRole: RoleName, ids?: MethodPolicy["ids"]): Rule => ({
  * here is refused to everyone (PERMISSION_DENIED), and the authorization coverage test
  * (test/auth/authorization-coverage.test.ts) fails for every RPC in the contracts without an
  * entry, so a new RPC is declared here on purpose, with its role and tenant rule, before it
- * answers anyone. Reads need a viewer, mutations an editor (and are audited), users and the audit
- * log an admin.
+ * answers anyone. Reads need a viewer, mutations an editor (and are audited), users, the audit
+ * log and changes of OS releases and rollouts an admin.
  */
 const rules: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   "avtech.auth.v1.AuthService": {
@@ -139,6 +140,21 @@ const rules: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     RevokeEnrollmentKey: write("editor"),
     WatchFleet: read("viewer"),
   },
+  // A bad OS release can take a fleet down: every change of releases and rollouts needs an admin.
+  "avtech.update.v1.UpdateService": {
+    UploadRelease: write("admin"),
+    ListReleases: read("viewer"),
+    GetRelease: read("viewer"),
+    DeleteRelease: write("admin"),
+    CreateRollout: write("admin"),
+    GetRollout: read("viewer"),
+    ListRollouts: read("viewer"),
+    PauseRollout: write("admin"),
+    ResumeRollout: write("admin"),
+    AbortRollout: write("admin"),
+    ListRolloutScreens: read("viewer"),
+    ListScreenUpdates: read("viewer"),
+  },
   "avtech.device.v1.DeviceService": {
     Register: device,
     CompletePairing: device,
@@ -201,4 +217,6 @@ export const httpRoutes = {
   videoFile: ContentService.method.getVideo,
   /** GET/HEAD /v1/videos/<id>/thumbnail.jpg: the thumbnail of the video GetVideo describes. */
   videoThumbnail: ContentService.method.getVideo,
+  /** POST /v1/releases: UploadRelease with the bundle as the raw request body. */
+  uploadRelease: UpdateService.method.uploadRelease,
 } as const satisfies Record<string, DescMethod>;
