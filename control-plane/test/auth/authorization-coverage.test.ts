@@ -12,6 +12,8 @@
  *    (so the answer tells nothing about A). Fields the policy declares otherwise are checked for
  *    that: a `filter` answers OK with nothing of A's, an `ignored` id is not taken.
  * 3. A screen of B whose own reports (DeviceService) name A's objects changes nothing of A's.
+ *    Objects include an OS release (a real signed RAUC bundle) and a rollout of it to the
+ *    tenant's screen, so UpdateService and the screens' UpdateReports are covered too.
  * 4. After all of it, every row of A's in the database is as it was.
  */
 import { randomUUID } from "node:crypto";
@@ -20,8 +22,10 @@ import { UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { DeviceService } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { RebootPolicy, UpdatePhase } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { ConnectionState, FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PlaylistSchema, RuleSchema, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import { RolloutState, UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import {
   type DescField,
   type DescMethod,
@@ -41,6 +45,7 @@ import { type FleetApp, startFleetApp } from "../fleet-pg/fleet-app.ts";
 import { type ClipFactory, createClipFactory } from "../lib/clips.ts";
 import { contractMethods, type IdFieldPath, idFieldPaths } from "../lib/contracts.ts";
 import { eventually, openStream, type TestStream } from "../lib/fleet-device.ts";
+import { type BundleFactory, createBundleFactory, releaseMessages } from "../lib/rauc-bundles.ts";
 import { uploadMessages } from "../lib/upload.ts";
 
 const methods = await contractMethods();
@@ -69,7 +74,7 @@ describe("every RPC in the contracts has a declared role and tenant rule", () =>
 
   it("reads the contracts from the descriptors: every service we serve is there", () => {
     const services = new Set(methods.map((method) => method.parent.typeName));
-    for (const service of [FleetService, ScheduleService, ContentService, UserService, DeviceService]) {
+    for (const service of [FleetService, ScheduleService, ContentService, UserService, DeviceService, UpdateService]) {
       expect(services).toContain(service.typeName);
     }
     expect(methods.length).toBeGreaterThanOrEqual(55);
@@ -93,6 +98,11 @@ interface Tenant {
   enrollmentKeyId: string;
   user: string;
   apiToken: string;
+  /** An OS release (a signed RAUC bundle) and its `version`. */
+  release: string;
+  releaseVersion: string;
+  /** A rollout of `release` to `screen`, running, the screen offered the update (PENDING). */
+  rollout: string;
 }
 
 /**
@@ -114,6 +124,8 @@ const nouns: Record<string, ((t: Tenant) => string) | undefined> = {
   enrollment_key: (t) => t.enrollmentKeyId,
   user: (t) => t.user,
   api_token: (t) => t.apiToken,
+  release: (t) => t.release,
+  rollout: (t) => t.rollout,
   // Audit subjects are any object; a screen is one.
   subject: (t) => t.screen,
   event: undefined,
@@ -202,6 +214,7 @@ async function outcomeOf(work: Promise<JsonValue[]>): Promise<{ ok: JsonValue[] 
 describe("on a real control plane with two tenants", () => {
   let app: FleetApp;
   let clips: ClipFactory;
+  let bundles: BundleFactory;
   let pool: pg.Pool;
   let http: Transport;
   let sessions: Http2SessionManager;
@@ -212,7 +225,7 @@ describe("on a real control plane with two tenants", () => {
   const streams: TestStream[] = [];
 
   /** One object of every kind, made through the RPCs as a console user would. */
-  async function seed(slug: string, clip: string): Promise<Tenant> {
+  async function seed(slug: string, clip: string, bundle: string): Promise<Tenant> {
     const { id, adminToken: token } = await app.createTenant(slug);
     const fleet = app.client(FleetService, token);
     const schedule = app.client(ScheduleService, token);
@@ -246,7 +259,16 @@ describe("on a real control plane with two tenants", () => {
       password: "a long enough password",
     });
     const { token: apiToken } = await users.createApiToken({ name: "ci", role: Role.VIEWER });
-    if (!video || !playlist || !rule || !command?.command || !user || !apiToken) throw new Error("seeding failed");
+    const updates = app.client(UpdateService, token);
+    const { release } = await updates.uploadRelease(releaseMessages(bundle, { notes: `${slug} release` }));
+    const { rollout } = await updates.createRollout({
+      releaseId: release?.id ?? "",
+      targets: [{ kind: { case: "screenId", value: screen } }],
+      rebootPolicy: RebootPolicy.NOW,
+    });
+    if (!video || !playlist || !rule || !command?.command || !user || !apiToken || !release || !rollout) {
+      throw new Error("seeding failed");
+    }
     return {
       id,
       token,
@@ -263,13 +285,17 @@ describe("on a real control plane with two tenants", () => {
       enrollmentKeyId: key.id,
       user: user.id,
       apiToken: apiToken.id,
+      release: release.id,
+      releaseVersion: release.version,
+      rollout: rollout.id,
     };
   }
 
   /**
    * Every row of tenant `t` in every table: rows with its tenant_id, and the rows of its screens,
-   * commands and playlists in the tables keyed by those. Liveness columns a screen's own stream
-   * moves (last seen, connection) are left out; nothing in this test connects A's screen then.
+   * commands, playlists and rollouts in the tables keyed by those (a row is `t`'s if any of those
+   * columns names one of `t`'s). Liveness columns a screen's own stream moves (last seen,
+   * connection) are left out; nothing in this test connects A's screen then.
    */
   async function rowsOf(t: Tenant): Promise<string> {
     const { rows: columns } = await pool.query<{ table_name: string; column_name: string }>(
@@ -284,13 +310,19 @@ describe("on a real control plane with two tenants", () => {
       ["screen_id", "(SELECT id::text FROM screens WHERE tenant_id::text = $1)"],
       ["command_id", "(SELECT id::text FROM commands WHERE tenant_id::text = $1)"],
       ["playlist_id", "(SELECT id::text FROM playlists WHERE tenant_id::text = $1)"],
+      ["rollout_id", "(SELECT id::text FROM update_rollouts WHERE tenant_id::text = $1)"],
     ];
     const out: string[] = [];
     for (const [table, cols] of [...byTable].sort(([x], [y]) => x.localeCompare(y))) {
       if (table === "mikro_orm_migrations") continue;
-      const scope = table === "tenants" ? (["id", "$1"] as const) : scopes.find(([column]) => cols.includes(column));
-      if (!scope) continue;
-      const condition = scope[1] === "$1" ? `${scope[0]}::text = $1` : `${scope[0]}::text IN ${scope[1]}`;
+      // A row is A's when any of its scoped columns names A's: a row of A's rollout with another
+      // screen's id in it is A's too.
+      const applicable =
+        table === "tenants" ? [["id", "$1"] as const] : scopes.filter(([column]) => cols.includes(column));
+      if (applicable.length === 0) continue;
+      const condition = applicable
+        .map(([column, set]) => (set === "$1" ? `${column}::text = $1` : `${column}::text IN ${set}`))
+        .join(" OR ");
       const { rows } = await pool.query<{ row: Record<string, unknown> }>(
         `SELECT to_jsonb(t) - 'last_seen_at' - 'connected_at' - 'disconnected_at' AS row FROM "${table}" t WHERE ${condition}`,
         [t.id],
@@ -302,14 +334,21 @@ describe("on a real control plane with two tenants", () => {
   }
 
   beforeAll(async () => {
-    [app, clips] = await Promise.all([startFleetApp(), createClipFactory()]);
+    [clips, bundles] = await Promise.all([createClipFactory(), createBundleFactory()]);
+    // OS updates configured as an operator would: the fleet's compatible and the CA bundles chain to.
+    app = await startFleetApp({
+      env: { AVTECH_UPDATE_COMPATIBLE: bundles.compatible, AVTECH_UPDATE_KEYRING: bundles.keyringPath },
+    });
     pool = new pg.Pool({ connectionString: app.db.database.url, max: 2 });
     http = createConnectTransport({ baseUrl: app.addresses.http1Url, httpVersion: "1.1" });
     sessions = new Http2SessionManager(app.addresses.http2Url);
     grpc = createGrpcTransport({ baseUrl: app.addresses.http2Url, sessionManager: sessions });
-    const clip = await clips.video("c.mp4", { seconds: 1 });
-    a = await seed(`a-${randomUUID().slice(0, 6)}`, clip);
-    b = await seed(`b-${randomUUID().slice(0, 6)}`, clip);
+    const [clip, bundle] = await Promise.all([
+      clips.video("c.mp4", { seconds: 1 }),
+      bundles.bundle({ version: "2026.12.1" }),
+    ]);
+    a = await seed(`a-${randomUUID().slice(0, 6)}`, clip, bundle);
+    b = await seed(`b-${randomUUID().slice(0, 6)}`, clip, bundle);
     // A's screen answers its SCREENSHOT command, so A has a picture another screen could try to overwrite.
     const stream = openStream(createClient(DeviceService, grpc), a.deviceToken);
     streams.push(stream);
@@ -343,6 +382,7 @@ describe("on a real control plane with two tenants", () => {
     await pool?.end();
     await app?.close();
     await clips?.remove();
+    await bundles?.remove();
   });
 
   /** Each method's request with B's own valid values, so only the id under test can be wrong. */
@@ -367,6 +407,11 @@ describe("on a real control plane with two tenants", () => {
       playlistId: t.playlist.id ?? "",
     }),
     "avtech.auth.v1.UserService/UpdateUser": () => ({ displayName: "renamed" }),
+    // B's release to B's screen: only the release or target under test is not B's.
+    "avtech.update.v1.UpdateService/CreateRollout": (t) => ({
+      releaseId: t.release,
+      targets: [{ screenId: t.screen }],
+    }),
   };
 
   const lookups = methods.flatMap((method) => {
@@ -400,6 +445,8 @@ describe("on a real control plane with two tenants", () => {
         a.user,
         a.apiToken,
         a.enrollmentKeyId,
+        a.release,
+        a.rollout,
       ];
       for (const [value, outcome] of answers) {
         const shown =
@@ -445,6 +492,17 @@ describe("on a real control plane with two tenants", () => {
     sent.push("Register hardware_id");
     // Connect: every id field of every message a screen sends, with A's object of that kind.
     const connect = DeviceService.method.connect;
+    // A's rollout as A sees it: running, A's screen offered the release and PENDING, so a report
+    // applied to it (FAILED below) would show.
+    const updatesA = app.client(UpdateService, a.token);
+    const updateViewOfA = async () => ({
+      rollout: (await updatesA.getRollout({ rolloutId: a.rollout })).rollout,
+      screens: (await updatesA.listRolloutScreens({ rolloutId: a.rollout })).screens,
+      history: (await updatesA.listScreenUpdates({ screenId: a.screen })).updates,
+    });
+    const updatesOfA = await updateViewOfA();
+    expect(updatesOfA.rollout?.state).toBe(RolloutState.RUNNING);
+    expect(updatesOfA.screens.map((s) => [s.screenId, UpdatePhase[s.phase]])).toEqual([[a.screen, "PENDING"]]);
     const stream = openStream(device, b.deviceToken);
     streams.push(stream);
     expect((await stream.next()).message.case).toBe("welcome");
@@ -467,6 +525,16 @@ describe("on a real control plane with two tenants", () => {
       screenshotChunk: {
         screenshotChunk: { offset: "0", data: Buffer.from("B's picture").toString("base64"), last: true },
       },
+      // An end phase for the version both tenants' rollouts install: applied to a rollout, it would
+      // fail the screen there and pause the rollout (1 of 1 failed).
+      updateReport: {
+        updateReport: {
+          version: a.releaseVersion,
+          phase: "UPDATE_PHASE_FAILED",
+          reason: "UPDATE_FAILURE_REASON_INSTALL_FAILED",
+          message: "from B",
+        },
+      },
     };
     for (const id of idFieldPaths(connect.input)) {
       if (id.path.startsWith("hello.")) continue; // hello is the first message only, sent by openStream
@@ -478,6 +546,13 @@ describe("on a real control plane with two tenants", () => {
       stream.send(message.message);
       sent.push(`Connect ${id.path}`);
     }
+    // The same report naming B's own rollout is applied (checked below): the base message is one
+    // the server acts on, so A's rollout is unchanged because of the id alone.
+    expect(b.releaseVersion).toBe(a.releaseVersion);
+    const ownReport = fromJson(connect.input, {
+      updateReport: { ...(messageBases.updateReport?.updateReport as JsonObject), rolloutId: b.rollout },
+    });
+    stream.send(ownReport.message);
     // The stream handles messages in order: once B's own result lands, every message above was handled.
     stream.send({
       case: "commandResult",
@@ -489,12 +564,27 @@ describe("on a real control plane with two tenants", () => {
       return commands.some((c) => c.resultMessage === "sentinel");
     }, 10_000);
     expect(sent.length).toBeGreaterThan(5);
+    expect(sent).toContain("Connect update_report.rollout_id");
     const picture = await app.client(FleetService, a.token).getScreenshot({ commandId: a.command });
     expect(new TextDecoder().decode(picture.png)).toBe("tenant A's picture");
+    const { screens: ownScreens } = await app
+      .client(UpdateService, b.token)
+      .listRolloutScreens({ rolloutId: b.rollout });
+    expect(ownScreens.map((s) => [s.screenId, UpdatePhase[s.phase], s.message])).toEqual([
+      [b.screen, "FAILED", "from B"],
+    ]);
+    expect(await updateViewOfA()).toEqual(updatesOfA);
   });
 
   it("leaves every row of tenant A as it was", async () => {
     expect(before).toContain("screens: 1 rows");
+    // The OS update tables are in the picture (by tenant_id, screen_id or rollout_id).
+    for (const table of ["update_releases", "update_rollouts", "update_rollout_screens"]) {
+      expect(before).toContain(`\n${table}: 1 rows\n`);
+    }
+    for (const table of ["update_rollout_waves", "update_screen_events"]) {
+      expect(before).toMatch(new RegExp(`^${table}: [1-9]\\d* rows$`, "m"));
+    }
     expect(await rowsOf(a)).toBe(before);
   });
 });

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -172,4 +172,13 @@ export async function createBundleFactory(compatible = "avtech-test-rpi4"): Prom
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** UploadRelease messages for a bundle file: metadata first, then the file in 64 KiB chunks. */
+export async function* releaseMessages(path: string, metadata: { notes?: string; sizeBytes?: bigint } = {}) {
+  yield { part: { case: "metadata" as const, value: metadata } };
+  const bytes = await readFile(path);
+  for (let offset = 0; offset < bytes.length; offset += 64 * 1024) {
+    yield { part: { case: "chunk" as const, value: bytes.subarray(offset, offset + 64 * 1024) } };
+  }
 }

@@ -3,20 +3,11 @@ import { readFile, stat } from "node:fs/promises";
 import { UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BundleFactory, createBundleFactory } from "../lib/rauc-bundles.ts";
+import { type BundleFactory, createBundleFactory, releaseMessages } from "../lib/rauc-bundles.ts";
 import type { TestTenant } from "../lib/test-app.ts";
 import { startUpdateApp, type UpdateApp } from "../lib/update-app.ts";
 
 const maxBundleBytes = 512 * 1024;
-
-/** UploadRelease messages for a file: metadata, then 64 KiB chunks. */
-async function* releaseMessages(path: string, metadata: { notes?: string; sizeBytes?: bigint } = {}) {
-  yield { part: { case: "metadata" as const, value: metadata } };
-  const bytes = await readFile(path);
-  for (let offset = 0; offset < bytes.length; offset += 64 * 1024) {
-    yield { part: { case: "chunk" as const, value: bytes.subarray(offset, offset + 64 * 1024) } };
-  }
-}
 
 async function sha256Of(path: string): Promise<string> {
   return createHash("sha256")

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { RebootPolicy, UpdateFailureReason, UpdatePhase } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import {
@@ -11,7 +10,7 @@ import {
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../lib/fleet-device.ts";
-import { type BundleFactory, createBundleFactory } from "../lib/rauc-bundles.ts";
+import { type BundleFactory, createBundleFactory, releaseMessages } from "../lib/rauc-bundles.ts";
 import type { TestTenant } from "../lib/test-app.ts";
 import { startUpdateApp, type UpdateApp } from "../lib/update-app.ts";
 import { enrollUpdateScreens, type SimulatedUpdateScreen } from "../lib/update-screens.ts";
@@ -39,12 +38,9 @@ describe("OS update rollouts on the real control plane with simulated screens", 
   const updates = (token = tenant.tokens.admin) => app.client(UpdateService, token);
   async function release(version: string, owner = tenant): Promise<Release> {
     const path = await bundles.bundle({ version });
-    const bytes = await readFile(path);
-    async function* messages() {
-      yield { part: { case: "metadata" as const, value: { notes: `release ${version}` } } };
-      yield { part: { case: "chunk" as const, value: bytes } };
-    }
-    const { release: stored } = await app.client(UpdateService, owner.tokens.admin).uploadRelease(messages());
+    const { release: stored } = await app
+      .client(UpdateService, owner.tokens.admin)
+      .uploadRelease(releaseMessages(path, { notes: `release ${version}` }));
     if (!stored) throw new Error("no release");
     return stored;
   }
