@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import type { FleetStores } from "../fleet/ports.ts";
 import { PgDesiredStateStore } from "../publish/pg-desired-state-store.ts";
+import { PgUpdateStore } from "../update/pg-store.ts";
 import { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
 import { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } from "./records.ts";
 import { PgGroupStore, PgScreenStore } from "./screens.ts";
@@ -12,6 +13,8 @@ export interface PgFleetStores extends FleetStores {
   pairings: PgPairingStore;
   statuses: PgScreenStatusStore;
   health: PgHealthStore;
+  /** The OS update feature's store (src/fleet/update), on the same pool. */
+  updates: PgUpdateStore;
   /** Writes buffered heartbeats and health samples now. */
   flush(): Promise<void>;
   /**
@@ -53,6 +56,7 @@ export function createPgFleetStores(deps: PgFleetStoresDeps): PgFleetStores {
     screenshots: new PgScreenshotStore(pool),
     health,
     playEvents: new PgPlayEventStore(pool),
+    updates: new PgUpdateStore(pool),
     publishSources: deps.core.publishSources,
     assets: deps.core.assets,
     flush,
