@@ -4,12 +4,13 @@ import { join } from "node:path";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { BlobStore } from "../core/content/index.ts";
 
-/** A blob a video row names that is absent, the wrong size, or (with `verify`) the wrong content. */
+/** A blob a row names that is absent, the wrong size, or (with `verify`) the wrong content. */
 export interface BlobProblem {
   sha256: string;
-  /** "video" (the clip itself) or "thumbnail". */
-  role: "video" | "thumbnail";
-  videoId: string;
+  /** A clip ("video"), its thumbnail, or an OS update bundle ("bundle", a row of update_releases). */
+  role: "video" | "thumbnail" | "bundle";
+  /** The video's or the release's id. */
+  rowId: string;
   tenantId: string;
   problem: "missing" | "wrong-size" | "wrong-sha256";
   detail: string;
@@ -17,7 +18,7 @@ export interface BlobProblem {
 
 /** What {@link checkBlobs} found. */
 export interface BlobReport {
-  /** Distinct blobs the video rows name (clips and thumbnails). */
+  /** Distinct blobs the rows name (clips, thumbnails, OS update bundles). */
   referenced: number;
   referencedBytes: number;
   problems: BlobProblem[];
@@ -28,7 +29,7 @@ export interface BlobReport {
   verified: boolean;
 }
 
-interface VideoBlobRow {
+interface BlobRow {
   id: string;
   tenant_id: string;
   sha256: string;
@@ -37,9 +38,9 @@ interface VideoBlobRow {
 }
 
 /**
- * Checks the blob store against the database: every clip and thumbnail a video row names must be
- * in `<blobDir>/sha256/ab/cd/<sha256>` with the row's size (and, with `verify`, hash to its
- * name, which reads every byte). Files no row names are counted, not treated as problems: the
+ * Checks the blob store against the database: every clip and thumbnail a video row names, and every
+ * OS update bundle a release row names, must be in `<blobDir>/sha256/ab/cd/<sha256>` with the row's
+ * size (and, with `verify`, hash to its name, which reads every byte). Files no row names are counted, not treated as problems: the
  * store is content-addressed, so such a file is never served and costs only disk space. Run after
  * a restore and when a screen reports ASSET_NOT_FOUND or CHECKSUM_MISMATCH.
  */
@@ -49,24 +50,35 @@ export async function checkBlobs(deps: {
   blobDir: string;
   verify: boolean;
 }): Promise<BlobReport> {
-  const rows = await deps.orm.em
-    .getConnection()
-    .execute<VideoBlobRow[]>("select id, tenant_id, sha256, size_bytes, thumbnail_sha256 from videos order by sha256");
-  const wanted = new Map<string, { role: "video" | "thumbnail"; size: number | undefined; row: VideoBlobRow }>();
-  for (const row of rows) {
+  const connection = deps.orm.em.getConnection();
+  const videos = await connection.execute<BlobRow[]>(
+    "select id, tenant_id, sha256, size_bytes, thumbnail_sha256 from videos order by sha256",
+  );
+  // Deleted releases keep their row (rollouts name them) but give up their bundle.
+  const bundles = await connection.execute<BlobRow[]>(
+    "select id, tenant_id, sha256, size_bytes, null as thumbnail_sha256 from update_releases where deleted_at is null order by sha256",
+  );
+  const wanted = new Map<string, { role: BlobProblem["role"]; size: number | undefined; row: BlobRow }>();
+  for (const row of videos) {
     wanted.set(row.sha256, { role: "video", size: Number(row.size_bytes), row });
     if (row.thumbnail_sha256 && !wanted.has(row.thumbnail_sha256)) {
       wanted.set(row.thumbnail_sha256, { role: "thumbnail", size: undefined, row });
     }
   }
+  for (const row of bundles) {
+    if (!wanted.has(row.sha256)) wanted.set(row.sha256, { role: "bundle", size: Number(row.size_bytes), row });
+  }
   const problems: BlobProblem[] = [];
   let referencedBytes = 0;
   for (const [sha256, { role, size, row }] of wanted) {
     const problem = (kind: BlobProblem["problem"], detail: string) =>
-      problems.push({ sha256, role, videoId: row.id, tenantId: row.tenant_id, problem: kind, detail });
+      problems.push({ sha256, role, rowId: row.id, tenantId: row.tenant_id, problem: kind, detail });
     const actual = await deps.blobs.size(sha256);
     if (actual === undefined) {
-      problem("missing", `no file for the ${role} of video ${row.id}`);
+      problem(
+        "missing",
+        role === "bundle" ? `no file for release ${row.id}` : `no file for the ${role} of video ${row.id}`,
+      );
       continue;
     }
     referencedBytes += actual;

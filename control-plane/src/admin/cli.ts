@@ -280,7 +280,7 @@ const commands: readonly CommandSpec[] = [
     words: ["blobs", "check"],
     synopsis: "[--verify] [--json]",
     summary:
-      "every clip and thumbnail a video row names is in the blob store with its size (--verify: and its sha256); counts files no row names",
+      "every clip, thumbnail and OS update bundle a row names is in the blob store with its size (--verify: and its sha256); counts files no row names",
     options: { verify: { type: "boolean" }, ...jsonOption },
     positionals: [],
     async run(r) {
@@ -723,8 +723,11 @@ function formatBlobReport(report: BlobReport, blobDir: string): string {
     `referenced ${report.referenced} blobs (${formatBytes(report.referencedBytes)})${report.verified ? ", every one hashed" : "; sizes checked (add --verify to hash them)"}`,
     `unreferenced ${report.unreferenced} files (${formatBytes(report.unreferencedBytes)}) no row names: harmless`,
   ];
-  for (const p of report.problems)
-    lines.push(`PROBLEM ${p.problem} ${p.role} ${p.sha256} (video ${p.videoId}): ${p.detail}`);
+  for (const p of report.problems) {
+    lines.push(
+      `PROBLEM ${p.problem} ${p.role} ${p.sha256} (${p.role === "bundle" ? "release" : "video"} ${p.rowId}): ${p.detail}`,
+    );
+  }
   lines.push(report.problems.length === 0 ? "ok" : `${report.problems.length} problem(s)`);
   return `${lines.join("\n")}\n`;
 }

@@ -5,6 +5,7 @@
  * through `runAdminCli` (the function `cli.ts` runs) and, for the exit codes, as the real process.
  */
 import { execFile } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -338,6 +339,31 @@ describe("admin blobs check", () => {
     const broken = await admin("blobs", "check");
     expect(broken.stdout).toContain(`PROBLEM missing video ${sha}`);
     expect(broken.code).toBe(1);
+  });
+});
+
+describe("admin blobs check and OS update bundles", () => {
+  it("counts a live release's bundle as referenced and names it when it is missing", async () => {
+    const bytes = Buffer.from("a RAUC bundle, as far as this check cares");
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    const release = randomUUID();
+    await cp.query(
+      `insert into update_releases (id, tenant_id, version, compatible, sha256, size_bytes, uploaded_at, uploaded_by)
+       values ($1, $2, '1.2.3', 'avtech-rpi', $3, $4, now(), 'test')`,
+      [release, cp.tenant.id, sha, bytes.length],
+    );
+    const missing = await admin("blobs", "check");
+    expect(missing.stdout).toContain(
+      `PROBLEM missing bundle ${sha} (release ${release}): no file for release ${release}`,
+    );
+    expect(missing.code).toBe(1);
+    await mkdir(join(cp.blobDir, "sha256", sha.slice(0, 2), sha.slice(2, 4)), { recursive: true });
+    await writeFile(join(cp.blobDir, "sha256", sha.slice(0, 2), sha.slice(2, 4), sha), bytes);
+    const present = await admin("blobs", "check", "--verify");
+    expect(present.stdout).not.toContain(`bundle ${sha}`);
+    expect(present.stdout).toContain("unreferenced 1 files");
+    await cp.query("update update_releases set deleted_at = now() where id = $1", [release]);
+    expect((await admin("blobs", "check")).stdout).toContain("unreferenced 2 files");
   });
 });
 
