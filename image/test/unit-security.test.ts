@@ -34,8 +34,8 @@ const ceilings: Record<string, { max: number; why: string }> = {
     why: "root oneshot growing the data partition (raw block devices, partition table); not sandboxed yet",
   },
   "avtech-cp-backup.service": {
-    max: 9.2,
-    why: "pg_dump as postgres into the backup folder; not sandboxed yet",
+    max: 2.2,
+    why: "root (copies the blob store with its owners, runuser to postgres for pg_dump), otherwise sandboxed: no network but the Unix socket, read-only system but the backup folder and its log",
   },
 };
 
