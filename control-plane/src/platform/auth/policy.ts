@@ -1,4 +1,5 @@
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { ReportService } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { RoleName } from "../db/entities.ts";
 
@@ -21,6 +22,18 @@ const publicMethods = new Set([
 const publicServicePrefixes = ["grpc.health.v1.", "grpc.reflection."];
 const adminServices = new Set(["avtech.auth.v1.UserService", "avtech.auth.v1.AuditService"]);
 const readPrefixes = ["Get", "List", "Watch", "WhoAmI", "Preview"];
+/**
+ * Reads named one by one, whatever their prefix: the ReportService RPCs are open to viewers and
+ * not audited, the exports included (they read what the Get RPCs read, page by page). A new
+ * ReportService RPC is not in this list, so it gets the safe default until someone adds it here
+ * (policy.test.ts checks that every ReportService RPC is listed).
+ */
+export const viewerReads: ReadonlySet<string> = new Set([
+  "avtech.report.v1.ReportService/GetPlayReport",
+  "avtech.report.v1.ReportService/ExportPlayReport",
+  "avtech.report.v1.ReportService/GetUptimeReport",
+  "avtech.report.v1.ReportService/ExportUptimeReport",
+]);
 
 /**
  * The access rule of a procedure, derived from its name so a new RPC gets a safe default:
@@ -32,7 +45,7 @@ export function policyFor(serviceTypeName: string, methodName: string): MethodPo
   if (publicMethods.has(procedure) || publicServicePrefixes.some((prefix) => serviceTypeName.startsWith(prefix))) {
     return { public: true, minRole: "viewer", mutating: false };
   }
-  const read = readPrefixes.some((prefix) => methodName.startsWith(prefix));
+  const read = viewerReads.has(procedure) || readPrefixes.some((prefix) => methodName.startsWith(prefix));
   const minRole: RoleName = adminServices.has(serviceTypeName)
     ? "admin"
     : read || procedure === "avtech.auth.v1.AuthService/Logout"
@@ -65,4 +78,8 @@ export const httpRoutes = {
   videoFile: ContentService.method.getVideo,
   /** GET/HEAD /v1/videos/<id>/thumbnail.jpg: the thumbnail of the video GetVideo describes. */
   videoThumbnail: ContentService.method.getVideo,
+  /** GET /v1/reports/plays.csv: the CSV ExportPlayReport streams. */
+  playReportCsv: ReportService.method.exportPlayReport,
+  /** GET /v1/reports/uptime.csv: the CSV ExportUptimeReport streams. */
+  uptimeReportCsv: ReportService.method.exportUptimeReport,
 } as const satisfies Record<string, DescMethod>;
