@@ -37,6 +37,8 @@ export interface RealControlPlane {
   adminToken: string;
   /** Makes another API token in {@link tenant} with this role, e.g. to test what a non-admin may not do. */
   apiToken(role: RoleName): Promise<string>;
+  /** Makes another tenant with an admin API token, e.g. to test that one tenant never sees another's data. */
+  otherTenant(): Promise<{ id: string; slug: string; adminToken: string }>;
   /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
   client<S extends DescService>(service: S, token: string): Client<S>;
   /** Runs SQL on the control plane's database, for facts no RPC exposes. */
@@ -102,6 +104,12 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
       tenant: { id: tenant.id, slug },
       adminToken: token.secret,
       apiToken: async (role) => (await admin.createApiToken({ tenant: slug, name: `test ${role}`, role })).secret,
+      otherTenant: async () => {
+        const other = `site-${randomBytes(3).toString("hex")}`;
+        const created = await admin.createTenant({ slug: other });
+        const { secret } = await admin.createApiToken({ tenant: other, name: "test admin", role: "admin" });
+        return { id: created.id, slug: other, adminToken: secret };
+      },
       client: (service, bearer) =>
         createClient(
           service,
