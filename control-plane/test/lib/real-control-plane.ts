@@ -20,7 +20,7 @@ import { createAdminCommands } from "../../src/admin/index.ts";
 import { assembleControlPlane } from "../../src/assemble.ts";
 import { createFsBlobStore } from "../../src/core/content/index.ts";
 import { bearerToken } from "../../src/platform/auth/bearer.ts";
-import { systemClock } from "../../src/platform/clock.ts";
+import { type Clock, systemClock } from "../../src/platform/clock.ts";
 import { loadConfig } from "../../src/platform/config/index.ts";
 import type { RoleName } from "../../src/platform/db/entities.ts";
 import { createOrm, migrate } from "../../src/platform/db/orm.ts";
@@ -57,6 +57,8 @@ export interface RealControlPlaneOptions {
    * the server is left running. Default: start one with the test fixture, stopped by close().
    */
   postgresAdminUrl?: string;
+  /** The server's clock; default the system's. A fixed one keeps date-bound tests (reports) true on any day. */
+  clock?: Clock;
 }
 
 /** Starts PostgreSQL, migrates a new database and serves the control plane on `host` (default loopback). */
@@ -89,7 +91,7 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
       orm,
       blobs: createFsBlobStore(blobDir),
       logger: createLogger(config),
-      clock: systemClock,
+      clock: options.clock ?? systemClock,
     });
     const addresses = await controlPlane.server.listen();
     cleanups.push(() => controlPlane.close(1000));

@@ -130,8 +130,10 @@ export class PgReportStore implements ReportStore {
         screens = query.screenIds;
       } else {
         const limit = idsPerPage(page.size, bucketCount(window.start, window.end, query.granularity));
+        // A cursor inside a screen's rows starts the list at that screen; one after all of them, past it.
+        const from = page.after?.label === undefined ? "id > $2::uuid" : "id >= $2::uuid";
         const { rows } = await this.#pool.query<{ id: string }>(
-          `SELECT id FROM screens WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id >= $2::uuid) ORDER BY id LIMIT $3`,
+          `SELECT id FROM screens WHERE tenant_id = $1 AND ($2::uuid IS NULL OR ${from}) ORDER BY id LIMIT $3`,
           [query.tenantId, page.after?.key ?? null, limit],
         );
         screens = rows.map((row) => row.id);
@@ -233,7 +235,9 @@ export class PgReportStore implements ReportStore {
     const screenFilters = [`tenant_id = ${listing.add(query.tenantId)}`];
     if (query.screenIds.length > 0) screenFilters.push(`id = ANY(${listing.add(query.screenIds)}::uuid[])`);
     if (query.groupIds.length > 0) screenFilters.push(`group_id = ANY(${listing.add(query.groupIds)}::uuid[])`);
-    if (page.after) screenFilters.push(`id >= ${listing.add(page.after.key)}::uuid`);
+    if (page.after) {
+      screenFilters.push(`id ${page.after.label === undefined ? ">" : ">="} ${listing.add(page.after.key)}::uuid`);
+    }
     const limit = idsPerPage(page.size, bucketCount(window.start, window.end, "day"));
     const listed = await this.#pool.query<{ id: string }>(
       `SELECT id FROM screens WHERE ${screenFilters.join(" AND ")} ORDER BY id LIMIT ${listing.add(limit)}`,
@@ -271,7 +275,7 @@ export class PgReportStore implements ReportStore {
         FROM t LEFT JOIN screen_uptime_hourly u ON u.screen_id = t.id AND u.hour >= t.day_start AND u.hour < t.day_end
        WHERE ${afterCursor(p, page.after, "t.id", "to_char(t.day, 'YYYY-MM-DD')")}
        GROUP BY t.id, t.name, t.zone, t.day, t.day_start, t.day_end, t.tracked_from, t.tracked_to
-       ORDER BY t.id, date COLLATE "C"
+       ORDER BY t.id, t.day
        LIMIT ${p.add(page.size + 1)}`;
     const { rows } = await zoneChecked(() => this.#pool.query<UptimeResultRow>(sql, p.values));
     const more = rows.length > page.size;

@@ -111,58 +111,39 @@ export class Migration20261206190000_play_reports extends Migration {
         [acceptFrom.toISOString(), acceptUntil.toISOString(), after.screenId, after.eventId],
       );
       if (rows.length === 0) break;
-      const columns = {
-        screen: [] as string[],
-        tenant: [] as string[],
-        eventId: [] as string[],
-        started: [] as string[],
-        played: [] as number[],
-        video: [] as Array<string | null>,
-        playlist: [] as Array<string | null>,
-        rule: [] as Array<string | null>,
-        sha: [] as Array<string | null>,
-        outcome: [] as number[],
-      };
+      const decoded: Array<Record<string, string | number | null>> = [];
       for (const row of rows) {
         const event = fromBinary(PlayEventSchema, row.event as Uint8Array);
         if (!event.startedAt) continue;
         const started = timestampDate(event.startedAt);
         const ended = event.endedAt ? timestampDate(event.endedAt).getTime() : started.getTime();
-        columns.screen.push(row.screen_id as string);
-        columns.tenant.push(row.tenant_id as string);
-        columns.eventId.push(row.event_id as string);
-        columns.started.push(started.toISOString());
-        columns.played.push(Math.min(Math.max(ended - started.getTime(), 0), 3_600_000));
-        columns.video.push(asUuid(event.videoId));
-        columns.playlist.push(asUuid(event.playlistId));
-        columns.rule.push(asUuid(event.ruleId));
-        columns.sha.push(/^[0-9a-f]{64}$/i.test(event.assetSha256) ? event.assetSha256.toLowerCase() : null);
-        columns.outcome.push(event.outcome);
+        decoded.push({
+          screen_id: row.screen_id as string,
+          tenant_id: row.tenant_id as string,
+          event_id: row.event_id as string,
+          started_at: started.toISOString(),
+          played_ms: Math.min(Math.max(ended - started.getTime(), 0), 3_600_000),
+          video_id: asUuid(event.videoId),
+          playlist_id: asUuid(event.playlistId),
+          rule_id: asUuid(event.ruleId),
+          sha: /^[0-9a-f]{64}$/i.test(event.assetSha256) ? event.assetSha256.toLowerCase() : null,
+          outcome: event.outcome,
+        });
       }
       const last = rows[rows.length - 1] as { screen_id: string; event_id: string };
       after = { screenId: last.screen_id, eventId: last.event_id };
-      if (columns.screen.length === 0) continue;
+      if (decoded.length === 0) continue;
+      // One JSON parameter: the migration's execute() inlines parameters as SQL literals.
       await this.execute(
         `insert into "play_events_v1_decoded"
          select v.screen_id, v.tenant_id,
                 case when v.event_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                      then v.event_id::uuid else md5(v.event_id)::uuid end,
                 v.started_at, v.played_ms, v.video_id, v.playlist_id, v.rule_id, decode(v.sha, 'hex'), v.outcome
-           from unnest(array[?]::uuid[], array[?]::uuid[], array[?]::text[], array[?]::timestamptz[], array[?]::int[],
-                       array[?]::uuid[], array[?]::uuid[], array[?]::uuid[], array[?]::text[], array[?]::smallint[])
-                as v(screen_id, tenant_id, event_id, started_at, played_ms, video_id, playlist_id, rule_id, sha, outcome)`,
-        [
-          columns.screen,
-          columns.tenant,
-          columns.eventId,
-          columns.started,
-          columns.played,
-          columns.video,
-          columns.playlist,
-          columns.rule,
-          columns.sha,
-          columns.outcome,
-        ],
+           from jsonb_to_recordset(?::jsonb)
+                as v(screen_id uuid, tenant_id uuid, event_id text, started_at timestamptz, played_ms int, video_id uuid,
+                     playlist_id uuid, rule_id uuid, sha text, outcome smallint)`,
+        [JSON.stringify(decoded)],
       );
     }
 
