@@ -3,12 +3,12 @@ import { DeviceService, PlayEventSchema, PlayOutcome } from "@avtech/proto/gen/a
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import {
   Dimension,
-  type GetPlayReportRequest,
   Granularity,
   type PlayReportQuery,
   PlayReportQuerySchema,
   type PlayReportRow,
   ReportService,
+  ReportWindowSchema,
   type UptimeReportQuery,
   UptimeReportQuerySchema,
 } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
@@ -118,13 +118,13 @@ describe("ReportService on the assembled control plane", () => {
     return { tenantId, fleet, groupId, videoId, otherVideoId, playlistId, screens };
   }
 
+  /** A query of `fields`; by default all of 2026, daily, per asset, in UTC. */
   function playQuery(fields: MessageInitShape<typeof PlayReportQuerySchema>): PlayReportQuery {
-    return create(PlayReportQuerySchema, {
-      window: { start: ts("2026-01-01T00:00:00Z"), end: ts("2027-01-01T00:00:00Z") },
-      granularity: Granularity.DAY,
-      dimension: Dimension.ASSET,
-      ...fields,
-    });
+    const query = create(PlayReportQuerySchema, fields);
+    query.window ??= create(ReportWindowSchema, { start: ts("2026-01-01T00:00:00Z"), end: ts("2027-01-01T00:00:00Z") });
+    if (!("granularity" in fields)) query.granularity = Granularity.DAY;
+    if (!("dimension" in fields)) query.dimension = Dimension.ASSET;
+    return query;
   }
 
   /** Every row of a report, page by page. */
@@ -132,7 +132,7 @@ describe("ReportService on the assembled control plane", () => {
     const rows: PlayReportRow[] = [];
     let pageToken = "";
     for (let pages = 0; pages < 1000; pages++) {
-      const page = await reports.getPlayReport({ query, pageSize, pageToken } as Partial<GetPlayReportRequest>);
+      const page = await reports.getPlayReport({ query, pageSize, pageToken });
       rows.push(...page.rows);
       pageToken = page.nextPageToken;
       if (pageToken === "") return rows;
