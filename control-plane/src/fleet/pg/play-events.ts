@@ -143,6 +143,8 @@ export class PgPlayEventStore implements PlayEventStore {
   /** The UTC day whose partitions were last ensured. */
   #ensuredDay: number | undefined;
   #refusals: Refusals = { count: 0, noStart: 0, noId: 0, outOfRange: 0, screens: new Set() };
+  /** Since the store was made: statements written, events in them, events that were new, milliseconds writing. */
+  readonly stats = { writes: 0, events: 0, fresh: 0, writeMs: 0 };
 
   constructor(pool: pg.Pool, options: PlayEventIngestOptions) {
     this.#pool = pool;
@@ -272,6 +274,7 @@ export class PgPlayEventStore implements PlayEventStore {
       column("sha256"),
     ];
     let result: pg.QueryResult<{ n: number }>;
+    const started = performance.now();
     try {
       result = await this.#pool.query<{ n: number }>(ingestSql, params);
     } catch (error) {
@@ -280,6 +283,10 @@ export class PgPlayEventStore implements PlayEventStore {
       await ensurePartitions(this.#pool, this.#options.policy, now);
       result = await this.#pool.query<{ n: number }>(ingestSql, params);
     }
+    this.stats.writes++;
+    this.stats.events += rows.length;
+    this.stats.fresh += result.rows.length;
+    this.stats.writeMs += performance.now() - started;
     const fresh = batch.map(() => 0);
     for (const { n } of result.rows) fresh[owner[n] as number] = (fresh[owner[n] as number] as number) + 1;
     for (const [index, call] of batch.entries()) call.resolve(fresh[index] as number);
