@@ -56,6 +56,14 @@ describe("play events on PostgreSQL", () => {
         [screenId],
       )
     )[0];
+  /** Plays in the per-screen rollup (all clips together). */
+  const screenHourPlays = async (screenId: string) =>
+    (
+      await sql<{ plays: number }>(
+        "SELECT coalesce(sum(plays), 0)::int AS plays FROM play_screen_hourly WHERE screen_id = $1",
+        [screenId],
+      )
+    )[0]?.plays;
   const tenantPlays = async (tenantId: string) =>
     (
       await sql<{ plays: number }>(
@@ -114,6 +122,7 @@ describe("play events on PostgreSQL", () => {
     stream.send({ case: "playEvents", value: { events: [...batch, fresh] } });
     await eventually(async () => (await rawCount(deviceId)) === 6);
     expect(await screenTotals(deviceId)).toEqual({ plays: 6, completed: 5, ms: 50_000 });
+    expect(await screenHourPlays(deviceId)).toBe(6);
     expect(await tenantPlays(tenant)).toBe(6);
     stream.hangUp();
   });
@@ -172,6 +181,7 @@ describe("play events on PostgreSQL", () => {
     const written = await Promise.all(replicas.map(({ store }) => store.insertMany(tenant, deviceId, events)));
     expect(written.reduce((sum, n) => sum + n, 0)).toBe(200);
     expect(await screenTotals(deviceId)).toEqual({ plays: 200, completed: 200, ms: 2_000_000 });
+    expect(await screenHourPlays(deviceId)).toBe(200);
     for (const { pool: own } of replicas) await own.end();
   });
 

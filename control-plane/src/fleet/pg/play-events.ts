@@ -104,6 +104,14 @@ WITH v AS (
   ON CONFLICT (screen_id, hour, video_id, playlist_id) DO UPDATE
      SET played_ms = h.played_ms + excluded.played_ms, plays = h.plays + excluded.plays,
          completed = h.completed + excluded.completed, group_id = excluded.group_id, time_zone = excluded.time_zone
+), screen_totals AS (
+  INSERT INTO play_screen_hourly AS p (hour, screen_id, tenant_id, group_id, played_ms, plays, completed, time_zone)
+  SELECT date_trunc('hour', started_at, 'UTC'), screen_id, tenant_id, group_id, sum(played_ms), count(*),
+         count(*) FILTER (WHERE outcome = ${PlayOutcome.COMPLETED}), time_zone
+    FROM fresh GROUP BY 1, 2, 3, 4, 8 ORDER BY 2, 1
+  ON CONFLICT (screen_id, hour) DO UPDATE
+     SET played_ms = p.played_ms + excluded.played_ms, plays = p.plays + excluded.plays,
+         completed = p.completed + excluded.completed, group_id = excluded.group_id, time_zone = excluded.time_zone
 ), tenant_hours AS (
   INSERT INTO play_tenant_hourly AS t (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed,
                                        time_zone)
@@ -122,8 +130,8 @@ SELECT n FROM fresh`;
  * `flushMs` and written by ONE statement per batch: the raw rows (`ON CONFLICT DO NOTHING` on
  * (screen_id, started_at, event_key)) or, for events older than the raw partitions, their dedup
  * keys in `play_event_late_keys`, and only the events that were new are added into the hourly
- * rollups (`play_hourly` per screen × video × playlist, `play_tenant_hourly` per tenant × group ×
- * zone × video × playlist), in the hour they started. So a batch sent twice, resent after a
+ * rollups (`play_hourly` per screen × video × playlist, `play_screen_hourly` per screen,
+ * `play_tenant_hourly` per tenant × group × zone × video × playlist), in the hour they started. So a batch sent twice, resent after a
  * reconnect, or twice inside one batch counts once, and the raw row and the counts never
  * disagree (one statement, one transaction).
  *

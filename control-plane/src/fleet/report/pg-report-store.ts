@@ -84,10 +84,13 @@ interface UptimeResultRow {
 /**
  * ReportStore on the rollups (Migration20261206190000_play_reports), plain SQL on the fleet's pool.
  *
- * A play report reads `play_tenant_hourly` (per tenant × hour × group × zone × video × playlist:
- * a few hundred rows an hour for a whole fleet) unless it needs the screen: then `play_hourly`,
- * always through an explicit list of screens (the ones asked for, or the next page of the tenant's
- * screens by id), so it walks the primary key (screen_id, hour, …) of those screens only. Buckets
+ * A play report reads the smallest rollup that has what it groups and filters by:
+ * `play_tenant_hourly` (per tenant × hour × group × zone × video × playlist: a few hundred rows an
+ * hour for a whole fleet) unless it needs the screen; then `play_screen_hourly` (per screen and
+ * hour) unless it also needs the clip, then `play_hourly` (per screen × video × playlist). The two
+ * per-screen tables are always read through an explicit list of screens (the ones asked for, or
+ * the next page of the tenant's screens by id), so a query walks the primary key (screen_id, hour,
+ * …) of those screens only. Buckets
  * are made at query time from the UTC hours: `date_trunc` in the report's zone, so a local day has
  * 23 or 25 hours across a daylight-saving change. Rows are ordered by id then label, and paged by
  * keyset on that pair.
@@ -147,6 +150,12 @@ export class PgReportStore implements ReportStore {
     const keyColumn = { asset: "video_id", screen: "screen_id", group: "group_id", playlist: "playlist_id" }[
       query.dimension
     ];
+    const byClip = query.videoIds.length > 0 || query.playlistIds.length > 0;
+    const table = !detail
+      ? "play_tenant_hourly"
+      : byClip || query.dimension === "asset" || query.dimension === "playlist"
+        ? "play_hourly"
+        : "play_screen_hourly";
     const filters = [`tenant_id = ${tenant}`, `hour >= ${p.add(window.start)}`, `hour < ${p.add(window.end)}`];
     if (screens) filters.push(`screen_id = ANY(${p.add(screens)}::uuid[])`);
     if (query.groupIds.length > 0) filters.push(`group_id = ANY(${p.add(query.groupIds)}::uuid[])`);
@@ -197,7 +206,7 @@ export class PgReportStore implements ReportStore {
         SELECT key, b, sum(plays)::bigint AS plays, sum(completed)::bigint AS completed,
                sum(played_ms)::bigint AS played_ms, min(time_zone) AS z_min, max(time_zone) AS z_max
           FROM (SELECT ${keyColumn} AS key, ${bucket} AS b, time_zone, plays, completed, played_ms
-                  FROM ${detail ? "play_hourly" : "play_tenant_hourly"}
+                  FROM ${table}
                  WHERE ${filters.join(" AND ")}) x
          GROUP BY key, b
       ), l AS (SELECT agg.*, ${label} AS label FROM agg)
@@ -250,9 +259,10 @@ export class PgReportStore implements ReportStore {
     const zone = window.zone.kind === "fixed" ? `${p.add(window.zone.name)}::text` : "s.timezone";
     const start = `${p.add(window.start)}::timestamptz`;
     const end = `${p.add(window.end)}::timestamptz`;
+    const listedScreens = p.add(screens);
     const sql = `
       WITH scr AS (
-        SELECT s.id, s.name, s.created_at, ${zone} AS zone FROM screens s WHERE s.id = ANY(${p.add(screens)}::uuid[])
+        SELECT s.id, s.name, s.created_at, ${zone} AS zone FROM screens s WHERE s.id = ANY(${listedScreens}::uuid[])
       ), days AS (
         SELECT scr.*, d::date AS day,
                greatest(d::date::timestamp AT TIME ZONE scr.zone, ${start}) AS day_start,
@@ -260,6 +270,13 @@ export class PgReportStore implements ReportStore {
           FROM scr, generate_series((${start} AT TIME ZONE scr.zone)::date::timestamp,
                                     ((${end} - interval '1 microsecond') AT TIME ZONE scr.zone)::date::timestamp,
                                     interval '1 day') AS d
+      ), online AS (
+        -- Each UTC hour of the range belongs to the local day its start falls on.
+        SELECT u.screen_id, (u.hour AT TIME ZONE scr.zone)::date AS day, sum(u.playing_ms)::bigint AS playing_ms,
+               sum(u.display_off_ms)::bigint AS display_off_ms, sum(u.idle_ms)::bigint AS idle_ms
+          FROM screen_uptime_hourly u JOIN scr ON scr.id = u.screen_id
+         WHERE u.screen_id = ANY(${listedScreens}::uuid[]) AND u.hour >= ${start} AND u.hour < ${end}
+         GROUP BY 1, 2
       ), t AS (
         SELECT days.*,
                greatest(day_start, created_at, (SELECT coalesce(min(started_at), '-infinity') FROM uptime_recording))
@@ -268,13 +285,11 @@ export class PgReportStore implements ReportStore {
           FROM days
       )
       SELECT t.id, t.name, t.zone, to_char(t.day, 'YYYY-MM-DD') AS date, t.day_start, t.day_end,
-             coalesce(sum(u.playing_ms), 0)::bigint AS playing_ms,
-             coalesce(sum(u.display_off_ms), 0)::bigint AS display_off_ms,
-             coalesce(sum(u.idle_ms), 0)::bigint AS idle_ms,
+             coalesce(o.playing_ms, 0) AS playing_ms, coalesce(o.display_off_ms, 0) AS display_off_ms,
+             coalesce(o.idle_ms, 0) AS idle_ms,
              greatest(extract(epoch FROM (t.tracked_to - t.tracked_from)) * 1000, 0)::bigint AS tracked_ms
-        FROM t LEFT JOIN screen_uptime_hourly u ON u.screen_id = t.id AND u.hour >= t.day_start AND u.hour < t.day_end
+        FROM t LEFT JOIN online o ON o.screen_id = t.id AND o.day = t.day
        WHERE ${afterCursor(p, page.after, "t.id", "to_char(t.day, 'YYYY-MM-DD')")}
-       GROUP BY t.id, t.name, t.zone, t.day, t.day_start, t.day_end, t.tracked_from, t.tracked_to
        ORDER BY t.id, t.day
        LIMIT ${p.add(page.size + 1)}`;
     const { rows } = await zoneChecked(() => this.#pool.query<UptimeResultRow>(sql, p.values));

@@ -63,7 +63,7 @@ describe("planPartitions", () => {
     expect(days[0]).toBe("play_events_d20261129");
     expect(days.at(-1)).toBe("play_events_d20261209");
     expect(days).toHaveLength(11);
-    for (const table of ["play_hourly", "play_tenant_hourly", "screen_uptime_hourly"]) {
+    for (const table of ["play_hourly", "play_screen_hourly", "play_tenant_hourly", "screen_uptime_hourly"]) {
       const months = names(plan.create.filter((p) => p.table === table));
       expect(months[0]).toBe(`${table}_m202511`);
       expect(months.at(-1)).toBe(`${table}_m202701`);

@@ -5,9 +5,9 @@ import { Migration } from "@mikro-orm/migrations";
 
 /**
  * Proof of play at scale (issue 15): the raw `play_events` table becomes a table partitioned by
- * UTC day of `started_at`, with hourly rollups (per screen × video × playlist, and per tenant ×
- * group × zone × video × playlist) and hourly screen uptime, each partitioned by UTC month of
- * `hour`. Partitions are created ahead and dropped on expiry by src/fleet/report/partitions.ts;
+ * UTC day of `started_at`, with hourly rollups (per screen × video × playlist, per screen, and per
+ * tenant × group × zone × video × playlist) and hourly screen uptime, each partitioned by UTC
+ * month of `hour`. Partitions are created ahead and dropped on expiry by src/fleet/report/partitions.ts;
  * this migration only creates those the converted rows need.
  *
  * A partitioned table's primary key must contain its partition key, so raw events are unique on
@@ -50,6 +50,10 @@ export class Migration20261206190000_play_reports extends Migration {
     await this.execute(
       `create table "play_hourly" ("hour" timestamptz not null, "screen_id" uuid not null references "screens" ("id") on delete cascade, "video_id" uuid not null, "playlist_id" uuid not null, "tenant_id" uuid not null, "group_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("screen_id", "hour", "video_id", "playlist_id")) partition by range ("hour");`,
     );
+    // Per screen and hour, all clips together: what per-screen reports read (a tenth of play_hourly's rows).
+    await this.execute(
+      `create table "play_screen_hourly" ("hour" timestamptz not null, "screen_id" uuid not null references "screens" ("id") on delete cascade, "tenant_id" uuid not null, "group_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("screen_id", "hour")) partition by range ("hour");`,
+    );
     await this.execute(
       `create table "play_tenant_hourly" ("hour" timestamptz not null, "tenant_id" uuid not null references "tenants" ("id") on delete cascade, "group_id" uuid not null, "video_id" uuid not null, "playlist_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("tenant_id", "hour", "group_id", "time_zone", "video_id", "playlist_id")) partition by range ("hour");`,
     );
@@ -89,7 +93,7 @@ export class Migration20261206190000_play_reports extends Migration {
     for (let m = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), 1)); m <= last; ) {
       const next = new Date(Date.UTC(m.getUTCFullYear(), m.getUTCMonth() + 1, 1));
       const stamp = `${m.getUTCFullYear()}${pad(m.getUTCMonth() + 1)}`;
-      for (const table of ["play_hourly", "play_tenant_hourly", "screen_uptime_hourly"]) {
+      for (const table of ["play_hourly", "play_screen_hourly", "play_tenant_hourly", "screen_uptime_hourly"]) {
         await this.execute(
           `create table "${table}_m${stamp}" partition of "${table}" for values from ('${m.toISOString()}') to ('${next.toISOString()}');`,
         );
@@ -168,6 +172,11 @@ export class Migration20261206190000_play_reports extends Migration {
               count(*), count(*) filter (where d.outcome = 1), s.timezone
          from "play_events_v1_decoded" d join "screens" s on s.id = d.screen_id
         group by 1, 2, 3, 4, 5, 6, 10;`,
+    );
+    await this.execute(
+      `insert into "play_screen_hourly" (hour, screen_id, tenant_id, group_id, played_ms, plays, completed, time_zone)
+       select hour, screen_id, tenant_id, group_id, sum(played_ms), sum(plays), sum(completed), time_zone
+         from "play_hourly" group by hour, screen_id, tenant_id, group_id, time_zone;`,
     );
     await this.execute(
       `insert into "play_tenant_hourly" (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
