@@ -109,7 +109,7 @@ const rowsWritten = async () => {
   await db.query("SELECT pg_stat_force_next_flush()").catch(() => undefined);
   const { rows } = await db.query<{ n: string }>(
     `SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) AS n FROM pg_stat_user_tables
-      WHERE relname ~ '^(play_events|play_event_late_keys|play_hourly|play_tenant_hourly)'`,
+      WHERE relname ~ '^play_'`,
   );
   return Number(rows[0]?.n ?? 0);
 };
@@ -237,7 +237,7 @@ reportMetrics([
     name: "control-plane.plays.rows_written_per_second",
     value: (s1.rows - s0.rows) / seconds,
     unit: "rows/s",
-    goal: `rows inserted + updated in play_events, play_event_late_keys, play_hourly, play_tenant_hourly (${note})`,
+    goal: `rows inserted + updated in the raw events, late keys and the three play rollups (${note})`,
   },
   {
     name: "control-plane.plays.statements_per_second",

@@ -167,12 +167,21 @@ for (let first = 0; first < screenIds.length; first += 1000) {
   );
 }
 await db.query(
-  `INSERT INTO play_tenant_hourly (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
+  `INSERT INTO play_group_hourly (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
    SELECT h, $1, group_id, video_id, playlist_id, count(*) * ${playsPerHour * 10_000}, count(*) * ${playsPerHour},
           count(*) * ${playsPerHour}, $4
      FROM ${hours} h, bench_plan
     GROUP BY h, group_id, video_id, playlist_id
     ORDER BY h, group_id, video_id, playlist_id`,
+  [tenant.id, start, end, zone],
+);
+await db.query(
+  `INSERT INTO play_tenant_hourly (hour, tenant_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
+   SELECT h, $1, video_id, playlist_id, count(*) * ${playsPerHour * 10_000}, count(*) * ${playsPerHour},
+          count(*) * ${playsPerHour}, $4
+     FROM ${hours} h, bench_plan
+    GROUP BY h, video_id, playlist_id
+    ORDER BY h, video_id, playlist_id`,
   [tenant.id, start, end, zone],
 );
 await db.query("ANALYZE");

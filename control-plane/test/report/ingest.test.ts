@@ -64,13 +64,16 @@ describe("play events on PostgreSQL", () => {
         [screenId],
       )
     )[0]?.plays;
-  const tenantPlays = async (tenantId: string) =>
-    (
-      await sql<{ plays: number }>(
-        "SELECT coalesce(sum(plays), 0)::int AS plays FROM play_tenant_hourly WHERE tenant_id = $1",
-        [tenantId],
-      )
-    )[0]?.plays;
+  /** Plays of the tenant in its two rollups without screens: per group, and per clip only (they must agree). */
+  const tenantPlays = async (tenantId: string) => {
+    const [row] = await sql<{ groups: number; clips: number }>(
+      `SELECT (SELECT coalesce(sum(plays), 0)::int FROM play_group_hourly WHERE tenant_id = $1) AS groups,
+              (SELECT coalesce(sum(plays), 0)::int FROM play_tenant_hourly WHERE tenant_id = $1) AS clips`,
+      [tenantId],
+    );
+    expect(row?.groups).toBe(row?.clips);
+    return row?.clips;
+  };
   const rawCount = async (screenId: string) =>
     (await sql<{ n: number }>("SELECT count(*)::int AS n FROM play_events WHERE screen_id = $1", [screenId]))[0]?.n;
   const newScreen = async (hardwareId: string) => {
@@ -226,7 +229,13 @@ describe("play events on PostgreSQL", () => {
     // Thirteen whole months after November 2026 (and a day), its rollup month goes too.
     const yearOn = await maintainPartitions(pool, policy, new Date("2028-01-02T01:00:00Z"));
     expect(yearOn.dropped).toEqual(
-      expect.arrayContaining(["play_hourly_m202611", "play_tenant_hourly_m202611", "screen_uptime_hourly_m202611"]),
+      expect.arrayContaining([
+        "play_hourly_m202611",
+        "play_screen_hourly_m202611",
+        "play_group_hourly_m202611",
+        "play_tenant_hourly_m202611",
+        "screen_uptime_hourly_m202611",
+      ]),
     );
     expect(await partitionExists("play_hourly_m202611")).toBe(false);
     expect(await partitionExists("play_hourly_m202612")).toBe(true);

@@ -120,10 +120,19 @@ describe("the play-report migration", () => {
       })),
     );
     const tenantTotals = await pool.query(
-      "SELECT sum(plays)::int AS plays FROM play_tenant_hourly WHERE tenant_id = $1 AND group_id = $2",
+      "SELECT sum(plays)::int AS plays FROM play_group_hourly WHERE tenant_id = $1 AND group_id = $2",
       [tenant, group],
     );
     expect(tenantTotals.rows).toEqual([{ plays: 3 }]);
+    const perClip = await pool.query(
+      "SELECT video_id, sum(plays)::int AS plays FROM play_tenant_hourly WHERE tenant_id = $1 GROUP BY video_id",
+      [tenant],
+    );
+    expect(perClip.rows).toEqual([{ video_id: videoId, plays: 3 }]);
+    const perScreen = await pool.query("SELECT sum(plays)::int AS plays FROM play_screen_hourly WHERE screen_id = $1", [
+      screen,
+    ]);
+    expect(perScreen.rows).toEqual([{ plays: 3 }]);
     expect((await pool.query("SELECT to_regclass('play_events_v1') AS old")).rows).toEqual([{ old: null }]);
   });
 });

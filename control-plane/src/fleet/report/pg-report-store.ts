@@ -85,9 +85,10 @@ interface UptimeResultRow {
  * ReportStore on the rollups (Migration20261206190000_play_reports), plain SQL on the fleet's pool.
  *
  * A play report reads the smallest rollup that has what it groups and filters by:
- * `play_tenant_hourly` (per tenant × hour × group × zone × video × playlist: a few hundred rows an
- * hour for a whole fleet) unless it needs the screen; then `play_screen_hourly` (per screen and
- * hour) unless it also needs the clip, then `play_hourly` (per screen × video × playlist). The two
+ * `play_tenant_hourly` (per tenant × hour × zone × video × playlist: a row per clip an hour for a
+ * whole fleet), or `play_group_hourly` (the same per group too) when it needs the group; when it
+ * needs the screen, `play_screen_hourly` (per screen and hour) unless it also needs the clip, then
+ * `play_hourly` (per screen × video × playlist). The two
  * per-screen tables are always read through an explicit list of screens (the ones asked for, or
  * the next page of the tenant's screens by id), so a query walks the primary key (screen_id, hour,
  * …) of those screens only. Buckets
@@ -151,8 +152,11 @@ export class PgReportStore implements ReportStore {
       query.dimension
     ];
     const byClip = query.videoIds.length > 0 || query.playlistIds.length > 0;
+    const byGroup = query.dimension === "group" || query.groupIds.length > 0;
     const table = !detail
-      ? "play_tenant_hourly"
+      ? byGroup
+        ? "play_group_hourly"
+        : "play_tenant_hourly"
       : byClip || query.dimension === "asset" || query.dimension === "playlist"
         ? "play_hourly"
         : "play_screen_hourly";

@@ -49,7 +49,7 @@ describe("partition names", () => {
     // Names this scheme did not make are not ours to drop.
     expect(parsePartition(events, "play_events_d20260230")).toBeUndefined();
     expect(parsePartition(events, "play_events_old")).toBeUndefined();
-    expect(parsePartition(hourly, "play_tenant_hourly_m202612")).toBeUndefined();
+    expect(parsePartition(hourly, "play_group_hourly_m202612")).toBeUndefined();
   });
 });
 
@@ -63,7 +63,13 @@ describe("planPartitions", () => {
     expect(days[0]).toBe("play_events_d20261129");
     expect(days.at(-1)).toBe("play_events_d20261209");
     expect(days).toHaveLength(11);
-    for (const table of ["play_hourly", "play_screen_hourly", "play_tenant_hourly", "screen_uptime_hourly"]) {
+    for (const table of [
+      "play_hourly",
+      "play_screen_hourly",
+      "play_group_hourly",
+      "play_tenant_hourly",
+      "screen_uptime_hourly",
+    ]) {
       const months = names(plan.create.filter((p) => p.table === table));
       expect(months[0]).toBe(`${table}_m202511`);
       expect(months.at(-1)).toBe(`${table}_m202701`);
