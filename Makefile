@@ -13,7 +13,7 @@ IMAGE_APT := mmdebstrap qemu-user-static binfmt-support arch-test binutils-aarch
 # arm64 binaries run under qemu-user during the build: make sure binfmt_misc knows them.
 ENABLE_ARM64_BINFMT := arch-test arm64 >/dev/null 2>&1 || { mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64; }
 
-.PHONY: setup demo test test-full test-fresh bench proto proto-check lint typecheck build image clean distclean
+.PHONY: setup demo test audit test-full test-fresh bench proto proto-check lint typecheck build image clean distclean
 
 ## setup: install Node 24, Debian packages and npm dependencies when missing (idempotent)
 setup:
@@ -23,15 +23,24 @@ setup:
 demo: setup build
 	@scripts/demo.sh
 
-## test: the fast test suite (contracts fresh, lint, types, unit + integration tests)
+## test: the fast test suite (contracts fresh, lint, types, unit + integration tests, security gates)
 test: setup proto-check lint typecheck
 	vitest run
+	@$(MAKE) --no-print-directory audit
+
+## audit: npm audit of production dependencies; fails on high/critical, says NOT RUN when the endpoint gives no report
+# scripts/audit.ts exits 3 when the audit could not run: reported as NOT RUN, never as passed.
+audit:
+	@status=0; node scripts/audit.ts || status=$$?; \
+	if [ "$$status" -eq 3 ]; then echo "security gates: dependency audit NOT RUN (no audit report from the registry); not counted as passed"; \
+	elif [ "$$status" -ne 0 ]; then exit "$$status"; fi
 
 ## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs) and test-fresh
 test-full: setup proto-check lint typecheck
 	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu systemd-container curl iproute2
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
+	@$(MAKE) --no-print-directory audit
 	@$(MAKE) --no-print-directory test-fresh
 
 ## test-fresh: the README's two commands on a clean Debian 12 container (clone in /root/avtech), timed
@@ -60,10 +69,11 @@ typecheck:
 	tsc -p tsconfig.json
 	@if [ -f control-plane/console/tsconfig.json ]; then tsc -p control-plane/console/tsconfig.json; fi
 
-## build: build the console (served by the control plane) and the player's device bundle, and check types
+## build: build the console (served by the control plane) and the player's device bundle, check types, write SBOMs (dist/sbom)
 build: setup typecheck
 	npm run --silent -w @avtech/control-plane build:console
 	npm run --silent -w @avtech/player bundle
+	node scripts/sbom.ts
 
 ## image: build the flashable Raspberry Pi image (see image/README.md)
 image:
@@ -73,7 +83,7 @@ image:
 
 ## clean: remove build outputs, test artifacts and demo data
 clean:
-	rm -rf .data test-artifacts bench/results.json image/out image/work control-plane/console/dist
+	rm -rf .data test-artifacts bench/results.json image/out image/work control-plane/console/dist dist player/dist
 
 ## distclean: also remove node_modules and the local toolchain
 distclean: clean

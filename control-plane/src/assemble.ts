@@ -1,6 +1,6 @@
 /**
  * The one place the control plane is put together: every service (auth and users, audit, content,
- * schedule, publish, fleet, device, report, grpc health and reflection), every plain HTTP route, the
+ * schedule, publish, fleet, device, OS updates, report, grpc health and reflection), every plain HTTP route, the
  * interceptors, and the server that mounts them. Each service factory gets the few dependencies it
  * names in its own `…Deps` interface; `createServer` (src/platform/server) only mounts what it is given.
  *
@@ -10,6 +10,7 @@
  * {@link createFleetPlane} on in-memory stores (test/lib/fleet-server.ts).
  */
 
+import { accessSync, constants as fsConstants } from "node:fs";
 import { AuditService, file_avtech_auth_v1_audit } from "@avtech/proto/gen/avtech/auth/v1/audit_pb.js";
 import { AuthService, file_avtech_auth_v1_auth } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
 import { file_avtech_auth_v1_user, UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
@@ -19,6 +20,7 @@ import { FleetService, file_avtech_fleet_v1_fleet } from "@avtech/proto/gen/avte
 import { file_avtech_publish_v1_publish, PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { file_avtech_report_v1_report, ReportService } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import { file_avtech_schedule_v1_schedule, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import { file_avtech_update_v1_update, UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
@@ -49,6 +51,15 @@ import { SessionRegistry } from "./fleet/live/index.ts";
 import { createPgFleet, type PgFleetStores } from "./fleet/pg/index.ts";
 import { createPublishService, Publisher } from "./fleet/publish/index.ts";
 import { createReportReader, createReportRoutes, createReportService, PgReportStore } from "./fleet/report/index.ts";
+import {
+  type BundleVerifier,
+  createBundleRoute,
+  createRaucVerifier,
+  createReleaseUploadRoute,
+  createUpdateService,
+  RolloutEngine,
+  type UpdateStore,
+} from "./fleet/update/index.ts";
 import { createAuditInterceptor, createAuditLog, createAuditService } from "./platform/audit/index.ts";
 import { principalOf } from "./platform/auth/index.ts";
 import { createAuthenticateInterceptor, createAuthorizeInterceptor } from "./platform/auth/interceptor.ts";
@@ -62,7 +73,12 @@ import { type RateLimitConfig, RequestLimiter } from "./platform/rate-limit/inde
 import { createErrorInterceptor } from "./platform/server/errors.ts";
 import { type StreamRouteFactory, streamRoute } from "./platform/server/grpc-stream-route.ts";
 import { createHttpAccess, type HttpAccess } from "./platform/server/http-access.ts";
-import { createHttpFallback, type HttpRoute } from "./platform/server/http-routes.ts";
+import {
+  type AnyRequest,
+  type AnyResponse,
+  createHttpFallback,
+  type HttpRoute,
+} from "./platform/server/http-routes.ts";
 import { createServerMetrics, type ServerMetrics } from "./platform/server/metrics.ts";
 import { peerContextValues } from "./platform/server/peer.ts";
 import { createReadiness } from "./platform/server/readiness.ts";
@@ -80,6 +96,7 @@ export const servedFiles = [
   file_avtech_fleet_v1_fleet,
   file_avtech_device_v1_device,
   file_avtech_report_v1_report,
+  file_avtech_update_v1_update,
 ];
 
 /** What {@link assembleControlPlane} needs: a migrated database and the process's side effects. */
@@ -139,6 +156,13 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     rateLimits: parts.registrationRateLimits,
     bus: database.bus,
     principalOf,
+    update: {
+      store: database.stores.updates,
+      blobs,
+      verifier: bundleVerifier(config),
+      compatible: config.update.compatible,
+      maxBundleBytes: config.limits.maxBundleBytes,
+    },
   });
   try {
     await database.start({ target: fleet.delivery, flushMs: parts.heartbeatFlushMs });
@@ -171,6 +195,21 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
   };
 }
 
+/**
+ * The checker of uploaded bundles, when `update.keyringPath` is set; a keyring the process cannot
+ * read stops the start (a misconfiguration found at the first upload would be found too late).
+ */
+function bundleVerifier(config: Config): BundleVerifier | undefined {
+  const { keyringPath, raucPath } = config.update;
+  if (!keyringPath) return undefined;
+  try {
+    accessSync(keyringPath, fsConstants.R_OK);
+  } catch (error) {
+    throw new Error(`update.keyringPath ${keyringPath} cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  return createRaucVerifier({ raucPath, keyringPath });
+}
+
 /** What the core services need. */
 export interface CoreParts {
   config: Config;
@@ -185,11 +224,13 @@ export interface CoreParts {
   consoleDir?: string;
 }
 
-/** The three fleet-side service implementations. */
+/** The fleet-side service implementations. */
 export interface FleetServices {
   device: ServiceImpl<typeof DeviceService>;
   fleet: ServiceImpl<typeof FleetService>;
   publish: ServiceImpl<typeof PublishService>;
+  /** UNIMPLEMENTED when the plane was built without {@link FleetPlaneDeps.update}. */
+  update: ServiceImpl<typeof UpdateService>;
 }
 
 /** What the fleet side mounts on the server beside the core. */
@@ -197,8 +238,10 @@ export interface FleetMount {
   services: FleetServices;
   /** The screens' Connect stream over plain gRPC (the lean route). */
   streams: readonly StreamRouteFactory[];
-  /** GET/HEAD /assets/<sha256> for screens. */
+  /** GET/HEAD /assets/<sha256> (and /bundles/<sha256>) for screens. */
   httpRoutes: readonly HttpRoute[];
+  /** Routes for people, run through the server's {@link HttpAccess} (POST /v1/releases). */
+  accessRoutes(access: HttpAccess): readonly HttpRoute[];
   /** ReportService and its CSV routes (on PostgreSQL only); UNIMPLEMENTED when absent. */
   reports?: ReportMount;
 }
@@ -245,6 +288,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
     router.service(PublishService, fleet?.services.publish ?? unimplementedService(PublishService));
     router.service(FleetService, fleet?.services.fleet ?? unimplementedService(FleetService));
     router.service(DeviceService, fleet?.services.device ?? unimplementedService(DeviceService));
+    router.service(UpdateService, fleet?.services.update ?? unimplementedService(UpdateService));
     router.service(ReportService, fleet?.reports?.service ?? unimplementedService(ReportService));
     registerGrpcStandardServices(router, { files: servedFiles, health: readiness.health });
   };
@@ -267,6 +311,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
     // the console's static files, which answer only for files in dist.
     extra: [
       createVideoRoutes({ blobs, media, limits, access, logger, onUpload: metrics.upload }),
+      ...(fleet?.accessRoutes(access) ?? []),
       ...(fleet?.httpRoutes ?? []),
       ...(fleet?.reports ? [fleet.reports.httpRoute(access)] : []),
       createConsoleStaticRoute(parts.consoleDir),
@@ -314,11 +359,25 @@ export interface FleetPlaneDeps {
   broadcastFlushMs?: number;
   /** How FleetService and PublishService learn their caller (the core's auth: `principalOf`). */
   principalOf: PrincipalOf;
+  /** OS updates (src/fleet/update); without it UpdateService answers UNIMPLEMENTED and no document carries an OsUpdate. */
+  update?: UpdatePlaneDeps;
 }
 
-/** The fleet, device and publish side of one control-plane process. */
+/** What the OS update feature needs beside the fleet's stores. */
+export interface UpdatePlaneDeps {
+  store: UpdateStore;
+  /** Where uploaded bundles are kept (the content blob store); the bundle route reads them from `blobs`. */
+  blobs: BlobStore;
+  /** Checks uploads; undefined refuses every upload (no `update.keyringPath`). */
+  verifier: BundleVerifier | undefined;
+  /** `update.compatible`; undefined refuses every upload. */
+  compatible: string | undefined;
+  maxBundleBytes: number;
+}
+
+/** The fleet, device, publish and update side of one control-plane process. */
 export interface FleetPlane extends FleetMount {
-  /** Registers DeviceService, FleetService and PublishService on a Connect router. */
+  /** Registers DeviceService, FleetService, PublishService and UpdateService on a Connect router. */
   routes(router: ConnectRouter): void;
   /** The screens' streams this process holds. */
   readonly registry: SessionRegistry;
@@ -328,11 +387,18 @@ export interface FleetPlane extends FleetMount {
   readonly broadcaster: FleetBroadcaster;
   /** Online/offline of the held streams. */
   readonly presence: Presence;
-  /** Runs the periodic jobs: presence sweep (every 5 s) and health retention (7 days, pruned hourly). */
+  /** Drives OS update rollouts; undefined without {@link FleetPlaneDeps.update}. */
+  readonly rollouts: RolloutEngine | undefined;
+  /**
+   * Runs the periodic jobs: presence sweep (every 5 s), health retention (7 days, pruned hourly)
+   * and, with OS updates, rollout recovery (at once, then every 30 s: unfinished rollouts
+   * re-evaluated, pending desired states published).
+   */
   startBackground(options?: {
     presenceSweepMs?: number;
     healthRetentionMs?: number;
     pruneEveryMs?: number;
+    rolloutRecoveryMs?: number;
   }): () => void;
   /** Ends every stream and the live view (graceful shutdown). */
   close(): void;
@@ -367,6 +433,26 @@ export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
     await delivery.deliver(screenIds);
     await deps.bus?.notify(screenIds);
   };
+  const { update } = deps;
+  const publisher = new Publisher({
+    stores,
+    config,
+    clock,
+    logger,
+    delivery,
+    broadcaster,
+    wake,
+    offers: update?.store,
+  });
+  const rollouts = update && new RolloutEngine({ store: update.store, publisher, clock, logger });
+  const ingest = update && {
+    blobs: update.blobs,
+    store: update.store,
+    verifier: update.verifier,
+    compatible: update.compatible,
+    maxBundleBytes: update.maxBundleBytes,
+    clock,
+  };
 
   const services: FleetServices = {
     device: createDeviceService({
@@ -380,16 +466,30 @@ export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
       broadcaster,
       metrics,
       registrationLimiter: new RequestLimiter(deps.rateLimits, () => clock.now().getTime()),
+      updates: rollouts && {
+        hello: (screen) => rollouts.hello(screen),
+        report: (screen, report) => rollouts.report(screen, report),
+      },
     }),
     fleet: createFleetService({ stores, config, clock, logger, registry, broadcaster, wake, principalOf }),
-    publish: createPublishService({
-      publisher: new Publisher({ stores, config, clock, logger, delivery, broadcaster, wake }),
-      stores,
-      clock,
-      principalOf,
-    }),
+    publish: createPublishService({ publisher, stores, clock, principalOf }),
+    update:
+      update && rollouts && ingest
+        ? createUpdateService({
+            store: update.store,
+            engine: rollouts,
+            ingest,
+            stores,
+            deleteBlob: (sha256) => update.blobs.delete(sha256),
+            clock,
+            logger,
+            principalOf,
+          })
+        : unimplementedService(UpdateService),
   };
   const assets = createAssetHandler({ blobs: deps.blobs, screens: stores.screens, assets: stores.assets, logger });
+  const bundles =
+    update && createBundleRoute({ blobs: deps.blobs, screens: stores.screens, store: update.store, logger });
   return {
     services,
     streams: [
@@ -397,16 +497,30 @@ export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
         method: DeviceService.method.connect,
         impl: (requests, context) => services.device.connect(requests, context),
       }),
+      ...(update
+        ? [
+            streamRoute({
+              method: UpdateService.method.uploadRelease,
+              impl: (requests, context) => services.update.uploadRelease(requests, context),
+            }),
+          ]
+        : []),
     ],
-    httpRoutes: [(req, res) => assets(req, res)],
+    httpRoutes: [
+      (req, res) => assets(req, res),
+      ...(bundles ? [(req: AnyRequest, res: AnyResponse) => bundles(req, res)] : []),
+    ],
+    accessRoutes: (access) => (ingest ? [createReleaseUploadRoute({ ingest, access, logger })] : []),
     registry,
     delivery,
     broadcaster,
     presence,
+    rollouts,
     routes(router) {
       router.service(DeviceService, services.device);
       router.service(FleetService, services.fleet);
       router.service(PublishService, services.publish);
+      router.service(UpdateService, services.update);
     },
     startBackground(options = {}) {
       const presenceTimer = setInterval(() => presence.sweep(), options.presenceSweepMs ?? 5000);
@@ -417,9 +531,11 @@ export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
       }, options.pruneEveryMs ?? 3_600_000);
       presenceTimer.unref();
       pruneTimer.unref();
+      const stopRollouts = rollouts?.start({ everyMs: options.rolloutRecoveryMs });
       return () => {
         clearInterval(presenceTimer);
         clearInterval(pruneTimer);
+        stopRollouts?.();
       };
     },
     close() {

@@ -66,8 +66,15 @@ export function unitSettings(text: string): Map<string, string[]> {
   return settings;
 }
 
-/** Renders one of the player role's Jinja templates with the role defaults plus `vars`. */
-export async function renderRoleTemplate(name: string, vars: Record<string, unknown>): Promise<string> {
+/**
+ * Renders one of a role's Jinja templates (`role`: a folder under ansible/roles; default the player
+ * role) with the role defaults plus `vars`.
+ */
+export async function renderRoleTemplate(
+  name: string,
+  vars: Record<string, unknown>,
+  role: string = roleDir,
+): Promise<string> {
   const script = `
 import json, sys, yaml, jinja2
 defaults = yaml.safe_load(open(sys.argv[1]))
@@ -79,8 +86,8 @@ sys.stdout.write(env.get_template(sys.argv[4]).render(**defaults))
   const { stdout } = await exec("python3", [
     "-c",
     script,
-    join(roleDir, "defaults/main.yml"),
-    join(roleDir, "templates"),
+    join(role, "defaults/main.yml"),
+    join(role, "templates"),
     JSON.stringify(vars),
     name,
   ]);

@@ -48,6 +48,11 @@ export interface BundleResult {
   mapBytes: number;
   /** Third-party notices of every bundled package (`<outfile without .mjs>.licenses.txt`). */
   licensesFile: string;
+  /**
+   * esbuild's metafile of the build (`<outfile without .mjs>.meta.json`): which module of which
+   * package went into the bundle. The SBOM of the device bundle is made from it (scripts/sbom.ts).
+   */
+  metafileFile: string;
   /** Bundled npm packages as `name@version`, sorted. */
   packages: string[];
   /** Module specifiers the bundle still imports at run time (Node builtins and {@link optionalExternals}). */
@@ -103,6 +108,8 @@ export async function bundlePlayer(options: BundleOptions = {}): Promise<BundleR
   const packages = await bundledPackages(result.metafile);
   const licensesFile = `${outfile.replace(/\.mjs$/, "")}.licenses.txt`;
   await writeFile(licensesFile, await licenseNotices(packages));
+  const metafileFile = `${outfile.replace(/\.mjs$/, "")}.meta.json`;
+  await writeFile(metafileFile, JSON.stringify(result.metafile));
   const mapFile = `${outfile}.map`;
   return {
     outfile,
@@ -110,6 +117,7 @@ export async function bundlePlayer(options: BundleOptions = {}): Promise<BundleR
     mapFile,
     mapBytes: (await stat(mapFile)).size,
     licensesFile,
+    metafileFile,
     packages: packages.map((p) => `${p.name}@${p.version}`),
     externals,
   };

@@ -27,9 +27,20 @@ import {
   startWatchdogLoop,
 } from "./playback/index.ts";
 import { Reconciler, StateStore, type SyncReporter } from "./reconcile/index.ts";
-import { ScheduleTimer } from "./schedule/index.ts";
+import { ScheduleTimer, screenTimeZone } from "./schedule/index.ts";
 import { writeStatus } from "./status/index.ts";
 import { prepareLayout, stateLayout } from "./storage/index.ts";
+import {
+  createRaucCli,
+  playbackClipBoundaries,
+  playingByDesign,
+  type Rauc,
+  type Rebooter,
+  readImageVersion,
+  systemctlRebooter,
+  UpdateManager,
+  UpdateStore,
+} from "./update/index.ts";
 
 /** The player's version (package.json), reported in Hello and `status`. */
 export const playerVersion: string = packageJson.version;
@@ -56,12 +67,19 @@ export interface PlayerDeps {
   env?: NodeJS.ProcessEnv;
   /** Reconnect timing; default the fleet rules (random first delay ≤ 5 s, 1 s → 5 min, stable after 20 s). */
   reconnect?: ReconnectOptions;
+  /** Default: the `rauc` command line (RAUC's service over the system D-Bus). */
+  rauc?: Rauc;
+  /** Default: `systemctl reboot`. */
+  rebooter?: Rebooter;
+  /** The image's version when RAUC has none for the booted slot; default os-release's IMAGE_VERSION. */
+  imageVersion?: () => Promise<string>;
 }
 
 /** A running player. */
 export interface RunningPlayer {
   reconciler: Reconciler;
   link: Link;
+  updates: UpdateManager;
   /**
    * Stops the link, the reconciler and mpv, then stores the proof of play and play times not yet
    * on disk (the clip cut by the stop included). Resolves when that is done and nothing of the
@@ -127,22 +145,57 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
     failed: (version, failure, attempt) => link?.failed(version, failure, attempt),
   };
   const controlPlane = new URL(`${config.controlPlaneUrl}/`);
+  const http = deps.http ?? createHttpGetter(ca ? { ca } : {});
+  const resolveUrl = (url: string) => new URL(url, controlPlane);
+  // The device token goes only to the control plane's own origin, never to a CDN or S3 URL.
+  const controlPlaneHeaders = (url: URL): Record<string, string> => {
+    const token = link?.deviceToken();
+    return token && url.origin === controlPlane.origin ? { authorization: `Bearer ${token}` } : {};
+  };
+  const space = deps.space ?? statfsProbe;
+
+  const updates = new UpdateManager({
+    rauc: deps.rauc ?? createRaucCli(),
+    rebooter: deps.rebooter ?? systemctlRebooter(processes),
+    health: {
+      registered: () => link?.deviceToken() !== undefined,
+      streamUp: () => link?.status().state === "connected",
+      playing: () => playingByDesign(playback),
+      lastLinkError: () => link?.status().lastError,
+    },
+    clips: playbackClipBoundaries(playback, clock),
+    store: new UpdateStore(`${layout.updateDir}/update.json`),
+    dir: layout.updateDir,
+    space,
+    http,
+    resolveUrl,
+    headers: controlPlaneHeaders,
+    reporter: { updateReport: (report) => link?.updateReport(report) },
+    clock,
+    logger: logger.child({ module: "update" }),
+    bootId: identity.bootId,
+    imageVersionFallback: deps.imageVersion ?? (() => readImageVersion()),
+    timezoneOf: (state) => screenTimeZone(state, config.timezone),
+    options: {
+      healthDeadlineMs: config.update.healthDeadlineSeconds * 1000,
+      rebootAfterFailedGate: config.update.rebootAfterFailedGate,
+      reserveBytes: config.minFreeBytes,
+    },
+  });
+  await updates.open();
   const reconciler = new Reconciler({
     cache,
     playTimes,
     store: new StateStore(layout.lastGoodFile),
     player: timer,
     reporter,
-    http: deps.http ?? createHttpGetter(ca ? { ca } : {}),
+    http,
     clock,
     logger: logger.child({ module: "reconcile" }),
     limits: { maxMediaBytes: config.maxMediaBytes, minFreeBytes: config.minFreeBytes },
-    resolveUrl: (url) => new URL(url, controlPlane),
-    // The device token goes only to the control plane's own origin, never to a CDN or S3 URL.
-    assetHeaders: (url): Record<string, string> => {
-      const token = link?.deviceToken();
-      return token && url.origin === controlPlane.origin ? { authorization: `Bearer ${token}` } : {};
-    },
+    resolveUrl,
+    assetHeaders: controlPlaneHeaders,
+    appliedListener: { applied: (state) => void updates.setDesired(state) },
   });
   await reconciler.boot();
   if (!reconciler.applied)
@@ -172,8 +225,11 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
     heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
     tmpDir: tmpdir(),
     ...(deps.reconnect ? { reconnect: deps.reconnect } : {}),
+    os: () => updates.facts(),
   });
   const running = link.run(abort.signal);
+  // An installed update (reboot moment, health gate) goes on even before any desired state arrives.
+  void updates.runNow();
 
   const notifier = createSystemdNotifier({ spawn: nodeCommandRunner, env: deps.env ?? {} });
   await notifier.ready();
@@ -226,6 +282,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
         minFreeBytes: config.minFreeBytes,
       },
       pendingPlayBatches: playEvents.pendingBatches,
+      update: updates.status(),
     }).catch((error: unknown) => logger.warn({ err: error }, "cannot write the status file"));
     // A write in flight when stop() cancelled the timer must not arm it again (the process would never exit).
     if (!stopping) statusTimer = clock.setTimeout(() => void writeStatusNow(), statusIntervalMs);
@@ -236,6 +293,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   return {
     reconciler,
     link,
+    updates,
     async stop() {
       stopping = true;
       abort.abort();
@@ -243,6 +301,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
       stopWatchdog();
       timer.stop();
       await running;
+      await updates.stop();
       await reconciler.stop();
       // mpv reports the clip it was showing as interrupted when it quits, so playback stops before
       // proof of play is stored: a record arriving after the last seal would be lost, and its

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { SyncFailureReason } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { UpdatePhase, UpdateReportSchema } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadCredentials, prepareLayout, saveCredentials, stateLayout } from "../src/storage/index.ts";
@@ -93,6 +95,25 @@ describe("link", () => {
     await cp.waitFor((r) => r.message.case === "syncReport" && cp.ofCase("syncReport").length > before);
     expect(cp.ofCase("hello")).toHaveLength(2);
     expect(d.link.status().state).toBe("connected");
+  });
+
+  it("says which OS release and slot run in Hello, sends update reports, and the last one again after a reconnect", async () => {
+    const d = await linked({ os: () => ({ imageVersion: "2026.12.1", bootedSlot: "A" }) });
+    const hello = await cp.waitFor((r) => r.message.case === "hello");
+    expect(hello.message.value).toMatchObject({ imageVersion: "2026.12.1", bootedSlot: "A" });
+    await cp.waitFor((r) => r.message.case === "heartbeat");
+    const report = (phase: UpdatePhase, bytesDone: bigint) =>
+      create(UpdateReportSchema, { rolloutId: "ro-1", version: "2026.12.2", phase, bytesDone, bytesTotal: 100n });
+    d.link.updateReport(report(UpdatePhase.DOWNLOADING, 40n));
+    d.link.updateReport(report(UpdatePhase.REBOOTING, 100n));
+    await cp.waitFor((r) => r.message.case === "updateReport" && r.message.value.phase === UpdatePhase.REBOOTING);
+    cp.dropStream();
+    await cp.waitFor((r) => r.message.case === "hello" && cp.ofCase("hello").length === 2);
+    await cp.waitFor(() => cp.ofCase("updateReport").filter((u) => u.phase === UpdatePhase.REBOOTING).length === 2);
+    const afterReconnect = cp.ofCase("updateReport").slice(-1);
+    expect(afterReconnect).toEqual([expect.objectContaining({ phase: UpdatePhase.REBOOTING, bytesDone: 100n })]);
+    // Progress never piles up: every report sent is one of the two, at most once per session each.
+    expect(cp.ofCase("updateReport").length).toBeLessThanOrEqual(3);
   });
 
   it("registers again when the token is refused", async () => {

@@ -3,6 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { OsUpdateSchema, RebootPolicy, UpdatePhase } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
+import { create } from "@bufbuild/protobuf";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/index.ts";
@@ -12,6 +14,7 @@ import { stateLayout } from "../src/storage/index.ts";
 import { type AssetServer, bytesOf, startAssetServer } from "./lib/asset-server.ts";
 import { FakeControlPlane } from "./lib/fake-control-plane.ts";
 import { FakePlayback } from "./lib/fake-playback.ts";
+import { FakeRauc, FakeRebooter } from "./lib/fake-rauc.ts";
 import { desiredState } from "./lib/states.ts";
 
 let dir: string;
@@ -86,4 +89,75 @@ describe("the wired player (main.ts)", () => {
     expect(stdout).toContain("content    applied version 0");
     expect(stdout).toContain("media      0 assets");
   });
+
+  it("installs the OS update the applied state names while the content keeps playing, then reboots at a clip boundary", async () => {
+    const config = parseConfig(configText(), join(dir, "avtech.toml"));
+    const cp = new FakeControlPlane();
+    const playback = new FakePlayback();
+    const rauc = new FakeRauc();
+    rauc.installVersion = "2026.12.2";
+    const rebooter = new FakeRebooter();
+    const player = await startPlayer(config, {
+      logger: pino({ level: "silent" }),
+      playback,
+      transport: cp.transport,
+      reconnect: fast,
+      rauc,
+      rebooter,
+      imageVersion: async () => "2026.12.1",
+    });
+    const hello = await cp.waitFor((r) => r.message.case === "hello");
+    expect(hello.message.value).toMatchObject({ imageVersion: "2026.12.1", bootedSlot: "A" });
+    const clip = server.add(bytesOf(40_000, 2));
+    const bundle = bytesOf(200_000, 3);
+    const bundleSha = server.add(bundle);
+    const state = desiredState({
+      version: 8,
+      playlists: { main: [{ sha256: clip, sizeBytes: 40_000, url: `/assets/${clip}` }] },
+    });
+    state.osUpdate = create(OsUpdateSchema, {
+      rolloutId: "ro-1",
+      releaseId: "rel-1",
+      version: "2026.12.2",
+      compatible: "avtech-rpi",
+      bundle: { sha256: bundleSha, sizeBytes: BigInt(bundle.length), url: `/assets/${bundleSha}` },
+      rebootPolicy: RebootPolicy.NOW,
+    });
+    cp.send({ case: "desiredState", value: state });
+    await cp.waitFor((r) => r.message.case === "updateReport" && r.message.value.phase === UpdatePhase.REBOOTING);
+    expect(playback.plans).toHaveLength(1);
+    const playedAt = playback.calls.findIndex((c) => c.method === "play");
+    // A clip is on screen: the reboot waits for its end.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(rebooter.reboots).toBe(0);
+    playback.emitPlayRecord({
+      assetSha256: clip,
+      videoId: "video-0",
+      playlistId: "main",
+      ruleId: "",
+      startedAt: new Date(Date.now() - 5_000),
+      endedAt: new Date(),
+      completed: true,
+    });
+    await cp.waitFor((r) => r.message.case === "updateReport" && r.message.value.message === "rebooting into slot B");
+    expect(rebooter.reboots).toBe(1);
+    expect(rauc.installs).toEqual([{ path: join(dir, "v1", "update", `${bundleSha}.raucb`), bytes: bundle.length }]);
+    // Playback was never stopped or replaced by a slate for the update.
+    expect(playback.calls.slice(playedAt + 1).filter((c) => c.method !== "setOutput")).toEqual([]);
+    expect(cp.ofCase("updateReport").map((u) => UpdatePhase[u.phase])).toEqual([
+      "DOWNLOADING",
+      "INSTALLING",
+      "REBOOTING",
+      "REBOOTING",
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    const status = await readStatus(stateLayout(config.dataDir, config.mediaDir).statusFile);
+    expect(status?.update).toMatchObject({ system: "rauc", bootedSlot: "A", phase: "rebooting", version: "2026.12.2" });
+    if (status) {
+      expect(formatStatus(status, new Date(), 5_000)).toContain(
+        "update     2026.12.2 (rollout ro-1) rebooting: rebooting into slot B",
+      );
+    }
+    await player.stop();
+  }, 15_000);
 });

@@ -41,6 +41,22 @@ describe("reconciler on real files", () => {
     expect((await readFile(d.layout.lastGoodFile)).length).toBeGreaterThan(0);
   });
 
+  it("hands the OS update module each applied state (after the ack) and the last good state at boot", async () => {
+    const seen: bigint[] = [];
+    const listener = { applied: (state: { version: bigint }) => seen.push(state.version) };
+    const d = await device({ appliedListener: listener });
+    const a = clip(10_000, 31);
+    const missing = { sha256: sha256Of(new Uint8Array([9])), sizeBytes: 1, url: "/assets/none" };
+    await d.reconciler.setTarget(desiredState({ version: 1, playlists: { main: [a] } }));
+    // A state that cannot be applied is not handed on: its os_update waits with it.
+    await d.reconciler.setTarget(desiredState({ version: 2, playlists: { main: [missing] } }));
+    expect(seen).toEqual([1n]);
+    await d.stop();
+    const again = await device({ dataDir: d.dataDir, appliedListener: listener });
+    expect(seen).toEqual([1n, 1n]);
+    expect(again.reconciler.appliedVersion).toBe(1n);
+  });
+
   it("plays the last good state at boot with the control plane down", async () => {
     const first = await device();
     const a = clip(100_000, 3);

@@ -9,6 +9,7 @@ import { PlaylistsPage } from "./playlists/playlists-page.tsx";
 import { PublishPage } from "./publish/publish-page.tsx";
 import { SchedulesPage } from "./schedules/schedules-page.tsx";
 import { href, useHashRoute } from "./ui/router.ts";
+import { UpdatesPage } from "./updates/updates-page.tsx";
 import { UsersPage } from "./users/users-page.tsx";
 
 const sections = [
@@ -17,6 +18,7 @@ const sections = [
   { id: "playlists", label: "Playlists" },
   { id: "schedules", label: "Schedules" },
   { id: "publish", label: "Publish" },
+  { id: "updates", label: "OS updates" },
 ] as const;
 
 const watchLabels: Record<WatchState, string> = {
@@ -92,6 +94,8 @@ function renderPage(section: string, id: string | undefined) {
       return <SchedulesPage />;
     case "publish":
       return <PublishPage />;
+    case "updates":
+      return <UpdatesPage rolloutId={id} />;
     case "users":
       return <UsersPage />;
     default:

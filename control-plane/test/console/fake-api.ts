@@ -41,6 +41,7 @@ import {
   RuleSchema,
   ScheduleService,
 } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
+import { UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import { clone, create, toJson } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
@@ -391,16 +392,14 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       const kind = req.target?.kind;
       const group = kind?.case === "groupId" ? state.groups.find((g) => g.id === kind.value) : undefined;
       if (kind?.case !== "wholeTenant" && !group) {
-        throw new ConnectError(
-          kind?.case === "groupId"
-            ? `target group ${kind.value} does not exist`
-            : "target is required: screen_id, group_id, tag or whole_tenant",
-          Code.InvalidArgument,
-        );
+        // As the real server: an id not in the tenant is NOT_FOUND, a missing target INVALID_ARGUMENT.
+        throw kind?.case === "groupId"
+          ? new ConnectError(`target group ${kind.value} does not exist`, Code.NotFound)
+          : new ConnectError("target is required: screen_id, group_id, tag or whole_tenant", Code.InvalidArgument);
       }
       const playlist = state.playlists.find((p) => p.id === req.playlistId);
       if (req.playlistId && !playlist) {
-        throw new ConnectError(`playlist ${req.playlistId} does not exist`, Code.InvalidArgument);
+        throw new ConnectError(`playlist ${req.playlistId} does not exist`, Code.NotFound);
       }
       const others = state.defaults.filter((d) =>
         group ? d.target?.kind.value !== group.id : d.target?.kind.case !== "wholeTenant",
@@ -508,6 +507,21 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
       if (!token) throw new ConnectError(`API token ${req.id} not found`, Code.NotFound);
       token.revoked = true;
       return {};
+    },
+  });
+  // OS updates: the fake has no releases and no rollouts (the real-server test covers the page).
+  router.service(UpdateService, {
+    listReleases(_req, ctx) {
+      who(ctx);
+      return { releases: [] };
+    },
+    listRollouts(_req, ctx) {
+      who(ctx);
+      return { rollouts: [] };
+    },
+    listScreenUpdates(_req, ctx) {
+      who(ctx);
+      return { updates: [] };
     },
   });
   router.service(FleetService, {

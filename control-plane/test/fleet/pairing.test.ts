@@ -187,7 +187,7 @@ describe("registration and pairing", () => {
         Code.InvalidArgument,
         "expires_at is in the past",
       ],
-      [() => fleet.createEnrollmentKey({ name: "g", groupId: "nope" }), Code.InvalidArgument, "no group nope"],
+      [() => fleet.createEnrollmentKey({ name: "g", groupId: "nope" }), Code.NotFound, "no group nope"],
       [() => server.fleet("tenant-a").revokeEnrollmentKey({ id }), Code.NotFound, `no enrollment key ${id}`],
       [() => fleet.revokeEnrollmentKey({ id: "not-a-key" }), Code.NotFound, "no enrollment key not-a-key"],
       [() => server.fleet("tenant-b", "editor").listEnrollmentKeys({}), Code.PermissionDenied, ""],

@@ -40,7 +40,7 @@ describe("screens and groups", () => {
     );
     await expect(
       fleet.updateScreen({ id: deviceId, etag: screen?.etag ?? "", name: "X", groupId: "no-such-group" }),
-    ).rejects.toSatisfy((e) => codeOf(e) === Code.InvalidArgument);
+    ).rejects.toSatisfy((e) => codeOf(e) === Code.NotFound);
     await expect(
       server.fleet("tenant-b").updateScreen({ id: deviceId, etag: screen?.etag ?? "", name: "Mine now" }),
     ).rejects.toSatisfy((e) => codeOf(e) === Code.NotFound);

@@ -161,7 +161,7 @@ describe("the console's HTTP routes check access like the RPCs they stand for", 
     },
   ])("$route (as GetVideo)", ({ method, path, type }) => {
     it("needs GetVideo's role, the lowest, and audits nothing", async () => {
-      expect(methodPolicy(method)).toEqual({ public: false, minRole: "viewer", mutating: false });
+      expect(methodPolicy(method)).toMatchObject({ public: false, minRole: "viewer", mutating: false });
       const before = await eventCount();
       for (const token of [tenant.tokens.viewer, tenant.tokens.editor, tenant.tokens.admin]) {
         const res = await fetch(url(path(video.id)), { headers: auth(token) });

@@ -9,7 +9,7 @@ import { createOrm, type MikroORM } from "../../src/platform/db/orm.ts";
 import { createTestDatabase, type TestDatabase } from "../lib/test-database.ts";
 
 /**
- * Migration20261206190000_play_reports on a database holding play events in the old table (one
+ * Migration20261206200000_play_reports on a database holding play events in the old table (one
  * row per event, the encoded PlayEvent in `event`): they are kept, placed as the ingest would
  * place them now, and counted in the rollups. Times are relative to the real clock, as the
  * migration's are.

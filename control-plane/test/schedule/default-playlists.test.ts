@@ -132,13 +132,13 @@ describe("ScheduleService default playlists", () => {
     // Neither another tenant's playlist nor its group can become a default here.
     await expect(
       globex.editor.setDefaultPlaylist({ target: everyScreen, playlistId: acme.playlists["Acme loop"] }),
-    ).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/does not exist/) });
+    ).rejects.toMatchObject({ code: Code.NotFound, rawMessage: expect.stringMatching(/does not exist/) });
     await expect(
       globex.editor.setDefaultPlaylist({
         target: group(acme.groups["Acme lobby"] ?? ""),
         playlistId: globex.playlists["Globex loop"],
       }),
-    ).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/does not exist/) });
+    ).rejects.toMatchObject({ code: Code.NotFound, rawMessage: expect.stringMatching(/does not exist/) });
   });
 
   it("lets a viewer read the defaults but not set them", async () => {
@@ -166,7 +166,7 @@ describe("ScheduleService default playlists", () => {
     });
     const ghost = randomUUID();
     await expect(editor.setDefaultPlaylist({ target: everyScreen, playlistId: ghost })).rejects.toMatchObject({
-      code: Code.InvalidArgument,
+      code: Code.NotFound,
       rawMessage: `playlist ${ghost} does not exist`,
     });
     expect((await editor.listDefaultPlaylists({})).defaults).toEqual([]);

@@ -57,7 +57,7 @@ describe("ScheduleService", () => {
     });
     const ghost = randomUUID();
     await expect(editor.createPlaylist({ name: "ghost", videoIds: [ghost] })).rejects.toMatchObject({
-      code: Code.InvalidArgument,
+      code: Code.NotFound,
       rawMessage: expect.stringContaining(ghost),
     });
     expect((await editor.listPlaylists({})).playlists).toEqual([]);

@@ -48,6 +48,11 @@ export interface DownloadContext {
   hashing?: "inline" | "worker";
   /** Batch and background-sync sizes of the part file's writes (benchmarks and tests tune them). */
   writer?: Partial<WriteBehindOptions>;
+  /**
+   * Called with the bytes of the file received so far (resumed bytes included) after each chunk;
+   * cheap to call, so callers throttle (the OS update reports progress at most every 5 s).
+   */
+  onProgress?: (bytesDone: number) => void;
 }
 
 /** What a finished download did. */
@@ -213,6 +218,7 @@ async function receive(
       }
       hasher.update(chunk);
       await writer.push(chunk);
+      ctx.onProgress?.(start + bytes);
     }
     received = true;
     // The part's bytes are durable before the rename that publishes them.

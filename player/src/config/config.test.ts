@@ -16,6 +16,7 @@ describe("parseConfig", () => {
       logLevel: "info",
       mpv: { vo: "gpu", hwdec: "auto-safe", audioDevice: "auto", volume: 100, extraArgs: [] },
       watchdog: { mpvIpcTimeoutMs: 2_000, mpvStartTimeoutMs: 15_000, mpvStallMs: 5_000 },
+      update: { healthDeadlineSeconds: 300, rebootAfterFailedGate: true },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.mpv)).toBe(true);
@@ -45,6 +46,9 @@ extra_args = ["--mute=yes"]
 mpv_ipc_timeout_ms = 20000
 mpv_start_timeout_ms = 90000
 mpv_stall_ms = 30000
+[update]
+health_deadline_seconds = 600
+reboot_after_failed_gate = false
 `,
       "x.toml",
     );
@@ -58,6 +62,7 @@ mpv_stall_ms = 30000
       timezone: "Europe/Madrid",
       mpv: { vo: "drm", volume: 50, extraArgs: ["--mute=yes"] },
       watchdog: { mpvIpcTimeoutMs: 20_000, mpvStartTimeoutMs: 90_000, mpvStallMs: 30_000 },
+      update: { healthDeadlineSeconds: 600, rebootAfterFailedGate: false },
     });
   });
 
@@ -81,6 +86,8 @@ mpv_stall_ms = 30000
     [`${minimal}[watchdog]\nmpv_stall_ms = 1000`, /watchdog\.mpv_stall_ms: .*>=2000/],
     [`${minimal}[watchdog]\nmpv_stall_ms = "5s"`, /watchdog\.mpv_stall_ms: .*number/],
     [`${minimal}[watchdog]\nmpv_ipc_timeout = 3000`, /unknown key "mpv_ipc_timeout" in \[watchdog\]/],
+    [`${minimal}[update]\nhealth_deadline_seconds = 10`, /update\.health_deadline_seconds: .*>=60/],
+    [`${minimal}[update]\nreboot_after_failed_gate = "yes"`, /update\.reboot_after_failed_gate: .*boolean/],
   ])("refuses %j with a message naming the key", (text, message) => {
     expect(() => parseConfig(text, "/boot/firmware/avtech.toml")).toThrow(ConfigError);
     expect(() => parseConfig(text, "/boot/firmware/avtech.toml")).toThrow(message);

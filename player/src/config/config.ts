@@ -43,6 +43,15 @@ const watchdogSchema = z
   })
   .strict();
 
+const updateSchema = z
+  .object({
+    /** How long a newly booted OS slot has to prove healthy before it is given up; default 300 s. */
+    health_deadline_seconds: z.number().int().min(60).max(3_600).default(300),
+    /** After a failed health gate, reboot so the bootloader goes back to the old slot; default true. */
+    reboot_after_failed_gate: z.boolean().default(true),
+  })
+  .strict();
+
 const schema = z
   .object({
     control_plane_url: z.url({ protocol: /^https?$/ }),
@@ -67,6 +76,7 @@ const schema = z
     log_level: z.enum(logLevels).default("info"),
     mpv: mpvSchema.default({ vo: "gpu", hwdec: "auto-safe", audio_device: "auto", volume: 100, extra_args: [] }),
     watchdog: watchdogSchema.default(watchdogDefaults),
+    update: updateSchema.default({ health_deadline_seconds: 300, reboot_after_failed_gate: true }),
   })
   .strict();
 
@@ -84,6 +94,12 @@ export interface WatchdogConfig {
   readonly mpvIpcTimeoutMs: number;
   readonly mpvStartTimeoutMs: number;
   readonly mpvStallMs: number;
+}
+
+/** The `[update]` section of {@link PlayerConfig}: the OS update's health gate. */
+export interface UpdateConfig {
+  readonly healthDeadlineSeconds: number;
+  readonly rebootAfterFailedGate: boolean;
 }
 
 /** How the screen joins a tenant. */
@@ -107,6 +123,7 @@ export interface PlayerConfig {
   readonly logLevel: (typeof logLevels)[number];
   readonly mpv: MpvConfig;
   readonly watchdog: WatchdogConfig;
+  readonly update: UpdateConfig;
 }
 
 /** An operator-facing configuration error: printed without a stack. */
@@ -172,6 +189,10 @@ export function parseConfig(text: string, sourcePath: string): PlayerConfig {
       mpvIpcTimeoutMs: c.watchdog.mpv_ipc_timeout_ms,
       mpvStartTimeoutMs: c.watchdog.mpv_start_timeout_ms,
       mpvStallMs: c.watchdog.mpv_stall_ms,
+    },
+    update: {
+      healthDeadlineSeconds: c.update.health_deadline_seconds,
+      rebootAfterFailedGate: c.update.reboot_after_failed_gate,
     },
   } satisfies PlayerConfig);
 }

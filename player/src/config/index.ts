@@ -1,2 +1,2 @@
-export type { Enrollment, MpvConfig, PlayerConfig, WatchdogConfig } from "./config.ts";
+export type { Enrollment, MpvConfig, PlayerConfig, UpdateConfig, WatchdogConfig } from "./config.ts";
 export { ConfigError, defaultConfigPath, loadConfig, parseConfig } from "./config.ts";

@@ -8,6 +8,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { PlayerConfig } from "../config/index.ts";
 import { displayConnected } from "../health/index.ts";
 import { messageOf } from "../storage/index.ts";
+import { createRaucCli, type Rauc, readImageVersion } from "../update/index.ts";
 
 /** One check's verdict. */
 export interface Check {
@@ -26,6 +27,10 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** Skew above this warns; default 5 000 ms (TLS and schedules tolerate little). */
   maxSkewMs?: number;
+  /** RAUC for the OS update check; default the `rauc` command line. */
+  rauc?: Rauc;
+  /** The image's own version; default os-release's IMAGE_VERSION. */
+  imageVersion?: () => Promise<string>;
 }
 
 /**
@@ -103,7 +108,36 @@ async function localChecks(config: PlayerConfig, options: DoctorOptions): Promis
   } catch (error) {
     checks.push({ name: "disk", result: "fail", detail: `cannot stat ${dir}: ${messageOf(error)}` });
   }
+  checks.push(await osUpdateCheck(options));
   return checks;
+}
+
+/** Whether OS updates can work here: RAUC answers, and which slot runs which release. */
+async function osUpdateCheck(options: DoctorOptions): Promise<Check> {
+  const imageVersion = await (options.imageVersion ?? (() => readImageVersion()))().catch(() => "");
+  try {
+    const status = await (options.rauc ?? createRaucCli()).status();
+    const slots = status.slots
+      .filter((s) => s.bootname !== "")
+      .map(
+        (s) =>
+          `${s.bootname}${s.bootname === status.booted ? " (booted)" : ""} ${s.bootStatus || "?"}${s.bundleVersion ? ` ${s.bundleVersion}` : ""}`,
+      )
+      .join(", ");
+    const booted = status.slots.find((s) => s.bootname === status.booted);
+    const version = booted?.bundleVersion || imageVersion || "unknown version";
+    return {
+      name: "os",
+      result: "pass",
+      detail: `image ${version} on slot ${status.booted}, next boot ${status.primary || "?"}; slots: ${slots}`,
+    };
+  } catch (error) {
+    return {
+      name: "os",
+      result: "warn",
+      detail: `image ${imageVersion || "unknown version"}; no usable RAUC (${messageOf(error)}): OS updates cannot install here`,
+    };
+  }
 }
 
 function reach(

@@ -9,6 +9,7 @@ import {
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import type { Health } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import type { DesiredState } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import type { UpdateReport } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
@@ -70,6 +71,8 @@ export interface LinkDeps {
   tmpDir: string;
   reconnect?: ReconnectOptions;
   random?: () => number;
+  /** The running OS release and RAUC's booted slot for Hello; default none (both empty). */
+  os?: () => { imageVersion: string; bootedSlot: string };
 }
 
 /** The link's state, for `avtech-player status`. */
@@ -91,7 +94,8 @@ export interface LinkStatus {
  * batches and command results go up. Reconnects use full-jitter backoff from 1 s to 5 min after
  * a random first delay, and reset it only after a stable session, so a fleet restarted together
  * does not reconnect together. Implements the reconciler's SyncReporter: the latest report is
- * kept and sent again at the start of every session (the server may have missed it).
+ * kept and sent again at the start of every session (the server may have missed it). OS update
+ * reports are kept the same way, apart from sync reports (each kind's latest survives).
  */
 export class Link implements SyncReporter {
   readonly #deps: LinkDeps;
@@ -99,6 +103,7 @@ export class Link implements SyncReporter {
   readonly #backoff: Backoff;
   #session: AsyncQueue<Outgoing> | undefined;
   #lastReport: ConnectRequest | undefined;
+  #lastUpdateReport: ConnectRequest | undefined;
   #credentials: StoredCredentials | undefined;
   #status: LinkStatus;
   #heartbeatSeconds: number;
@@ -175,6 +180,17 @@ export class Link implements SyncReporter {
         },
       }),
     );
+  }
+
+  /**
+   * Sends an OS update report now if a session is up, and again after every later Welcome until a
+   * newer one replaces it (reports are idempotent on the server). A waiting, unsent report is
+   * replaced by a newer one, so progress reports never pile up.
+   */
+  updateReport(report: UpdateReport): void {
+    const message = create(ConnectRequestSchema, { message: { case: "updateReport", value: report } });
+    this.#lastUpdateReport = message;
+    this.#session?.push({ message }, "update");
   }
 
   /** Registers if needed, then keeps a session open until `signal` aborts. */
@@ -257,6 +273,7 @@ export class Link implements SyncReporter {
           bootId: this.#deps.bootId,
           startedAt: timestampFromDate(this.#deps.startedAt),
           deviceTime: timestampFromDate(clock.now()),
+          ...this.#deps.os?.(),
         },
       },
     });
@@ -330,6 +347,7 @@ export class Link implements SyncReporter {
             this.#setState("connected");
             logger.info({ deviceId: m.value.deviceId, skewMs: this.#status.clockSkewMs }, "connected");
             if (this.#lastReport) queue.push({ message: this.#lastReport }, "sync");
+            if (this.#lastUpdateReport) queue.push({ message: this.#lastUpdateReport }, "update");
             void beat();
             void sealBatches();
             break;

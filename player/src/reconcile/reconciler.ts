@@ -19,6 +19,12 @@ export interface StatePlayer {
   playState(state: DesiredState): Promise<void>;
 }
 
+/** Takes the applied desired state's OS update part (the update module). */
+export interface AppliedStateListener {
+  /** Called with the last good state at boot and with every newly applied one; must not throw. */
+  applied(state: DesiredState): void;
+}
+
 /** Dependencies and limits of the {@link Reconciler}. */
 export interface ReconcilerDeps {
   cache: AssetCache;
@@ -40,6 +46,11 @@ export interface ReconcilerDeps {
   backoff?: Backoff;
   /** Called with the resume offset of every download response (for tests and metrics). */
   onDownloadResume?: (sha256: string, offset: number) => void;
+  /**
+   * Told about the last good state at boot and each newly applied state (the OS update module
+   * acts on `os_update` only once the state it came in is applied: persisted and playing).
+   */
+  appliedListener?: AppliedStateListener;
 }
 
 /** A one-line summary for `avtech-player status`. */
@@ -100,6 +111,7 @@ export class Reconciler {
         new AbortController().signal,
       );
       logger.info({ version: loaded.state.version.toString() }, "playing the last good state");
+      this.#deps.appliedListener?.applied(loaded.state);
     }
     void this.#runner.trigger();
   }
@@ -277,6 +289,7 @@ export class Reconciler {
       ack: async (step) => {
         d.reporter.applied(step.version, d.clock.now());
         this.#acked = step.version;
+        if (this.#applied?.version === step.version) d.appliedListener?.applied(this.#applied);
       },
       reportFailure: async (step) => {
         const attempt = (this.#failures.get(step.version) ?? 0) + 1;

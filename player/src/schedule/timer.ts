@@ -69,6 +69,15 @@ export function outputSettingsOf(state: DesiredState): OutputSettings {
 }
 
 /**
+ * The IANA zone a state's schedule is read in: the config's override, else the state's own zone,
+ * else the system's.
+ */
+export function screenTimeZone(state: DesiredState, override: string | undefined): string {
+  for (const zone of [override, state.settings?.timezone]) if (zone && isValidTimeZone(zone)) return zone;
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
  * Plays the desired state's schedule offline: evaluates its rules in the screen's time zone,
  * tells Playback what to play (or shows the standby slate), and arms a timer for the next
  * change. Calls Playback only when the decision changes. It also applies the state's screen
@@ -211,8 +220,6 @@ export class ScheduleTimer {
   }
 
   #timezone(state: DesiredState): string {
-    const candidates = [this.#deps.timezoneOverride, state.settings?.timezone];
-    for (const zone of candidates) if (zone && isValidTimeZone(zone)) return zone;
-    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+    return screenTimeZone(state, this.#deps.timezoneOverride);
   }
 }

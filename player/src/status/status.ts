@@ -38,6 +38,20 @@ const snapshotSchema = z.object({
     minFreeBytes: z.number(),
   }),
   pendingPlayBatches: z.number(),
+  update: z
+    .object({
+      system: z.string(),
+      bootedSlot: z.string(),
+      imageVersion: z.string(),
+      phase: z.string().optional(),
+      rolloutId: z.string().optional(),
+      version: z.string().optional(),
+      reason: z.string().optional(),
+      message: z.string().optional(),
+      bytesDone: z.number(),
+      bytesTotal: z.number(),
+    })
+    .optional(),
 });
 
 /** What `avtech-player status` shows, written by the running player every few seconds. */
@@ -85,7 +99,23 @@ export function formatStatus(s: StatusSnapshot, now: Date, writeIntervalMs: numb
     `media      ${s.media.cachedAssets} assets, ${mib(s.media.mediaBytes)} of ${mib(s.media.maxMediaBytes)} quota; ${mib(s.media.freeBytes)} free (keep ≥ ${mib(s.media.minFreeBytes)})`,
     `plays      ${s.pendingPlayBatches} proof-of-play batches waiting to be sent`,
   );
+  if (s.update) lines.push(...formatUpdate(s.update));
   return `${lines.join("\n")}\n`;
+}
+
+function formatUpdate(u: NonNullable<StatusSnapshot["update"]>): string[] {
+  const os =
+    u.system === "rauc"
+      ? `image ${u.imageVersion || "(unknown version)"}, booted slot ${u.bootedSlot}`
+      : `image ${u.imageVersion || "(unknown version)"}; OS updates ${u.system}`;
+  const lines = [`os         ${os}`];
+  if (u.phase) {
+    const progress = u.phase === "downloading" ? ` ${mib(u.bytesDone)} of ${mib(u.bytesTotal)}` : "";
+    lines.push(
+      `update     ${u.version} (rollout ${u.rolloutId}) ${u.phase}${progress}${u.reason ? ` ${u.reason}` : ""}${u.message ? `: ${u.message}` : ""}`,
+    );
+  }
+  return lines;
 }
 
 function mib(bytes: number): string {

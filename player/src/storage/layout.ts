@@ -22,6 +22,8 @@ export interface StateLayout {
   readonly playEventsDir: string;
   /** The status snapshot `avtech-player status` prints (json). */
   readonly statusFile: string;
+  /** The OS update's folder: its state file and the bundle being downloaded (data partition, not the media quota). */
+  readonly updateDir: string;
   /** `<media_dir>/v1`: verified assets named by their sha256, plus `<sha>.part` downloads. */
   readonly mediaDir: string;
 }
@@ -36,6 +38,7 @@ export function stateLayout(dataDir: string, mediaRoot: string): StateLayout {
     playTimesFile: join(stateDir, "play-times.json"),
     playEventsDir: join(stateDir, "play-events"),
     statusFile: join(stateDir, "status.json"),
+    updateDir: join(stateDir, "update"),
     mediaDir: join(mediaRoot, layoutVersion),
   };
 }

@@ -11,7 +11,7 @@ import {
   statfsProbe,
 } from "../../src/assets/index.ts";
 import { Backoff, type Clock, systemClock } from "../../src/lib/index.ts";
-import { Reconciler, StateStore } from "../../src/reconcile/index.ts";
+import { type AppliedStateListener, Reconciler, StateStore } from "../../src/reconcile/index.ts";
 import { ScheduleTimer } from "../../src/schedule/index.ts";
 import { prepareLayout, type StateLayout, stateLayout } from "../../src/storage/index.ts";
 import { FakePlayback } from "./fake-playback.ts";
@@ -35,6 +35,8 @@ export interface DeviceOptions {
   minFreeBytes?: number;
   clock?: Clock;
   disk?: SimulatedDisk;
+  /** Told about the last good state at boot and each applied one (the OS update module in the player). */
+  appliedListener?: AppliedStateListener;
 }
 
 /** The player's offline core (cache, reconciler, schedule) on real files with a fake Playback. */
@@ -82,6 +84,7 @@ export async function startDevice(options: DeviceOptions): Promise<TestDevice> {
     // Fast retries keep tests short; the production default is 1 s → 5 min.
     backoff: new Backoff({ initialMs: 20, maxMs: 100 }),
     onDownloadResume: (_sha, offset) => resumes.push(offset),
+    ...(options.appliedListener ? { appliedListener: options.appliedListener } : {}),
   });
   await reconciler.boot();
   const stop = async () => {

@@ -29,7 +29,12 @@ export interface LinkedDevice extends TestDevice {
 /** Boots a device and runs its Link against `cp` with fast reconnects. */
 export async function startLinkedDevice(
   cp: FakeControlPlane,
-  options: { baseUrl: string; dataDir?: string; enrollment?: Enrollment },
+  options: {
+    baseUrl: string;
+    dataDir?: string;
+    enrollment?: Enrollment;
+    os?: () => { imageVersion: string; bootedSlot: string };
+  },
 ): Promise<LinkedDevice> {
   const device = await startDevice({
     baseUrl: options.baseUrl,
@@ -66,6 +71,7 @@ export async function startLinkedDevice(
     heartbeatIntervalSeconds: 15,
     tmpDir: tmpdir(),
     reconnect: { initialMs: 10, maxMs: 50, firstDelayMaxMs: 5, stableMs: 20_000 },
+    ...(options.os ? { os: options.os } : {}),
   });
   device.reporter.forward = link;
   const abort = new AbortController();

@@ -1,5 +1,9 @@
 import { type UploadVideoResponse, UploadVideoResponseSchema } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import {
+  type UploadReleaseResponse,
+  UploadReleaseResponseSchema,
+} from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
+import { type DescMessage, fromJson, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromHttpStatus, errorFromJson } from "@connectrpc/connect/protocol-connect";
 
@@ -24,12 +28,45 @@ export interface UploadOptions {
 
 /** Uploads one file with progress (XMLHttpRequest: fetch cannot report upload progress). */
 export function uploadVideo(file: File, options: UploadOptions): Promise<UploadVideoResponse> {
+  return postFile(
+    uploadPath,
+    { "x-file-name": encodeURIComponent(file.name), "content-type": file.type || "application/octet-stream" },
+    file,
+    UploadVideoResponseSchema,
+    options,
+  );
+}
+
+/**
+ * Path of the OS release upload (UpdateService.UploadRelease is a client stream too): `POST
+ * /v1/releases`, the bundle as the body, release notes in `x-release-notes`
+ * (`encodeURIComponent`); 200 → JSON of UploadReleaseResponse, errors → Connect error JSON.
+ */
+export const releaseUploadPath = "/v1/releases";
+
+/** Uploads one RAUC bundle with progress (admins only; the server checks its signature). */
+export function uploadRelease(file: File, notes: string, options: UploadOptions): Promise<UploadReleaseResponse> {
+  return postFile(
+    releaseUploadPath,
+    { "x-release-notes": encodeURIComponent(notes), "content-type": "application/octet-stream" },
+    file,
+    UploadReleaseResponseSchema,
+    options,
+  );
+}
+
+function postFile<S extends DescMessage>(
+  path: string,
+  headers: Record<string, string>,
+  file: File,
+  schema: S,
+  options: UploadOptions,
+): Promise<MessageShape<S>> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", new URL(uploadPath, options.baseUrl).toString());
+    xhr.open("POST", new URL(path, options.baseUrl).toString());
     if (options.token) xhr.setRequestHeader("authorization", `Bearer ${options.token}`);
-    xhr.setRequestHeader("x-file-name", encodeURIComponent(file.name));
-    xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (e) => options.onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
     xhr.onerror = () => reject(new ConnectError("the upload was interrupted (network error)", Code.Unavailable));
     xhr.onabort = () => reject(new ConnectError("upload cancelled", Code.Canceled));
@@ -41,7 +78,7 @@ export function uploadVideo(file: File, options: UploadOptions): Promise<UploadV
         // A proxy's HTML error page: fall back to the HTTP status below.
       }
       if (xhr.status === 200 && body !== null) {
-        resolve(fromJson(UploadVideoResponseSchema, body, { ignoreUnknownFields: true }));
+        resolve(fromJson(schema, body, { ignoreUnknownFields: true }));
         return;
       }
       const fallback = new ConnectError(

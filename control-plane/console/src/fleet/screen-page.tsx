@@ -9,6 +9,7 @@ import { describeError } from "../api/errors.ts";
 import { canEdit } from "../api/session.ts";
 import { formatAgo, formatBytes, formatDateTime } from "../ui/format.ts";
 import { href } from "../ui/router.ts";
+import { ScreenUpdateHistory } from "../updates/updates-page.tsx";
 import { HealthChart, type HealthSeries } from "./health-chart.tsx";
 import { ScreenSettingsForm } from "./screen-settings.tsx";
 import { connectionInfo, playbackLabel, StatusBadge, syncInfo } from "./status.tsx";
@@ -92,6 +93,11 @@ export function ScreenPage({ screenId }: { screenId: string }) {
           <dd>
             {screen.playerVersion || "—"} / {screen.osVersion || "—"}
           </dd>
+          <dt>OS image</dt>
+          <dd>
+            {screen.imageVersion || "—"}
+            {screen.bootedSlot && <span className="muted"> (slot {screen.bootedSlot})</span>}
+          </dd>
           <dt>Hardware</dt>
           <dd>
             {screen.model || "—"} · {screen.hardwareId}
@@ -112,6 +118,7 @@ export function ScreenPage({ screenId }: { screenId: string }) {
         ))}
       </div>
       <CommandHistory screenId={screen.id} />
+      <ScreenUpdateHistory screenId={screen.id} />
     </section>
   );
 }

@@ -1,7 +1,7 @@
 export type { BlobStore, ByteRange } from "./blob-store.ts";
 export { createFsBlobStore } from "./blob-store.ts";
 export type { IngestDeps, IngestResult } from "./ingest.ts";
-export { ingestUpload, storageUsage } from "./ingest.ts";
+export { ingestUpload, receiveToFile, storageUsage, syncFile } from "./ingest.ts";
 export type { MediaTools, ProbeInfo, ProcessResult, ProcessRunner } from "./media.ts";
 export { createFfmpegTools, nodeProcessRunner } from "./media.ts";
 export type { ContentServiceDeps } from "./service.ts";
@@ -9,4 +9,4 @@ export { createContentService, thumbnailPath, videoSnapshot, videoToProto } from
 export type { AcceptedMedia, MediaLimits } from "./validate.ts";
 export { acceptMedia } from "./validate.ts";
 export type { VideoRoutesDeps } from "./video-routes.ts";
-export { createVideoRoutes } from "./video-routes.ts";
+export { createVideoRoutes, sendError } from "./video-routes.ts";

@@ -107,7 +107,7 @@ export async function ingestUpload(
   try {
     const temp = await deps.blobs.tempPath(".part");
     tempFiles.push(temp);
-    const { sha256, size } = await receive(temp, iterator, (total) => {
+    const { sha256, size } = await receiveToFile(temp, iterator, videoChunk, (total) => {
       if (total > maxBytes) throw exhausted(`the file is larger than the limit of ${formatBytes(maxBytes)}`);
       if (total > quotaLeft) throw exhausted(quotaMessage(total));
     });
@@ -193,9 +193,24 @@ export async function removeUnreferencedBlob(em: EntityManager, blobs: BlobStore
   });
 }
 
-async function receive(
+function videoChunk(message: UploadVideoRequest): Uint8Array {
+  if (message.part.case !== "chunk") {
+    throw invalid("metadata may appear only once, in the first message; later messages must carry chunks");
+  }
+  return message.part.value;
+}
+
+/**
+ * Streams the rest of an upload into a new file at `path` (on the blob store's file system),
+ * hashing as it goes: `chunkOf` takes each message's bytes (and throws for a message that carries
+ * none), `check` sees the running total after each chunk and throws to stop (size limit, quota).
+ * Chunks are at most 4 MiB. Returns the file's sha256 and size; the caller fsyncs and removes it.
+ * Used by UploadVideo and by the update feature's UploadRelease.
+ */
+export async function receiveToFile<T>(
   path: string,
-  iterator: AsyncIterator<UploadVideoRequest>,
+  iterator: AsyncIterator<T>,
+  chunkOf: (message: T) => Uint8Array,
   check: (total: number) => void,
 ): Promise<{ sha256: string; size: number }> {
   const hash = createHash("sha256");
@@ -208,11 +223,7 @@ async function receive(
     for (;;) {
       const next = await iterator.next();
       if (next.done) break;
-      const part = next.value.part;
-      if (part.case !== "chunk") {
-        throw invalid("metadata may appear only once, in the first message; later messages must carry chunks");
-      }
-      const chunk = part.value;
+      const chunk = chunkOf(next.value);
       if (chunk.byteLength > maxChunkBytes) {
         throw invalid(`a chunk must be at most ${formatBytes(maxChunkBytes)}; send the file in smaller chunks`);
       }
@@ -229,7 +240,8 @@ async function receive(
   return { sha256: hash.digest("hex"), size };
 }
 
-async function syncFile(path: string): Promise<void> {
+/** fsync of a file's data (before it is renamed into the blob store). */
+export async function syncFile(path: string): Promise<void> {
   const file = await open(path, "r");
   try {
     await file.sync();

@@ -33,7 +33,11 @@ export interface VideoRoutesDeps {
   onUpload?: (outcome: "stored" | "deduplicated" | "rejected", bytes: number) => void;
 }
 
-function sendError(req: AnyRequest, res: AnyResponse, error: ConnectError): void {
+/**
+ * Answers a plain HTTP route's refusal as the Connect protocol does: the code's HTTP status and
+ * the Connect error JSON (also used by the update feature's release upload route).
+ */
+export function sendError(req: AnyRequest, res: AnyResponse, error: ConnectError): void {
   const out = res as ServerResponse;
   const headers: Record<string, string> = { "content-type": "application/json", "cache-control": "no-store" };
   // An upload refused before its body was read: close the HTTP/1.1 connection rather than drain

@@ -7,6 +7,7 @@ import {
   type Orientation,
   type TimeWindow,
 } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import type { OsUpdate } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { clone, create, toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
@@ -68,6 +69,8 @@ export interface DesiredStateSources {
   playlists: ReadonlyMap<string, PlaylistRecord>;
   /** URL (absolute or relative to the control plane) where a screen GETs an asset. */
   assetUrl: (sha256: string) => string;
+  /** The OS update the screen is asked to install (a rollout offers it), if any. */
+  osUpdate?: OsUpdate;
 }
 
 /** True when `target` selects `screen`. */
@@ -177,6 +180,7 @@ export function buildDesiredState(sources: DesiredStateSources): DesiredState {
       screenName: screen.name,
     },
     ...sharedContent(selectFor(sources), sources),
+    osUpdate: sources.osUpdate,
   });
   state.contentHash = contentHash(state);
   return state;

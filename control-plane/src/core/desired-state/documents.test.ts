@@ -4,7 +4,8 @@ import {
   DisplayHoursSchema,
   Orientation,
 } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { OsUpdateSchema, RebootPolicy } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { ruleRecord, samplePlaylists } from "../../../test/lib/desired-state-records.ts";
@@ -79,6 +80,38 @@ describe("documents built per distinct content", () => {
     expect(a.sharedKey).toBe(b.sharedKey);
     expect(a.contentHash).not.toBe(b.contentHash);
     expect(factory.build(screen("x3")).sharedKey).not.toBe(a.sharedKey);
+  });
+
+  it("carry a screen's os_update in its hash and encoding, exactly as buildDesiredState does", () => {
+    const osUpdate = create(OsUpdateSchema, {
+      rolloutId: "ro-1",
+      releaseId: "rel-1",
+      version: "2026.12.1",
+      compatible: "avtech-rpi4",
+      bundle: { sha256: "ab".repeat(32), sizeBytes: 1234n, url: `/bundles/${"ab".repeat(32)}` },
+      rebootPolicy: RebootPolicy.QUIET,
+    });
+    const factory = new DocumentFactory(tenant);
+    for (const facts of screens) {
+      const reference = buildDesiredState({ ...tenant, screen: facts, osUpdate });
+      const built = factory.build(facts, osUpdate);
+      expect(built.contentHash).toBe(reference.contentHash);
+      expect(built.contentHash).not.toBe(factory.build(facts).contentHash);
+      const encoded = built.encode(4n, at);
+      expect(Buffer.from(encoded)).toEqual(Buffer.from(toBinary(DesiredStateSchema, stampVersion(reference, 4n, at))));
+      expect(fromBinary(DesiredStateSchema, encoded).osUpdate?.version).toBe("2026.12.1");
+      expect(Buffer.from(toBinary(DesiredStateSchema, built.stamped(4n, at)))).toEqual(Buffer.from(encoded));
+    }
+    // Adding or removing the update alone is a change of the document, not of its rules or assets.
+    const differ = new DocumentDiffer(factory);
+    const facts = screens[0] as ScreenFacts;
+    const withUpdate = factory.build(facts, osUpdate);
+    const diff = differ.diff(factory.build(facts).encode(1n, at), withUpdate);
+    expect(diff).toMatchObject({ changed: true, rulesChanged: false, settingsChanged: false, addedAssetSha256s: [] });
+    expect(differ.diff(withUpdate.encode(2n, at), factory.build(facts))).toMatchObject({
+      rulesChanged: false,
+      removedAssetSha256s: [],
+    });
   });
 
   it("split a stored document into its screen settings and its shared part", () => {

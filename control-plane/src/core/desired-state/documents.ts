@@ -4,6 +4,7 @@ import {
   DesiredStateSchema,
   ScreenSettingsSchema,
 } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import type { OsUpdate } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -19,9 +20,10 @@ import {
 /**
  * Field numbers 1..5 of DesiredState (screen_id, version, content_hash, generated_at, settings)
  * belong to one screen; 6..9 (rules, playlists, default_playlist_id, assets) are what screens
- * with the same rules and defaults share. protobuf-es writes fields in field-number order, so a
- * document's encoding is exactly `encode(fields 1..5) ‖ encode(fields 6..9)` and the shared tail
- * can be encoded once for all screens that have it.
+ * with the same rules and defaults share; 10 (os_update) is the screen's own again (a rollout
+ * offers it screen by screen). protobuf-es writes fields in field-number order, so a document's
+ * encoding is exactly `encode(fields 1..5) ‖ encode(fields 6..9) ‖ encode(field 10)` and the
+ * shared middle can be encoded once for all screens that have it.
  */
 const lastScreenField = 5;
 
@@ -60,8 +62,11 @@ export class DocumentFactory {
     this.#sources = sources;
   }
 
-  /** The document of `screen` (unversioned; stamp it with {@link BuiltDocument.stamped}/`encode`). */
-  build(screen: ScreenFacts): BuiltDocument {
+  /**
+   * The document of `screen` (unversioned; stamp it with {@link BuiltDocument.stamped}/`encode`),
+   * asking it to install `osUpdate` when one is given.
+   */
+  build(screen: ScreenFacts, osUpdate?: OsUpdate): BuiltDocument {
     const shared = this.#sharedFor(screen);
     const settings = create(ScreenSettingsSchema, {
       timezone: screen.timezone,
@@ -72,7 +77,13 @@ export class DocumentFactory {
     });
     const settingsField = toBinary(DesiredStateSchema, create(DesiredStateSchema, { settings }));
     const idField = toBinary(DesiredStateSchema, create(DesiredStateSchema, { screenId: screen.id }));
-    const contentHash = createHash("sha256").update(idField).update(settingsField).update(shared.bytes).digest("hex");
+    const tail = osUpdate ? toBinary(DesiredStateSchema, create(DesiredStateSchema, { osUpdate })) : new Uint8Array();
+    const contentHash = createHash("sha256")
+      .update(idField)
+      .update(settingsField)
+      .update(shared.bytes)
+      .update(tail)
+      .digest("hex");
     const head = (version: bigint, generatedAt: Timestamp | undefined): DesiredState => ({
       ...shared.message,
       screenId: screen.id,
@@ -80,6 +91,7 @@ export class DocumentFactory {
       contentHash,
       generatedAt,
       settings,
+      osUpdate,
     });
     return {
       screenId: screen.id,
@@ -92,7 +104,7 @@ export class DocumentFactory {
           DesiredStateSchema,
           create(DesiredStateSchema, { screenId: screen.id, version, contentHash, generatedAt, settings }),
         );
-        return Buffer.concat([screenPart, shared.bytes]);
+        return Buffer.concat([screenPart, shared.bytes, tail]);
       },
     };
   }
@@ -114,11 +126,17 @@ export class DocumentFactory {
   }
 }
 
-/** A stored document cut into its screen part (fields 1..5) and shared part (6..9) without decoding it. */
+/** A stored document cut into its screen part (fields 1..5) and the rest (6..10) without decoding it. */
 export interface SplitDocument {
   /** The encoded settings field (tag included), empty when absent. */
   settingsField: Uint8Array;
-  /** The encoded shared part: a valid DesiredState encoding on its own. */
+  /**
+   * Everything after the settings: the shared part and, when set, os_update (field 10), a valid
+   * DesiredState encoding on its own. os_update is left in rather than cut off (that would mean
+   * walking every rule and asset of every screen's document): the diff reads only rules,
+   * playlists and assets from it, and a rollout offers the same os_update to all its screens, so
+   * the diff's memo still sees few distinct tails.
+   */
   shared: Uint8Array;
 }
 

@@ -40,6 +40,11 @@ function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
 }
 
+/** An id the request names that is not in the caller's tenant (another tenant's, or none). */
+function notFound(message: string): ConnectError {
+  return new ConnectError(message, Code.NotFound);
+}
+
 async function loadPlaylist(scope: TenantScope, id: string): Promise<PlaylistWithItems> {
   const playlist = await scope.findOne(Playlist, { id });
   if (!playlist) throw new ConnectError(`playlist ${id} not found`, Code.NotFound);
@@ -64,7 +69,10 @@ async function itemsOf(
   return byPlaylist;
 }
 
-/** Checks the video ids exist in the tenant; INVALID_ARGUMENT naming the unknown ones. */
+/**
+ * Checks the video ids exist in the tenant: NOT_FOUND naming the unknown ones (another tenant's id
+ * is unknown here), as for every id a request names.
+ */
 async function requireVideos(scope: TenantScope, videoIds: readonly string[]): Promise<void> {
   if (videoIds.length === 0) throw invalid("a playlist needs at least one video");
   if (videoIds.length > maxItems) throw invalid(`a playlist holds at most ${maxItems} videos`);
@@ -72,7 +80,9 @@ async function requireVideos(scope: TenantScope, videoIds: readonly string[]): P
   const found = await scope.find(Video, { id: { $in: ids } });
   const known = new Set(found.map((v) => v.id));
   const unknown = ids.filter((id) => !known.has(id));
-  if (unknown.length > 0) throw invalid(`unknown video id(s) ${unknown.join(", ")}: upload them first`);
+  if (unknown.length > 0) {
+    throw new ConnectError(`unknown video id(s) ${unknown.join(", ")}: upload them first`, Code.NotFound);
+  }
 }
 
 function replaceItems(scope: TenantScope, playlist: Playlist, videoIds: readonly string[]): void {
@@ -92,7 +102,7 @@ function checkEtag(kind: string, current: number, etag: string): void {
   }
 }
 
-/** The stored target of a wire target; checks screen/group ids belong to the tenant. */
+/** The stored target of a wire target; a screen or group id not in the tenant is NOT_FOUND. */
 async function requireTarget(
   scope: TenantScope,
   target: Target | undefined,
@@ -103,13 +113,13 @@ async function requireTarget(
   switch (kind?.case) {
     case "screenId": {
       const id = requireId(kind.value, "target.screen_id");
-      if (!(await scope.findOne(Screen, { id }))) throw invalid(`target screen ${id} does not exist`);
+      if (!(await scope.findOne(Screen, { id }))) throw notFound(`target screen ${id} does not exist`);
       result = { kind: "screen", value: id };
       break;
     }
     case "groupId": {
       const id = requireId(kind.value, "target.group_id");
-      if (!(await scope.findOne(Group, { id }))) throw invalid(`target group ${id} does not exist`);
+      if (!(await scope.findOne(Group, { id }))) throw notFound(`target group ${id} does not exist`);
       result = { kind: "group", value: id };
       break;
     }
@@ -139,7 +149,7 @@ async function ruleColumns(scope: TenantScope, rule: Rule | undefined) {
   const playlistId = requireId(rule.playlistId, "rule.playlist_id");
   const problems = ruleProblems({ ...rule, daysOfWeek: rule.daysOfWeek });
   if (problems.length > 0) throw invalid(problems.join("; "));
-  if (!(await scope.findOne(Playlist, { id: playlistId }))) throw invalid(`playlist ${playlistId} does not exist`);
+  if (!(await scope.findOne(Playlist, { id: playlistId }))) throw notFound(`playlist ${playlistId} does not exist`);
   return {
     name,
     targetKind: target.kind,
@@ -313,7 +323,7 @@ export function createScheduleService(deps: ScheduleServiceDeps): ServiceImpl<ty
         return {};
       }
       const playlistId = requireId(req.playlistId, "playlist_id");
-      if (!(await scope.findOne(Playlist, { id: playlistId }))) throw invalid(`playlist ${playlistId} does not exist`);
+      if (!(await scope.findOne(Playlist, { id: playlistId }))) throw notFound(`playlist ${playlistId} does not exist`);
       if (existing) existing.playlist = scope.em.getReference(Playlist, playlistId);
       else {
         scope.create(DefaultPlaylist, {

@@ -45,8 +45,6 @@ export interface AssetHandlerDeps {
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 
-const prefix = "/assets/";
-
 /**
  * GET/HEAD /assets/<sha256> for screens: authorised by the device token (the check DeviceService.Connect
  * makes, {@link authenticateScreen}; 401 with its message otherwise), only assets of the
@@ -55,19 +53,48 @@ const prefix = "/assets/";
  * the caller can fall through to the Connect handler.
  */
 export function createAssetHandler(deps: AssetHandlerDeps): (req: Request, res: Response) => boolean {
+  return createScreenBlobHandler({
+    prefix: "/assets/",
+    what: "asset",
+    blobs: deps.blobs,
+    screens: deps.screens,
+    mayRead: (screen, sha256) => deps.assets.tenantHasAsset(screen.tenantId, sha256),
+    logger: deps.logger,
+  });
+}
+
+/** Dependencies of {@link createScreenBlobHandler}. */
+export interface ScreenBlobHandlerDeps {
+  /** The path prefix, e.g. "/assets/"; the sha256 follows it. */
+  prefix: string;
+  /** What the blobs are, for messages ("asset", "bundle"). */
+  what: string;
+  blobs: BlobReader;
+  screens: Pick<ScreenStore, "findByTokenHash">;
+  /** The access rule: may this screen read the blob with this sha256? Refused ones answer 404 like missing ones. */
+  mayRead(screen: ScreenRecord, sha256: string): Promise<boolean>;
+  logger: Logger;
+}
+
+/**
+ * GET/HEAD `<prefix><sha256>` for screens, as {@link createAssetHandler} serves assets (device
+ * token, Range, If-Range, ETag, immutable caching) with the access rule `mayRead`: the asset
+ * route and the OS update bundle route are this handler with their own rules.
+ */
+export function createScreenBlobHandler(deps: ScreenBlobHandlerDeps): (req: Request, res: Response) => boolean {
   return (req, res) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
-    if (!path.startsWith(prefix)) return false;
-    serve(deps, req, res, path.slice(prefix.length)).catch((error: unknown) => {
-      deps.logger.error({ err: error, path }, "asset request failed");
-      if (!res.headersSent) send(res, 500, "asset could not be read");
+    if (!path.startsWith(deps.prefix)) return false;
+    serve(deps, req, res, path.slice(deps.prefix.length)).catch((error: unknown) => {
+      deps.logger.error({ err: error, path }, `${deps.what} request failed`);
+      if (!res.headersSent) send(res, 500, `${deps.what} could not be read`);
       else res.destroy();
     });
     return true;
   };
 }
 
-async function serve(deps: AssetHandlerDeps, req: Request, res: Response, sha256: string): Promise<void> {
+async function serve(deps: ScreenBlobHandlerDeps, req: Request, res: Response, sha256: string): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
     return send(res, 405, "use GET or HEAD");
@@ -80,9 +107,9 @@ async function serve(deps: AssetHandlerDeps, req: Request, res: Response, sha256
     res.setHeader("www-authenticate", "Bearer");
     return send(res, 401, error.rawMessage);
   }
-  if (!isSha256Hex(sha256)) return send(res, 404, "no such asset");
-  const stat = (await deps.assets.tenantHasAsset(screen.tenantId, sha256)) ? await deps.blobs.stat(sha256) : undefined;
-  if (!stat) return send(res, 404, "no such asset");
+  if (!isSha256Hex(sha256)) return send(res, 404, `no such ${deps.what}`);
+  const stat = (await deps.mayRead(screen, sha256)) ? await deps.blobs.stat(sha256) : undefined;
+  if (!stat) return send(res, 404, `no such ${deps.what}`);
 
   const etag = `"${sha256}"`;
   res.setHeader("etag", etag);

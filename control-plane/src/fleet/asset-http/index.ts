@@ -1,2 +1,2 @@
-export type { AssetHandlerDeps, BlobReader } from "./handler.ts";
-export { blobReaderFrom, createAssetHandler } from "./handler.ts";
+export type { AssetHandlerDeps, BlobReader, ScreenBlobHandlerDeps } from "./handler.ts";
+export { blobReaderFrom, createAssetHandler, createScreenBlobHandler } from "./handler.ts";

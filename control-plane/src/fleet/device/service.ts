@@ -12,6 +12,7 @@ import {
   RegisterResponseSchema,
   SyncFailureReason,
 } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
+import { UpdatePhase, type UpdateReport } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -49,6 +50,21 @@ async function beforeDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** The screen an OS update message comes from, with the image version its stream's Hello named. */
+export interface UpdatingScreen {
+  screenId: string;
+  tenantId: string;
+  helloImageVersion: string;
+}
+
+/** Where the stream hands what concerns OS updates (the update feature's rollout engine). */
+export interface UpdateListener {
+  /** After every Hello: a screen already running a release it waits for is done at once. */
+  hello(screen: UpdatingScreen): Promise<void>;
+  /** Each UpdateReport (phase already checked to be one the contract defines). */
+  report(screen: UpdatingScreen, report: UpdateReport): Promise<unknown>;
+}
+
 /** What {@link createDeviceService} uses, and nothing more. */
 export interface DeviceServiceDeps {
   stores: Pick<
@@ -78,6 +94,8 @@ export interface DeviceServiceDeps {
   metrics: Pick<FleetMetrics, "streams" | "publishToAck" | "syncFailures">;
   /** Rate limit of the unauthenticated calls (Register, CompletePairing), per client IP and in total. */
   registrationLimiter: Pick<RequestLimiter, "check">;
+  /** OS updates (src/fleet/update); without it update reports are dropped (a plane built without that feature). */
+  updates?: UpdateListener;
 }
 
 /**
@@ -240,6 +258,8 @@ async function* connect(
       streamOpen: true,
       heartbeatIntervalSeconds: interval,
       ipAddress: peerAddress(context),
+      imageVersion: hello.imageVersion.slice(0, 200),
+      bootedSlot: hello.bootedSlot.slice(0, 32),
       ...(hello.appliedVersion > status.appliedVersion ? { appliedVersion: hello.appliedVersion } : {}),
     });
     deps.presence.seen(screenId, tenantId, interval);
@@ -261,8 +281,14 @@ async function* connect(
     );
     deps.delivery.attached(screenId, { tenantId, tokenHash, sentVersion: hello.appliedVersion });
     await deps.delivery.deliver([screenId]);
-    log.debug({ appliedVersion: hello.appliedVersion }, "stream opened");
-    const reading = readStream(deps, { screenId, tenantId }, iterator).then(
+    const who: StreamScreen = { screenId, tenantId, helloImageVersion: hello.imageVersion };
+    await deps.updates
+      ?.hello(who)
+      .catch((error: unknown) =>
+        log.error({ err: error }, "could not check the screen's OS image against its rollouts"),
+      );
+    log.debug({ appliedVersion: hello.appliedVersion, imageVersion: hello.imageVersion }, "stream opened");
+    const reading = readStream(deps, who, iterator).then(
       () => session.outbox.close(),
       (error: unknown) => {
         const failure = ConnectError.from(error);
@@ -287,10 +313,7 @@ async function* connect(
   }
 }
 
-interface StreamScreen {
-  screenId: string;
-  tenantId: string;
-}
+type StreamScreen = UpdatingScreen;
 
 async function readStream(
   deps: DeviceServiceDeps,
@@ -308,10 +331,11 @@ async function readStream(
 
 async function handleMessage(
   deps: DeviceServiceDeps,
-  { screenId, tenantId }: StreamScreen,
+  who: StreamScreen,
   request: ConnectRequest,
   screenshots: ScreenshotAssembler,
 ): Promise<void> {
+  const { screenId, tenantId } = who;
   const now = deps.clock.now();
   deps.presence.seen(screenId, tenantId, deps.config.heartbeatIntervalSeconds);
   const message = request.message;
@@ -372,10 +396,24 @@ async function handleMessage(
     }
     case "screenshotChunk": {
       const png = screenshots.add(message.value);
-      if (png) {
+      // Only a command sent to this screen gets its picture: the screenshots table is keyed by command
+      // id alone, so without this check a screen could overwrite another screen's (another tenant's) one.
+      if (png && (await deps.stores.commands.update(screenId, message.value.commandId, {}))) {
         await deps.stores.screenshots.save(message.value.commandId, png, now);
         await deps.stores.commands.update(screenId, message.value.commandId, { hasScreenshot: true });
       }
+      return;
+    }
+    case "updateReport": {
+      const report = message.value;
+      if (!(report.phase in UpdatePhase) || report.phase === UpdatePhase.UNSPECIFIED) {
+        throw new ConnectError(
+          `update_report.phase must be an UpdatePhase other than UNSPECIFIED, got ${report.phase}`,
+          Code.InvalidArgument,
+        );
+      }
+      if (deps.updates) await deps.updates.report(who, report);
+      else deps.logger.debug({ screenId }, "update report dropped: this control plane has no OS updates");
       return;
     }
     case "hello":

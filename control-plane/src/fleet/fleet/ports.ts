@@ -2,6 +2,7 @@ import type { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device
 import type { DeviceFacts, PlayEvent, SyncFailureReason } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import type { Health, PlaybackStatus } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import type { DesiredState, DisplayHours, Orientation } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
+import type { OsUpdate } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import type { TargetSelector } from "../../core/desired-state/index.ts";
 import type { AssetCatalog, PublishSources, TenantPublishSources } from "../../core/schedule/index.ts";
 
@@ -247,6 +248,10 @@ export interface ScreenStatus {
   lastFailedVersion: bigint;
   lastHealth: Health | undefined;
   playback: PlaybackStatus | undefined;
+  /** The AVTech OS release the latest Hello named ("" outside an AVTech image). */
+  imageVersion: string;
+  /** The RAUC slot the latest Hello named ("A", "B"; "" without RAUC). */
+  bootedSlot: string;
 }
 
 /**
@@ -297,7 +302,7 @@ export interface CommandStore {
   insert(commands: readonly CommandRecord[]): Promise<void>;
   /** QUEUED commands of the screen, oldest first (expired ones included: the caller expires them). */
   queued(screenId: string): Promise<CommandRecord[]>;
-  /** Sets status and result fields; false when the screen has no such command. */
+  /** Sets status and result fields; false when the screen has no such command (an empty patch only checks that). */
   update(
     screenId: string,
     id: string,
@@ -335,6 +340,15 @@ export interface HealthStore {
 export interface PlayEventStore {
   /** Inserts the events not yet stored; returns how many were new. */
   insertMany(tenantId: string, screenId: string, events: readonly PlayEvent[]): Promise<number>;
+}
+
+/**
+ * The OS update a rollout offers each screen (src/fleet/update implements it on its tables). The
+ * publisher puts it into the screen's desired state; at most one offer per screen.
+ */
+export interface OsUpdateOffers {
+  /** The offered update of each of `screenIds` that has one, in one read. */
+  offersFor(screenIds: readonly string[]): Promise<Map<string, OsUpdate>>;
 }
 
 /**

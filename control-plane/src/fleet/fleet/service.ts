@@ -76,7 +76,7 @@ export function createFleetService(deps: FleetServiceDeps): ServiceImpl<typeof F
   };
   const requireGroup = async (principal: Principal, groupId: string) => {
     if (groupId && !(await stores.groups.get(principal.tenantId, groupId))) {
-      throw new ConnectError(`no group ${groupId} in your tenant; create it first`, Code.InvalidArgument);
+      throw new ConnectError(`no group ${groupId} in your tenant; create it first`, Code.NotFound);
     }
   };
   const viewOf = async (principal: Principal, id: string): Promise<Screen> => {
@@ -156,6 +156,8 @@ export function createFleetService(deps: FleetServiceDeps): ServiceImpl<typeof F
       if (request.pageToken && !after) {
         throw new ConnectError("page_token is not one this server returned", Code.InvalidArgument);
       }
+      // A group filter names a group of the caller's, like every id a request names.
+      await requireGroup(principal, request.groupId);
       const { screens, more } = await stores.screens.page(principal.tenantId, {
         text: request.query,
         groupId: request.groupId,

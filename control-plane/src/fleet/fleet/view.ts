@@ -67,6 +67,8 @@ export function screenView(screen: ScreenRecord, status: ScreenStatus | undefine
     claimedAt: timestampFromDate(screen.claimedAt),
     model: screen.model,
     etag: screenEtag(screen),
+    imageVersion: status?.imageVersion ?? "",
+    bootedSlot: status?.bootedSlot ?? "",
   });
 }
 
@@ -85,6 +87,8 @@ export function emptyStatus(screenId: string, heartbeatIntervalSeconds: number):
     lastFailedVersion: 0n,
     lastHealth: undefined,
     playback: undefined,
+    imageVersion: "",
+    bootedSlot: "",
   };
 }
 

@@ -43,6 +43,8 @@ interface StatusRow {
   last_failed_version: string;
   last_health: Buffer | null;
   playback: Buffer | null;
+  image_version: string;
+  booted_slot: string;
 }
 
 const columns: Record<keyof StatusPatch, string> = {
@@ -57,6 +59,8 @@ const columns: Record<keyof StatusPatch, string> = {
   lastFailedVersion: "last_failed_version",
   lastHealth: "last_health",
   playback: "playback",
+  imageVersion: "image_version",
+  bootedSlot: "booted_slot",
 };
 
 function sqlValue(key: keyof StatusPatch, value: unknown): unknown {
@@ -81,6 +85,8 @@ function toStatus(row: StatusRow): ScreenStatus {
     lastFailedVersion: BigInt(row.last_failed_version),
     lastHealth: row.last_health ? fromBinary(HealthSchema, row.last_health) : undefined,
     playback: row.playback ? fromBinary(PlaybackStatusSchema, row.playback) : undefined,
+    imageVersion: row.image_version,
+    bootedSlot: row.booted_slot,
   };
 }
 

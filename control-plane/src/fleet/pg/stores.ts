@@ -6,6 +6,7 @@ import type { FleetStores } from "../fleet/ports.ts";
 import { PgDesiredStateStore } from "../publish/pg-desired-state-store.ts";
 import { type MaintenanceResult, maintainPartitions } from "../report/partitions.ts";
 import type { RetentionPolicy } from "../report/retention.ts";
+import { PgUpdateStore } from "../update/pg-store.ts";
 import { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
 import { PgPlayEventStore } from "./play-events.ts";
 import { PgCommandStore, PgHealthStore, PgScreenshotStore } from "./records.ts";
@@ -21,6 +22,8 @@ export interface PgFleetStores extends FleetStores {
   playEvents: PgPlayEventStore;
   /** Online time per screen and hour, credited from the heartbeats `statuses` hears of. */
   uptime: PgUptimeStore;
+  /** The OS update feature's store (src/fleet/update), on the same pool. */
+  updates: PgUpdateStore;
   /** Writes buffered heartbeats, health samples, uptime and play events now. */
   flush(): Promise<void>;
   /**
@@ -96,6 +99,7 @@ export function createPgFleetStores(deps: PgFleetStoresDeps): PgFleetStores {
     health,
     playEvents,
     uptime,
+    updates: new PgUpdateStore(pool),
     publishSources: deps.core.publishSources,
     assets: deps.core.assets,
     flush,

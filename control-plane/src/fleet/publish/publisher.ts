@@ -20,7 +20,7 @@ import type { Clock } from "../../platform/clock.ts";
 import type { LiveDelivery } from "../device/delivery.ts";
 import type { FleetBroadcaster } from "../fleet/broadcaster.ts";
 import type { FleetConfig } from "../fleet/config.ts";
-import type { FleetStores, VersionInsert } from "../fleet/ports.ts";
+import type { FleetStores, OsUpdateOffers, VersionInsert } from "../fleet/ports.ts";
 import { syncStatusOf } from "../fleet/view.ts";
 
 /** A batch retries the screens that lost a version race this many times (each round one publisher wins). */
@@ -45,6 +45,11 @@ export interface PublisherDeps {
   broadcaster: Pick<FleetBroadcaster, "changed">;
   /** Brings screens whose streams other processes hold up to date. */
   wake(screenIds: readonly string[]): Promise<void>;
+  /**
+   * The OS update each screen is offered (src/fleet/update), put into its document; without it no
+   * document carries one. Read with every batch, so a publish of content keeps a screen's offer.
+   */
+  offers?: OsUpdateOffers;
 }
 
 /**
@@ -102,7 +107,11 @@ export class Publisher {
     dryRun: boolean,
   ): Promise<ScreenPublishResult[]> {
     const { desiredStates, statuses } = this.#deps.stores;
-    const documents = new Map<string, BuiltDocument>(screens.map((screen) => [screen.id, factory.build(screen)]));
+    const documents = new Map<string, BuiltDocument>();
+    const build = async (batch: readonly ScreenFacts[]) => {
+      const offers = (await this.#deps.offers?.offersFor(batch.map((screen) => screen.id))) ?? new Map();
+      for (const screen of batch) documents.set(screen.id, factory.build(screen, offers.get(screen.id)));
+    };
     const documentOf = (screen: ScreenFacts) => documents.get(screen.id) as BuiltDocument;
     const results = new Map<string, ScreenOutcome>();
     let pending = screens;
@@ -113,6 +122,9 @@ export class Publisher {
           Code.Aborted,
         );
       }
+      // Offers are read again after a lost race: the version that won may carry an offer this
+      // batch read before a rollout changed it, and ours must not put the old one back.
+      if (attempt === 0 || this.#deps.offers) await build(pending);
       const heads = await desiredStates.heads(pending.map((screen) => screen.id));
       const changed: ScreenFacts[] = [];
       for (const screen of pending) {

@@ -2,6 +2,7 @@ import { PublishResponseSchema, type PublishService } from "@avtech/proto/gen/av
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { TargetSelector } from "../../core/desired-state/index.ts";
 import { noteAudit } from "../../platform/audit/index.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { type PrincipalOf, readers, requireRole, targetFromProto, writers } from "../fleet/access.ts";
@@ -12,7 +13,8 @@ import type { Publisher } from "./publisher.ts";
 export interface PublishServiceDeps {
   /** Does the publishing (see {@link Publisher}); the service checks the caller and audits. */
   publisher: Pick<Publisher, "publish">;
-  stores: Pick<FleetStores, "screens" | "desiredStates">;
+  /** `screens` and `groups` resolve the targets in the caller's tenant; `desiredStates` serves GetDesiredState. */
+  stores: Pick<FleetStores, "screens" | "groups" | "desiredStates">;
   clock: Clock;
   /** The caller of a console RPC (the core's auth puts it in the handler context). */
   principalOf: PrincipalOf;
@@ -34,6 +36,7 @@ export function createPublishService(deps: PublishServiceDeps): ServiceImpl<type
             ? { subjectType: "group", subjectId: only.groupId }
             : { subjectType: "tenant", subjectId: principal.tenantId };
       noteAudit(context, subject);
+      await requireTargetsInTenant(deps.stores, principal.tenantId, targets);
       const results = await publisher.publish(principal.tenantId, targets, request.dryRun);
       noteAudit(context, {
         after: {
@@ -51,4 +54,28 @@ export function createPublishService(deps: PublishServiceDeps): ServiceImpl<type
       return { desiredState: await deps.stores.desiredStates.latest(screen.id) };
     },
   };
+}
+
+/**
+ * NOT_FOUND, naming the first id, when a target names a screen or a group that is not in the
+ * tenant (another tenant's, or none at all), as every other RPC answers for such ids; before this
+ * check a publish (or dry run) to such a target answered OK and published nothing. An existing
+ * group with no screens stays a valid target that selects none.
+ */
+async function requireTargetsInTenant(
+  stores: Pick<FleetStores, "screens" | "groups">,
+  tenantId: string,
+  targets: readonly TargetSelector[],
+): Promise<void> {
+  const screenIds = targets.flatMap((target) => (target.kind === "screen" ? [target.screenId] : []));
+  if (screenIds.length > 0) {
+    const found = await stores.screens.getMany(tenantId, screenIds);
+    const missing = screenIds.find((id) => !found.has(id));
+    if (missing !== undefined) throw new ConnectError(`no screen ${missing} in your tenant`, Code.NotFound);
+  }
+  for (const target of targets) {
+    if (target.kind === "group" && !(await stores.groups.get(tenantId, target.groupId))) {
+      throw new ConnectError(`no group ${target.groupId} in your tenant`, Code.NotFound);
+    }
+  }
 }

@@ -82,7 +82,7 @@ interface UptimeResultRow {
 }
 
 /**
- * ReportStore on the rollups (Migration20261206190000_play_reports), plain SQL on the fleet's pool.
+ * ReportStore on the rollups (Migration20261206200000_play_reports), plain SQL on the fleet's pool.
  *
  * A play report reads the smallest rollup that has what it groups and filters by:
  * `play_tenant_hourly` (per tenant × hour × zone × video × playlist: a row per clip an hour for a

@@ -78,7 +78,7 @@ export interface PartitionedTable {
 }
 
 /**
- * The partitioned tables (Migration20261206190000_play_reports): raw events by day of
+ * The partitioned tables (Migration20261206200000_play_reports): raw events by day of
  * `started_at`, the five hourly tables by month of `hour`.
  */
 export const partitionedTables: readonly PartitionedTable[] = [

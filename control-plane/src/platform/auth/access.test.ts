@@ -57,6 +57,16 @@ describe("authorize", () => {
     expect(() => authorize(undefined, upload, "UploadVideo")).toThrow(/the caller is anonymous/);
   });
 
+  it("refuses an operation the policy does not declare to everyone, admins included", () => {
+    const undeclared = policyFor("avtech.update.v1.UpdateService", "GetRelease");
+    expect(() => authorize({ ...viewer, role: "admin" }, undeclared, "GetRelease")).toThrow(
+      new ConnectError(
+        "GetRelease has no access rule in the control plane's policy, so it is refused to everyone",
+        Code.PermissionDenied,
+      ),
+    );
+  });
+
   it("lets anyone call a public operation", () => {
     expect(() => authorize(undefined, policyFor("avtech.auth.v1.AuthService", "Login"), "Login")).not.toThrow();
   });

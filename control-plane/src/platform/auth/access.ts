@@ -38,9 +38,16 @@ export async function authenticate(
 /**
  * Checks the caller against an operation's policy (see {@link policyFor}): PERMISSION_DENIED,
  * naming the operation (`methodName`) and the role it needs, when the caller's role is below
- * `policy.minRole` or there is no caller. Public operations let anyone through.
+ * `policy.minRole` or there is no caller. Public operations let anyone through; an operation the
+ * policy does not declare (`declared: false`) is refused to everyone, admins included.
  */
 export function authorize(principal: Principal | undefined, policy: MethodPolicy, methodName: string): void {
+  if (!policy.declared) {
+    throw new ConnectError(
+      `${methodName} has no access rule in the control plane's policy, so it is refused to everyone`,
+      Code.PermissionDenied,
+    );
+  }
   if (policy.public) return;
   if (!principal || !roleAtLeast(principal.role, policy.minRole)) {
     throw new ConnectError(

@@ -1,6 +1,6 @@
 import { ReportService } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import { describe, expect, it } from "vitest";
-import { httpRoutes, methodPolicy, policyFor, procedureName, viewerReads } from "./policy.ts";
+import { declaredProcedures, httpRoutes, methodPolicy, policyFor, procedureName } from "./policy.ts";
 
 describe("policyFor", () => {
   it("lets anyone log in and probe health", () => {
@@ -10,18 +10,22 @@ describe("policyFor", () => {
   });
 
   it("needs an editor for mutations and audits them", () => {
-    expect(policyFor("avtech.content.v1.ContentService", "UploadVideo")).toEqual({
+    expect(policyFor("avtech.content.v1.ContentService", "UploadVideo")).toMatchObject({
+      declared: true,
       public: false,
       minRole: "editor",
       mutating: true,
+      tenant: "caller",
     });
   });
 
   it("lets viewers read without auditing", () => {
-    expect(policyFor("avtech.content.v1.ContentService", "ListVideos")).toEqual({
+    expect(policyFor("avtech.content.v1.ContentService", "ListVideos")).toMatchObject({
+      declared: true,
       public: false,
       minRole: "viewer",
       mutating: false,
+      tenant: "caller",
     });
   });
 
@@ -33,15 +37,20 @@ describe("policyFor", () => {
       "ExportUptimeReport",
     ]);
     for (const method of ReportService.methods) {
-      expect(viewerReads.has(procedureName(ReportService.typeName, method.name)), method.name).toBe(true);
-      expect(methodPolicy(method), method.name).toEqual({ public: false, minRole: "viewer", mutating: false });
+      expect(methodPolicy(method), method.name).toMatchObject({
+        declared: true,
+        public: false,
+        minRole: "viewer",
+        mutating: false,
+        tenant: "caller",
+      });
     }
-    // An RPC added to ReportService without a rule gets the safe default: an audited editor mutation.
-    expect(policyFor("avtech.report.v1.ReportService", "ExportSomethingNew")).toEqual({
-      public: false,
-      minRole: "editor",
-      mutating: true,
+    // Video and playlist ids narrow the tenant's plays; screen and group ids are looked up.
+    expect(methodPolicy(ReportService.method.getPlayReport).ids).toEqual({
+      "query.video_ids": "filter",
+      "query.playlist_ids": "filter",
     });
+    expect(methodPolicy(ReportService.method.getUptimeReport).ids).toEqual({});
   });
 
   it("keeps user management and the audit log to admins", () => {
@@ -49,20 +58,67 @@ describe("policyFor", () => {
     expect(policyFor("avtech.auth.v1.AuditService", "ListAuditEvents").minRole).toBe("admin");
   });
 
+  it("refuses a procedure it does not declare, and declares device and public methods with their tenant rule", () => {
+    const unknown = policyFor("avtech.nosuch.v1.NoSuchService", "GetThing");
+    expect(unknown).toMatchObject({ declared: false, public: false, mutating: true });
+    expect(policyFor("avtech.fleet.v1.FleetService", "NoSuchMethod").declared).toBe(false);
+    // A service key inherited from Object.prototype is no declaration either.
+    expect(policyFor("constructor", "name").declared).toBe(false);
+    expect(policyFor("avtech.device.v1.DeviceService", "Connect")).toMatchObject({ public: true, tenant: "device" });
+    expect(policyFor("grpc.health.v1.Health", "Check")).toMatchObject({ public: true, tenant: "none" });
+    expect(declaredProcedures()).toContain("avtech.publish.v1.PublishService/Publish");
+  });
+
+  it("lets viewers read OS releases and rollouts and keeps every change of them to admins", () => {
+    for (const method of [
+      "ListReleases",
+      "GetRelease",
+      "GetRollout",
+      "ListRollouts",
+      "ListRolloutScreens",
+      "ListScreenUpdates",
+    ]) {
+      expect(policyFor("avtech.update.v1.UpdateService", method)).toMatchObject({
+        declared: true,
+        public: false,
+        minRole: "viewer",
+        mutating: false,
+        tenant: "caller",
+      });
+    }
+    for (const method of [
+      "UploadRelease",
+      "DeleteRelease",
+      "CreateRollout",
+      "PauseRollout",
+      "ResumeRollout",
+      "AbortRollout",
+    ]) {
+      expect(policyFor("avtech.update.v1.UpdateService", method)).toMatchObject({
+        declared: true,
+        public: false,
+        minRole: "admin",
+        mutating: true,
+        tenant: "caller",
+      });
+    }
+    expect(methodPolicy(httpRoutes.uploadRelease)).toMatchObject({ public: false, minRole: "admin", mutating: true });
+  });
+
   it("declares each plain HTTP route as the RPC it is another door to, with exactly that RPC's rule", () => {
     const named = (route: keyof typeof httpRoutes) =>
       procedureName(httpRoutes[route].parent.typeName, httpRoutes[route].name);
     expect(named("uploadVideo")).toBe("avtech.content.v1.ContentService/UploadVideo");
     expect(methodPolicy(httpRoutes.uploadVideo)).toEqual(policyFor("avtech.content.v1.ContentService", "UploadVideo"));
-    expect(methodPolicy(httpRoutes.uploadVideo)).toEqual({ public: false, minRole: "editor", mutating: true });
+    expect(methodPolicy(httpRoutes.uploadVideo)).toMatchObject({ public: false, minRole: "editor", mutating: true });
     for (const route of ["videoFile", "videoThumbnail"] as const) {
       expect(named(route)).toBe("avtech.content.v1.ContentService/GetVideo");
-      expect(methodPolicy(httpRoutes[route])).toEqual({ public: false, minRole: "viewer", mutating: false });
+      expect(methodPolicy(httpRoutes[route])).toMatchObject({ public: false, minRole: "viewer", mutating: false });
     }
     expect(named("playReportCsv")).toBe("avtech.report.v1.ReportService/ExportPlayReport");
     expect(named("uptimeReportCsv")).toBe("avtech.report.v1.ReportService/ExportUptimeReport");
     for (const route of ["playReportCsv", "uptimeReportCsv"] as const) {
-      expect(methodPolicy(httpRoutes[route])).toEqual({ public: false, minRole: "viewer", mutating: false });
+      expect(methodPolicy(httpRoutes[route])).toMatchObject({ public: false, minRole: "viewer", mutating: false });
     }
   });
 });

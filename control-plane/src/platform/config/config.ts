@@ -87,6 +87,12 @@ export const configSchema = z
           .positive()
           .default(4 * mib),
         maxConcurrentStreams: z.number().int().positive().default(1000),
+        /** Largest OS update bundle (UploadRelease); RAUC bundles of a full root file system are large. */
+        maxBundleBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * mib),
       })
       .prefault({})
       .refine((limits) => limits.minDurationMs <= limits.maxDurationMs, {
@@ -123,6 +129,22 @@ export const configSchema = z
         ),
       })
       // Strict like the root, so a misspelt fleet key stops the process instead of leaving the default.
+      .strict()
+      .prefault({}),
+    /**
+     * Over-the-air OS updates (src/fleet/update). Without `compatible` and `keyringPath` the control
+     * plane refuses every bundle upload (FAILED_PRECONDITION naming the missing key); rollouts of
+     * releases already uploaded still run.
+     */
+    update: z
+      .object({
+        /** The RAUC `compatible` of this fleet's OS image; a bundle whose manifest names another is refused. */
+        compatible: z.string().min(1).max(200).optional(),
+        /** PEM file of the CA (keyring) bundle signatures must chain to, as on the screens (`rauc info --keyring`). */
+        keyringPath: z.string().min(1).optional(),
+        /** The `rauc` program that checks uploaded bundles. */
+        raucPath: z.string().min(1).default("/usr/bin/rauc"),
+      })
       .strict()
       .prefault({}),
     /** Proof of play and reports (src/fleet/report), defaults in {@link reportSettingDefaults}. */

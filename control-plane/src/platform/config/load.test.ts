@@ -103,6 +103,39 @@ describe("loadConfig: fleet settings", () => {
   });
 });
 
+describe("loadConfig: OS update settings", () => {
+  it("leave bundle checks unconfigured by default, with a 1 GiB bundle limit", () => {
+    const config = loadConfig({ env: {} });
+    expect(config.update).toEqual({ raucPath: "/usr/bin/rauc" });
+    expect(config.limits.maxBundleBytes).toBe(1024 * 1024 * 1024);
+  });
+
+  it("read the compatible, keyring, rauc and bundle limit from the environment over the file", () => {
+    const config = loadConfig({
+      env: {
+        AVTECH_CONFIG: "/c.json",
+        AVTECH_UPDATE_COMPATIBLE: "avtech-rpi4",
+        AVTECH_UPDATE_KEYRING: "/etc/avtech/fleet-ca.pem",
+        AVTECH_MAX_BUNDLE_BYTES: "2000000",
+      },
+      readFile: () => JSON.stringify({ update: { compatible: "from-file", raucPath: "/opt/rauc" } }),
+    });
+    expect(config.update).toEqual({
+      compatible: "avtech-rpi4",
+      keyringPath: "/etc/avtech/fleet-ca.pem",
+      raucPath: "/opt/rauc",
+    });
+    expect(config.limits.maxBundleBytes).toBe(2_000_000);
+  });
+
+  it("refuse a misspelt update key and a bundle limit that is no number", () => {
+    expect(() =>
+      loadConfig({ env: { AVTECH_CONFIG: "/c.json" }, readFile: () => JSON.stringify({ update: { keyring: "/x" } }) }),
+    ).toThrow(/update/);
+    expect(() => loadConfig({ env: { AVTECH_MAX_BUNDLE_BYTES: "lots" } })).toThrow(/limits\.maxBundleBytes/);
+  });
+});
+
 describe("loadConfig: report settings", () => {
   it("default to 7 days of raw play events, 13 months of rollups, 400-day reports and 1 s batches", () => {
     expect(loadConfig({ env: {} }).reports).toEqual({

@@ -5,7 +5,7 @@ import { entities } from "./entities.ts";
 
 /**
  * The fleet's tables: created by the fleet's migrations (src/platform/migrations) and used through
- * plain SQL (src/fleet/pg, src/fleet/publish), so no entity describes them and
+ * plain SQL (src/fleet/pg, src/fleet/publish, src/fleet/update), so no entity describes them and
  * the schema generator must leave them alone. A new fleet table goes here with its migration
  * (test/db/migrations.test.ts fails otherwise: the generator would want to drop it).
  */
@@ -19,6 +19,12 @@ export const tablesWithoutEntities: readonly (string | RegExp)[] = [
   "screenshots",
   "health_samples",
   "play_events",
+  "update_releases",
+  "update_rollouts",
+  "update_rollout_waves",
+  "update_rollout_screens",
+  "update_screen_events",
+  "update_publish_outbox",
   "play_event_late_keys",
   "play_hourly",
   "play_screen_hourly",

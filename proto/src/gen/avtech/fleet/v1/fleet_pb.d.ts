@@ -167,6 +167,21 @@ export declare type Screen = Message<"avtech.fleet.v1.Screen"> & {
    * @generated from field: string etag = 21;
    */
   etag: string;
+
+  /**
+   * image_version is the AVTech OS release the screen said it runs in its latest Hello; empty
+   * when it runs outside an AVTech image or has not connected since it was recorded.
+   *
+   * @generated from field: string image_version = 22;
+   */
+  imageVersion: string;
+
+  /**
+   * booted_slot is the RAUC root slot ("A" or "B") the screen booted, from its latest Hello.
+   *
+   * @generated from field: string booted_slot = 23;
+   */
+  bootedSlot: string;
 };
 
 /**

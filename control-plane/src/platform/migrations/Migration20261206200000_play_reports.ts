@@ -23,8 +23,8 @@ import { Migration } from "@mikro-orm/migrations";
  * record them. The statements here are copies, not imports, so the migration never changes after
  * release; the DDL is the same as the ingest and partition code expect.
  */
-export class Migration20261206190000_play_reports extends Migration {
-  override name = "Migration20261206190000_play_reports";
+export class Migration20261206200000_play_reports extends Migration {
+  override name = "Migration20261206200000_play_reports";
 
   override async up(): Promise<void> {
     await this.execute(`alter table "play_events" rename to "play_events_v1";`);
