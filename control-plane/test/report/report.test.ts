@@ -328,9 +328,15 @@ describe("ReportService on the assembled control plane", () => {
     });
     // A group filter counts the plays of screens that were in it when they played.
     expect(total(await allRows(playQuery({ dimension: Dimension.ASSET, groupIds: [site.groupId] })))).toBe(62);
+    // A deleted video's plays are still reported, and its id is still a filter (it was played here).
+    await cp.query("DELETE FROM videos WHERE id = $1", [site.otherVideoId]);
+    const deleted = await allRows(playQuery({ videoIds: [site.otherVideoId] }));
+    expect(total(deleted)).toBe(30);
+    expect(new Set(deleted.map((row) => [row.id, row.name].join("|")))).toEqual(new Set([`${site.otherVideoId}|`]));
   });
 
-  it("never shows another tenant's plays, and answers NOT_FOUND naming its screen and group ids", async () => {
+  it("never shows another tenant's plays, and answers NOT_FOUND naming its ids", async () => {
+    const theirScreen = other.screens.theirs as string;
     const everything = [Dimension.ASSET, Dimension.SCREEN, Dimension.GROUP, Dimension.PLAYLIST];
     const theirIds = new Set([other.videoId, other.playlistId, other.groupId, ...Object.values(other.screens)]);
     for (const dimension of everything) {
@@ -338,9 +344,19 @@ describe("ReportService on the assembled control plane", () => {
       expect(total(rows), `dimension ${Dimension[dimension]}`).toBe(63);
       expect(rows.filter((row) => theirIds.has(row.id))).toEqual([]);
     }
-    // Their video or playlist as a filter finds nothing of ours and nothing of theirs.
-    expect(await allRows(playQuery({ videoIds: [other.videoId] }))).toEqual([]);
-    const theirScreen = other.screens.theirs as string;
+    // Their video or playlist as a filter is as unknown as a made-up one.
+    for (const [field, id] of [
+      ["video_ids", other.videoId],
+      ["playlist_ids", other.playlistId],
+    ] as const) {
+      const query = field === "video_ids" ? playQuery({ videoIds: [id] }) : playQuery({ playlistIds: [id] });
+      const failure = await refusal(reports.getPlayReport({ query }));
+      expect(failure.code).toBe(Code.NotFound);
+      expect(failure.rawMessage).toBe(`${field.replace("_ids", "")} ${id} is not in your tenant (query.${field})`);
+    }
+    // A foreign id is NOT_FOUND whatever else is wrong with the query.
+    const beforeAnything = await refusal(reports.getPlayReport({ query: { screenIds: [theirScreen] } }));
+    expect(beforeAnything.code).toBe(Code.NotFound);
     const screenRefusal = await refusal(reports.getPlayReport({ query: playQuery({ screenIds: [theirScreen] }) }));
     expect(screenRefusal.code).toBe(Code.NotFound);
     expect(screenRefusal.rawMessage).toBe(`screen ${theirScreen} is not in your tenant (query.screen_ids)`);

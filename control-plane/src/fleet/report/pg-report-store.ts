@@ -111,6 +111,20 @@ export class PgReportStore implements ReportStore {
     return this.#missing("groups", tenantId, ids);
   }
 
+  async neverPlayed(tenantId: string, kind: "video" | "playlist", ids: readonly string[]): Promise<string[]> {
+    const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
+    const found = new Set<string>();
+    if (valid.length > 0 && isUuid(tenantId)) {
+      // Deleted videos and playlists only; a walk of the tenant's per-clip rollup (a row per clip and hour).
+      const { rows } = await this.#pool.query<{ id: string }>(
+        `SELECT DISTINCT ${kind}_id AS id FROM play_tenant_hourly WHERE tenant_id = $1 AND ${kind}_id = ANY($2::uuid[])`,
+        [tenantId, valid],
+      );
+      for (const row of rows) found.add(row.id);
+    }
+    return ids.filter((id) => !found.has(id.toLowerCase()));
+  }
+
   async #missing(table: "screens" | "groups", tenantId: string, ids: readonly string[]): Promise<string[]> {
     const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
     const found = new Set<string>();

@@ -104,6 +104,8 @@ export interface ReportStore {
   missingScreens(tenantId: string, ids: readonly string[]): Promise<string[]>;
   /** Of `ids`, those that are not groups of the tenant (in the order given). */
   missingGroups(tenantId: string, ids: readonly string[]): Promise<string[]>;
+  /** Of `ids`, those of no video or playlist the tenant's screens ever played (in the rollups kept). */
+  neverPlayed(tenantId: string, kind: "video" | "playlist", ids: readonly string[]): Promise<string[]>;
   /** One page of a play report, ordered by id then bucket. Throws {@link UnknownZoneError}. */
   playPage(query: PlayQuery, page: PageRequest): Promise<Page<PlayRow>>;
   /** One page of an uptime report, ordered by screen id then day, as of `now`. Throws {@link UnknownZoneError}. */

@@ -95,14 +95,13 @@ export function windowFrom(
   return { start, end, zone: { kind: "fixed", name } };
 }
 
-/** Lower-cased, deduplicated ids; NOT_FOUND-style problems are the service's, format problems here. */
-function idList(ids: readonly string[], field: string, kind: string, mustBeUuid: boolean): string[] {
+/**
+ * The ids of a filter, lower-cased and deduplicated; at most {@link maxFilterIds}. Whether they are
+ * the tenant's is checked by the service before anything else (NOT_FOUND naming them).
+ */
+export function idList(ids: readonly string[], field: string): string[] {
   if (ids.length > maxFilterIds) {
     throw invalid(`${field} holds ${ids.length} ids; at most ${maxFilterIds}: split the report`);
-  }
-  if (mustBeUuid) {
-    const bad = ids.findIndex((id) => !isUuid(id));
-    if (bad >= 0) throw invalid(`${field}[${bad}] "${ids[bad]}" is not a ${kind} id (a UUID)`);
   }
   return [...new Set(ids.map((id) => id.toLowerCase()))];
 }
@@ -119,8 +118,8 @@ const dimensions: Record<number, PlayQuery["dimension"]> = {
 };
 
 /**
- * A play report query of the caller's tenant. Screen and group ids are kept as given (lower-cased)
- * for the service to check against the tenant: a malformed one is as unknown as a foreign one.
+ * A play report query of the caller's tenant. Ids are kept as given (lower-cased) for the service
+ * to check against the tenant: a malformed one is as unknown as a foreign one.
  */
 export function playQueryFrom(tenantId: string, query: PlayReportQuery | undefined, limits: QueryLimits): PlayQuery {
   const granularity = granularities[query?.granularity ?? Granularity.UNSPECIFIED];
@@ -134,10 +133,10 @@ export function playQueryFrom(tenantId: string, query: PlayReportQuery | undefin
     window: windowFrom(query.window, limits, granularity),
     granularity,
     dimension,
-    screenIds: idList(query.screenIds, "query.screen_ids", "screen", false),
-    groupIds: idList(query.groupIds, "query.group_ids", "group", false),
-    videoIds: idList(query.videoIds, "query.video_ids", "video", true),
-    playlistIds: idList(query.playlistIds, "query.playlist_ids", "playlist", true),
+    screenIds: idList(query.screenIds, "query.screen_ids"),
+    groupIds: idList(query.groupIds, "query.group_ids"),
+    videoIds: idList(query.videoIds, "query.video_ids"),
+    playlistIds: idList(query.playlistIds, "query.playlist_ids"),
   };
 }
 
@@ -150,8 +149,8 @@ export function uptimeQueryFrom(
   return {
     tenantId,
     window: windowFrom(query?.window, limits, "day"),
-    screenIds: idList(query?.screenIds ?? [], "query.screen_ids", "screen", false),
-    groupIds: idList(query?.groupIds ?? [], "query.group_ids", "group", false),
+    screenIds: idList(query?.screenIds ?? [], "query.screen_ids"),
+    groupIds: idList(query?.groupIds ?? [], "query.group_ids"),
   };
 }
 

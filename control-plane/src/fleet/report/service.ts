@@ -26,7 +26,15 @@ import {
   type UptimeQuery,
   type UptimeRow,
 } from "./ports.ts";
-import { pageFrom, pageToken, playQueryFrom, type QueryLimits, queryFingerprint, uptimeQueryFrom } from "./query.ts";
+import {
+  idList,
+  pageFrom,
+  pageToken,
+  playQueryFrom,
+  type QueryLimits,
+  queryFingerprint,
+  uptimeQueryFrom,
+} from "./query.ts";
 
 /** Rows read per page while a CSV export streams. */
 export const exportPageSize = 5000;
@@ -73,23 +81,34 @@ async function zoneChecked<T>(work: () => Promise<T>): Promise<T> {
 
 /** The {@link ReportReader} over a store. */
 export function createReportReader(deps: ReportDeps): ReportReader {
-  const checkIds = async (tenantId: string, screenIds: string[], groupIds: string[]) => {
-    const missingScreens = await deps.store.missingScreens(tenantId, screenIds);
-    if (missingScreens.length > 0) {
-      throw new ConnectError(
-        `${missingScreens.length === 1 ? "screen" : "screens"} ${missingScreens.join(", ")} ` +
-          `${missingScreens.length === 1 ? "is" : "are"} not in your tenant (query.screen_ids)`,
-        Code.NotFound,
-      );
-    }
-    const missingGroups = await deps.store.missingGroups(tenantId, groupIds);
-    if (missingGroups.length > 0) {
-      throw new ConnectError(
-        `${missingGroups.length === 1 ? "group" : "groups"} ${missingGroups.join(", ")} ` +
-          `${missingGroups.length === 1 ? "is" : "are"} not in your tenant (query.group_ids)`,
-        Code.NotFound,
-      );
-    }
+  const notFound = (kind: string, ids: string[], field: string) => {
+    if (ids.length === 0) return;
+    throw new ConnectError(
+      `${kind}${ids.length === 1 ? "" : "s"} ${ids.join(", ")} ${ids.length === 1 ? "is" : "are"} not in your tenant (${field})`,
+      Code.NotFound,
+    );
+  };
+  /**
+   * Every id of a query is the tenant's, checked before the rest of the query (so a foreign id is
+   * NOT_FOUND whatever else is wrong): screens and groups that exist now, videos and playlists that
+   * exist now or that the tenant's screens played (a deleted clip's plays are still reported).
+   */
+  const checkIds = async (
+    tenantId: string,
+    ids: { screens: string[]; groups: string[]; videos?: string[]; playlists?: string[] },
+  ) => {
+    const screens = idList(ids.screens, "query.screen_ids");
+    const groups = idList(ids.groups, "query.group_ids");
+    const videos = idList(ids.videos ?? [], "query.video_ids");
+    const playlists = idList(ids.playlists ?? [], "query.playlist_ids");
+    notFound("screen", await deps.store.missingScreens(tenantId, screens), "query.screen_ids");
+    notFound("group", await deps.store.missingGroups(tenantId, groups), "query.group_ids");
+    const videoNames = await deps.names.videoNames(tenantId, videos);
+    const goneVideos = videos.filter((id) => !videoNames.has(id));
+    notFound("video", await deps.store.neverPlayed(tenantId, "video", goneVideos), "query.video_ids");
+    const playlistNames = await deps.names.playlistNames(tenantId, playlists);
+    const gonePlaylists = playlists.filter((id) => !playlistNames.has(id));
+    notFound("playlist", await deps.store.neverPlayed(tenantId, "playlist", gonePlaylists), "query.playlist_ids");
   };
   const named = async (query: PlayQuery, rows: PlayRow[]) => {
     if (query.dimension !== "asset" && query.dimension !== "playlist") return rows;
@@ -102,14 +121,17 @@ export function createReportReader(deps: ReportDeps): ReportReader {
   };
   const reader: ReportReader = {
     async playQuery(tenantId, message) {
-      const query = playQueryFrom(tenantId, message, deps.limits);
-      await checkIds(tenantId, query.screenIds, query.groupIds);
-      return query;
+      await checkIds(tenantId, {
+        screens: message?.screenIds ?? [],
+        groups: message?.groupIds ?? [],
+        videos: message?.videoIds ?? [],
+        playlists: message?.playlistIds ?? [],
+      });
+      return playQueryFrom(tenantId, message, deps.limits);
     },
     async uptimeQuery(tenantId, message) {
-      const query = uptimeQueryFrom(tenantId, message, deps.limits);
-      await checkIds(tenantId, query.screenIds, query.groupIds);
-      return query;
+      await checkIds(tenantId, { screens: message?.screenIds ?? [], groups: message?.groupIds ?? [] });
+      return uptimeQueryFrom(tenantId, message, deps.limits);
     },
     async playPage(query, page) {
       const result = await zoneChecked(() => deps.store.playPage(query, page));

@@ -156,12 +156,12 @@ const rules: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     ListRolloutScreens: read("viewer"),
     ListScreenUpdates: read("viewer"),
   },
-  // Reads of the play and uptime rollups; the exports stream what the Get RPCs page through. Screen and
-  // group ids are looked up (NOT_FOUND naming them); video and playlist ids only narrow the tenant's
-  // plays (a deleted video's plays are still reported), so one from elsewhere matches nothing.
+  // Reads of the play and uptime rollups; the exports stream what the Get RPCs page through. Every id is
+  // looked up before anything else; a video or playlist id is the tenant's when it exists or when the
+  // tenant's screens played it (a deleted clip's plays are still reported).
   "avtech.report.v1.ReportService": {
-    GetPlayReport: read("viewer", { "query.video_ids": "filter", "query.playlist_ids": "filter" }),
-    ExportPlayReport: read("viewer", { "query.video_ids": "filter", "query.playlist_ids": "filter" }),
+    GetPlayReport: read("viewer"),
+    ExportPlayReport: read("viewer"),
     GetUptimeReport: read("viewer"),
     ExportUptimeReport: read("viewer"),
   },
