@@ -146,7 +146,12 @@ async function serve(
             ),
     );
   } catch (error) {
-    sendError(res, ConnectError.from(error));
+    let failure = ConnectError.from(error);
+    if (failure.code === Code.Internal || failure.code === Code.Unknown) {
+      deps.logger.error({ err: error, report: kind }, "CSV export failed before it started");
+      failure = new ConnectError("the report failed on the server; try again", failure.code);
+    }
+    sendError(res, failure);
     return;
   }
   const out = res as ServerResponse;
