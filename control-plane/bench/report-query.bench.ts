@@ -15,7 +15,8 @@
  *
  * Each query runs AVTECH_BENCH_RUNS times (default 30) after one warm-up; p50 and p99 (nearest
  * rank) are reported. Env: AVTECH_BENCH_SCREENS (10000), AVTECH_BENCH_DAYS (30), AVTECH_BENCH_CLIPS
- * (10 per playlist), AVTECH_BENCH_GROUPS (50).
+ * (10 per playlist), AVTECH_BENCH_GROUPS (50), AVTECH_BENCH_EXPLAIN (set: print the plans of the
+ * report statements).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -38,7 +39,7 @@ import { type Metric, reportMetrics } from "../../bench/metric.ts";
 import { createAdminCommands } from "../src/admin/index.ts";
 import { assembleControlPlane } from "../src/assemble.ts";
 import { createFsBlobStore } from "../src/core/content/index.ts";
-import { type Partition, partitionFor } from "../src/fleet/report/index.ts";
+import { type Partition, PgReportStore, partitionFor } from "../src/fleet/report/index.ts";
 import { bearerToken } from "../src/platform/auth/bearer.ts";
 import { systemClock } from "../src/platform/clock.ts";
 import { loadConfig } from "../src/platform/config/index.ts";
@@ -46,6 +47,7 @@ import { startEmbeddedPostgres } from "../src/platform/db/embedded-postgres.ts";
 import { createOrm, migrate } from "../src/platform/db/orm.ts";
 import { createLogger } from "../src/platform/logger.ts";
 import { quantile } from "./lib/bench-app.ts";
+import { postgresCpuSeconds } from "./lib/proc-cpu.ts";
 
 const screens = Number(process.env.AVTECH_BENCH_SCREENS ?? 10_000);
 const days = Number(process.env.AVTECH_BENCH_DAYS ?? 30);
@@ -57,7 +59,8 @@ const zone = "Europe/Madrid";
 const playlists = 10;
 
 const workDir = await mkdtemp(join(tmpdir(), "avtech-report-bench-"));
-const postgres = await startEmbeddedPostgres({ dataDir: join(workDir, "pg") });
+const pgDataDir = join(workDir, "pg");
+const postgres = await startEmbeddedPostgres({ dataDir: pgDataDir });
 const admin0 = new pg.Client({ connectionString: postgres.url });
 await admin0.connect();
 await admin0.query("CREATE DATABASE avtech_bench");
@@ -254,16 +257,25 @@ const playQuery = (fields: MessageInitShape<typeof PlayReportQuerySchema>): Play
 async function measure(
   name: string,
   call: () => Promise<number>,
-): Promise<{ name: string; ms: number[]; rows: number }> {
+): Promise<{ name: string; ms: number[]; cpuMs: number; rows: number }> {
   let rows = await call();
   const ms: number[] = [];
+  const serverBefore = process.cpuUsage();
+  const postgresBefore = await postgresCpuSeconds(pgDataDir);
   for (let n = 0; n < runs; n++) {
     const began = performance.now();
     rows = await call();
     ms.push(performance.now() - began);
   }
-  console.log(`${name}: ${rows} rows, p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms`);
-  return { name, ms, rows };
+  const server = process.cpuUsage(serverBefore);
+  // CPU the server and PostgreSQL spent per query: what the latency would be on idle cores.
+  const cpuMs =
+    ((server.user + server.system) / 1000 + ((await postgresCpuSeconds(pgDataDir)) - postgresBefore) * 1000) / runs;
+  console.log(
+    `${name}: ${rows} rows, p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, ` +
+      `CPU ${cpuMs.toFixed(1)} ms per query`,
+  );
+  return { name, ms, cpuMs, rows };
 }
 const page = async (query: PlayReportQuery) => (await reports.getPlayReport({ query, pageSize: 1000 })).rows.length;
 const results = [
@@ -293,6 +305,39 @@ const results = [
         .length,
   ),
 ];
+if (process.env.AVTECH_BENCH_EXPLAIN) {
+  // The plans of the report statements (EXPLAIN ANALYZE, BUFFERS), for looking into a slow query.
+  const explainer = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  const store = new PgReportStore({
+    query: async (text: string, values: unknown[]) => {
+      if (/^\s*WITH/.test(text)) {
+        const plan = await explainer.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, values);
+        console.log(plan.rows.map((row) => row["QUERY PLAN"].slice(0, 240)).join("\n"));
+      }
+      return explainer.query(text, values);
+    },
+  } as unknown as pg.Pool);
+  const base = {
+    tenantId: tenant.id,
+    granularity: "day" as const,
+    screenIds: [],
+    groupIds: [],
+    videoIds: [],
+    playlistIds: [],
+  };
+  const span = { start, end, zone: { kind: "fixed" as const, name: zone } };
+  for (const dimension of ["asset", "group", "screen"] as const) {
+    console.log(`-- plan: per ${dimension}, daily`);
+    await store.playPage({ ...base, window: span, dimension }, { size: 1000, after: undefined });
+  }
+  console.log("-- plan: uptime");
+  await store.uptimePage(
+    { tenantId: tenant.id, window: span, screenIds: [], groupIds: [] },
+    { size: 1000, after: undefined },
+    new Date(),
+  );
+  await explainer.end();
+}
 const exportStarted = performance.now();
 let exportBytes = 0;
 for await (const part of reports.exportPlayReport({ query: playQuery({ dimension: Dimension.SCREEN }) })) {
@@ -313,7 +358,7 @@ const note =
   `${screens} screens, ${days} days, ${clipsPerPlaylist} clips per playlist, per-clip rollup for ${detailScreens} ` +
   `screens (${detailRows[0]?.n} play_hourly rows), ${runs} runs, ${zone}`;
 const slug = (name: string) => name.replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "");
-const metrics: Metric[] = results.flatMap(({ name, ms, rows }) => [
+const metrics: Metric[] = results.flatMap(({ name, ms, cpuMs, rows }) => [
   {
     name: `control-plane.reports.${slug(name)}.p99`,
     value: quantile(ms, 0.99),
@@ -325,6 +370,12 @@ const metrics: Metric[] = results.flatMap(({ name, ms, rows }) => [
     value: quantile(ms, 0.5),
     unit: "ms",
     goal: `(${rows} rows; ${note})`,
+  },
+  {
+    name: `control-plane.reports.${slug(name)}.cpu`,
+    value: cpuMs,
+    unit: "ms",
+    goal: `server + PostgreSQL CPU per query, robust to a busy machine (${rows} rows; ${note})`,
   },
 ]);
 metrics.push(
