@@ -206,12 +206,20 @@ for (let first = 0; first < screenIds.length; first += 1000) {
 }
 console.log(`  per-screen rollups and uptime seeded`);
 await db.query(
-  `INSERT INTO play_group_hourly (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
+  `INSERT INTO play_group_clip_hourly (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
    SELECT h, $1, group_id, video_id, playlist_id, count(*) * ${playsPerHour * 10_000}, count(*) * ${playsPerHour},
           count(*) * ${playsPerHour}, $4
      FROM ${hours} h, bench_plan
     GROUP BY h, group_id, video_id, playlist_id
     ORDER BY h, group_id, video_id, playlist_id`,
+  [tenant.id, start, end, zone],
+);
+await db.query(
+  `INSERT INTO play_group_hourly (hour, tenant_id, group_id, played_ms, plays, completed, time_zone)
+   SELECT h, $1, group_id, count(*) * ${playsPerHour * 10_000}, count(*) * ${playsPerHour}, count(*) * ${playsPerHour}, $4
+     FROM ${hours} h, bench_plan
+    GROUP BY h, group_id
+    ORDER BY h, group_id`,
   [tenant.id, start, end, zone],
 );
 await db.query(

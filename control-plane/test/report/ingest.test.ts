@@ -64,13 +64,15 @@ describe("play events on PostgreSQL", () => {
         [screenId],
       )
     )[0]?.plays;
-  /** Plays of the tenant in its two rollups without screens: per group, and per clip only (they must agree). */
+  /** Plays of the tenant in its three rollups without screens (per group and clip, per group, per clip): they must agree. */
   const tenantPlays = async (tenantId: string) => {
-    const [row] = await sql<{ groups: number; clips: number }>(
-      `SELECT (SELECT coalesce(sum(plays), 0)::int FROM play_group_hourly WHERE tenant_id = $1) AS groups,
+    const [row] = await sql<{ groupClips: number; groups: number; clips: number }>(
+      `SELECT (SELECT coalesce(sum(plays), 0)::int FROM play_group_clip_hourly WHERE tenant_id = $1) AS "groupClips",
+              (SELECT coalesce(sum(plays), 0)::int FROM play_group_hourly WHERE tenant_id = $1) AS groups,
               (SELECT coalesce(sum(plays), 0)::int FROM play_tenant_hourly WHERE tenant_id = $1) AS clips`,
       [tenantId],
     );
+    expect(row?.groupClips).toBe(row?.clips);
     expect(row?.groups).toBe(row?.clips);
     return row?.clips;
   };
@@ -232,6 +234,7 @@ describe("play events on PostgreSQL", () => {
       expect.arrayContaining([
         "play_hourly_m202611",
         "play_screen_hourly_m202611",
+        "play_group_clip_hourly_m202611",
         "play_group_hourly_m202611",
         "play_tenant_hourly_m202611",
         "screen_uptime_hourly_m202611",

@@ -120,7 +120,7 @@ describe("the play-report migration", () => {
       })),
     );
     const tenantTotals = await pool.query(
-      "SELECT sum(plays)::int AS plays FROM play_group_hourly WHERE tenant_id = $1 AND group_id = $2",
+      "SELECT sum(plays)::int AS plays FROM play_group_clip_hourly WHERE tenant_id = $1 AND group_id = $2",
       [tenant, group],
     );
     expect(tenantTotals.rows).toEqual([{ plays: 3 }]);
@@ -129,6 +129,11 @@ describe("the play-report migration", () => {
       [tenant],
     );
     expect(perClip.rows).toEqual([{ video_id: videoId, plays: 3 }]);
+    const perGroup = await pool.query(
+      "SELECT group_id, sum(plays)::int AS plays FROM play_group_hourly WHERE tenant_id = $1 GROUP BY group_id",
+      [tenant],
+    );
+    expect(perGroup.rows).toEqual([{ group_id: group, plays: 3 }]);
     const perScreen = await pool.query("SELECT sum(plays)::int AS plays FROM play_screen_hourly WHERE screen_id = $1", [
       screen,
     ]);

@@ -108,7 +108,7 @@ describe("ReportService on the assembled control plane", () => {
       expected += events.length;
       await eventually(async () => {
         const [row] = await cp.query<{ plays: number }>(
-          "SELECT coalesce(sum(plays), 0)::int AS plays FROM play_group_hourly WHERE tenant_id = $1",
+          "SELECT coalesce(sum(plays), 0)::int AS plays FROM play_group_clip_hourly WHERE tenant_id = $1",
           [tenantId],
         );
         return row?.plays === expected;

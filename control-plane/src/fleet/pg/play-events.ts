@@ -113,7 +113,7 @@ WITH v AS (
      SET played_ms = p.played_ms + excluded.played_ms, plays = p.plays + excluded.plays,
          completed = p.completed + excluded.completed, group_id = excluded.group_id, time_zone = excluded.time_zone
 ), tenant_hours AS (
-  INSERT INTO play_group_hourly AS t (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed,
+  INSERT INTO play_group_clip_hourly AS t (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed,
                                        time_zone)
   SELECT date_trunc('hour', started_at, 'UTC'), tenant_id, group_id, coalesce(video_id, '${nilUuid}'),
          coalesce(playlist_id, '${nilUuid}'), sum(played_ms), count(*),
@@ -122,6 +122,14 @@ WITH v AS (
   ON CONFLICT (tenant_id, hour, group_id, time_zone, video_id, playlist_id) DO UPDATE
      SET played_ms = t.played_ms + excluded.played_ms, plays = t.plays + excluded.plays,
          completed = t.completed + excluded.completed
+), group_hours AS (
+  INSERT INTO play_group_hourly AS g (hour, tenant_id, group_id, played_ms, plays, completed, time_zone)
+  SELECT date_trunc('hour', started_at, 'UTC'), tenant_id, group_id, sum(played_ms), count(*),
+         count(*) FILTER (WHERE outcome = ${PlayOutcome.COMPLETED}), time_zone
+    FROM fresh GROUP BY 1, 2, 3, 7 ORDER BY 2, 1, 3, 7
+  ON CONFLICT (tenant_id, hour, group_id, time_zone) DO UPDATE
+     SET played_ms = g.played_ms + excluded.played_ms, plays = g.plays + excluded.plays,
+         completed = g.completed + excluded.completed
 ), asset_hours AS (
   INSERT INTO play_tenant_hourly AS a (hour, tenant_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
   SELECT date_trunc('hour', started_at, 'UTC'), tenant_id, coalesce(video_id, '${nilUuid}'),
@@ -140,8 +148,9 @@ SELECT n FROM fresh`;
  * (screen_id, started_at, event_key)) or, for events older than the raw partitions, their dedup
  * keys in `play_event_late_keys`, and only the events that were new are added into the hourly
  * rollups (`play_hourly` per screen × video × playlist, `play_screen_hourly` per screen,
- * `play_group_hourly` per tenant × group × zone × video × playlist, `play_tenant_hourly` per tenant
- * × zone × video × playlist), in the hour they started. So a batch sent twice, resent after a
+ * `play_group_clip_hourly` per tenant × group × zone × video × playlist, `play_group_hourly` per
+ * tenant × group × zone, `play_tenant_hourly` per tenant × zone × video × playlist), in the hour
+ * they started. So a batch sent twice, resent after a
  * reconnect, or twice inside one batch counts once, and the raw row and the counts never
  * disagree (one statement, one transaction).
  *

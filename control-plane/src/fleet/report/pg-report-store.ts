@@ -86,9 +86,10 @@ interface UptimeResultRow {
  *
  * A play report reads the smallest rollup that has what it groups and filters by:
  * `play_tenant_hourly` (per tenant × hour × zone × video × playlist: a row per clip an hour for a
- * whole fleet), or `play_group_hourly` (the same per group too) when it needs the group; when it
- * needs the screen, `play_screen_hourly` (per screen and hour) unless it also needs the clip, then
- * `play_hourly` (per screen × video × playlist). The two
+ * whole fleet); when it needs the group, `play_group_hourly` (per group and hour) unless it also
+ * needs the clip, then `play_group_clip_hourly`; when it needs the screen, `play_screen_hourly`
+ * (per screen and hour) unless it also needs the clip, then `play_hourly` (per screen × video ×
+ * playlist). The two
  * per-screen tables are always read through an explicit list of screens (the ones asked for, or
  * the next page of the tenant's screens by id), so a query walks the primary key (screen_id, hour,
  * …) of those screens only. Buckets
@@ -167,13 +168,16 @@ export class PgReportStore implements ReportStore {
     ];
     const byClip = query.videoIds.length > 0 || query.playlistIds.length > 0;
     const byGroup = query.dimension === "group" || query.groupIds.length > 0;
-    const table = !detail
-      ? byGroup
-        ? "play_group_hourly"
-        : "play_tenant_hourly"
-      : byClip || query.dimension === "asset" || query.dimension === "playlist"
+    const needsClip = byClip || query.dimension === "asset" || query.dimension === "playlist";
+    const table = detail
+      ? needsClip
         ? "play_hourly"
-        : "play_screen_hourly";
+        : "play_screen_hourly"
+      : byGroup
+        ? needsClip
+          ? "play_group_clip_hourly"
+          : "play_group_hourly"
+        : "play_tenant_hourly";
     const filters = [`tenant_id = ${tenant}`, `hour >= ${p.add(window.start)}`, `hour < ${p.add(window.end)}`];
     if (screens) filters.push(`screen_id = ANY(${p.add(screens)}::uuid[])`);
     if (query.groupIds.length > 0) filters.push(`group_id = ANY(${p.add(query.groupIds)}::uuid[])`);

@@ -49,7 +49,7 @@ describe("partition names", () => {
     // Names this scheme did not make are not ours to drop.
     expect(parsePartition(events, "play_events_d20260230")).toBeUndefined();
     expect(parsePartition(events, "play_events_old")).toBeUndefined();
-    expect(parsePartition(hourly, "play_group_hourly_m202612")).toBeUndefined();
+    expect(parsePartition(hourly, "play_group_clip_hourly_m202612")).toBeUndefined();
   });
 });
 
@@ -66,6 +66,7 @@ describe("planPartitions", () => {
     for (const table of [
       "play_hourly",
       "play_screen_hourly",
+      "play_group_clip_hourly",
       "play_group_hourly",
       "play_tenant_hourly",
       "screen_uptime_hourly",

@@ -79,12 +79,13 @@ export interface PartitionedTable {
 
 /**
  * The partitioned tables (Migration20261206200000_play_reports): raw events by day of
- * `started_at`, the five hourly tables by month of `hour`.
+ * `started_at`, the six hourly tables by month of `hour`.
  */
 export const partitionedTables: readonly PartitionedTable[] = [
   { name: "play_events", unit: "day" },
   { name: "play_hourly", unit: "month" },
   { name: "play_screen_hourly", unit: "month" },
+  { name: "play_group_clip_hourly", unit: "month" },
   { name: "play_group_hourly", unit: "month" },
   { name: "play_tenant_hourly", unit: "month" },
   { name: "screen_uptime_hourly", unit: "month" },

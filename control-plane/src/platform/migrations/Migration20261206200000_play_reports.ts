@@ -6,7 +6,8 @@ import { Migration } from "@mikro-orm/migrations";
 /**
  * Proof of play at scale (issue 15): the raw `play_events` table becomes a table partitioned by
  * UTC day of `started_at`, with hourly rollups (per screen × video × playlist, per screen, per
- * tenant × group × zone × video × playlist, per tenant × zone × video × playlist) and hourly screen uptime, each partitioned by UTC
+ * tenant × group × zone × video × playlist, per tenant × group × zone, per tenant × zone × video ×
+ * playlist) and hourly screen uptime, each partitioned by UTC
  * month of `hour`. Partitions are created ahead and dropped on expiry by src/fleet/report/partitions.ts;
  * this migration only creates those the converted rows need.
  *
@@ -54,12 +55,16 @@ export class Migration20261206200000_play_reports extends Migration {
     await this.execute(
       `create table "play_screen_hourly" ("hour" timestamptz not null, "screen_id" uuid not null references "screens" ("id") on delete cascade, "tenant_id" uuid not null, "group_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("screen_id", "hour")) partition by range ("hour");`,
     );
+    // Per tenant, group and zone, all clips together: per-group reports.
+    await this.execute(
+      `create table "play_group_hourly" ("hour" timestamptz not null, "tenant_id" uuid not null references "tenants" ("id") on delete cascade, "group_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("tenant_id", "hour", "group_id", "time_zone")) partition by range ("hour");`,
+    );
     // Per tenant, zone, video and playlist, all screens and groups together: per-asset and per-playlist reports.
     await this.execute(
       `create table "play_tenant_hourly" ("hour" timestamptz not null, "tenant_id" uuid not null references "tenants" ("id") on delete cascade, "video_id" uuid not null, "playlist_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("tenant_id", "hour", "time_zone", "video_id", "playlist_id")) partition by range ("hour");`,
     );
     await this.execute(
-      `create table "play_group_hourly" ("hour" timestamptz not null, "tenant_id" uuid not null references "tenants" ("id") on delete cascade, "group_id" uuid not null, "video_id" uuid not null, "playlist_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("tenant_id", "hour", "group_id", "time_zone", "video_id", "playlist_id")) partition by range ("hour");`,
+      `create table "play_group_clip_hourly" ("hour" timestamptz not null, "tenant_id" uuid not null references "tenants" ("id") on delete cascade, "group_id" uuid not null, "video_id" uuid not null, "playlist_id" uuid not null, "played_ms" bigint not null, "plays" int not null, "completed" int not null, "time_zone" text not null, primary key ("tenant_id", "hour", "group_id", "time_zone", "video_id", "playlist_id")) partition by range ("hour");`,
     );
     await this.execute(
       `create table "screen_uptime_hourly" ("hour" timestamptz not null, "screen_id" uuid not null references "screens" ("id") on delete cascade, "tenant_id" uuid not null, "playing_ms" int not null default 0, "display_off_ms" int not null default 0, "idle_ms" int not null default 0, primary key ("screen_id", "hour")) partition by range ("hour");`,
@@ -100,6 +105,7 @@ export class Migration20261206200000_play_reports extends Migration {
       for (const table of [
         "play_hourly",
         "play_screen_hourly",
+        "play_group_clip_hourly",
         "play_group_hourly",
         "play_tenant_hourly",
         "screen_uptime_hourly",
@@ -189,9 +195,14 @@ export class Migration20261206200000_play_reports extends Migration {
          from "play_hourly" group by hour, screen_id, tenant_id, group_id, time_zone;`,
     );
     await this.execute(
-      `insert into "play_group_hourly" (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
+      `insert into "play_group_clip_hourly" (hour, tenant_id, group_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
        select hour, tenant_id, group_id, video_id, playlist_id, sum(played_ms), sum(plays), sum(completed), time_zone
          from "play_hourly" group by hour, tenant_id, group_id, time_zone, video_id, playlist_id;`,
+    );
+    await this.execute(
+      `insert into "play_group_hourly" (hour, tenant_id, group_id, played_ms, plays, completed, time_zone)
+       select hour, tenant_id, group_id, sum(played_ms), sum(plays), sum(completed), time_zone
+         from "play_hourly" group by hour, tenant_id, group_id, time_zone;`,
     );
     await this.execute(
       `insert into "play_tenant_hourly" (hour, tenant_id, video_id, playlist_id, played_ms, plays, completed, time_zone)
