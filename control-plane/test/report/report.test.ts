@@ -328,6 +328,9 @@ describe("ReportService on the assembled control plane", () => {
     });
     // A group filter counts the plays of screens that were in it when they played.
     expect(total(await allRows(playQuery({ dimension: Dimension.ASSET, groupIds: [site.groupId] })))).toBe(62);
+    const perScreenInGroup = await allRows(playQuery({ dimension: Dimension.SCREEN, groupIds: [site.groupId] }));
+    expect(new Set(perScreenInGroup.map((row) => row.id))).toEqual(new Set([site.screens['Lobby, "east"']]));
+    expect(total(perScreenInGroup)).toBe(62);
     // A deleted video's plays are still reported, and its id is still a filter (it was played here).
     await cp.query("DELETE FROM videos WHERE id = $1", [site.otherVideoId]);
     const deleted = await allRows(playQuery({ videoIds: [site.otherVideoId] }));

@@ -151,9 +151,12 @@ export class PgReportStore implements ReportStore {
         const limit = idsPerPage(page.size, bucketCount(window.start, window.end, query.granularity));
         // A cursor inside a screen's rows starts the list at that screen; one after all of them, past it.
         const from = page.after?.label === undefined ? "id > $2::uuid" : "id >= $2::uuid";
+        // With a group filter, the group's screens now (each row still counts only the plays it made
+        // while in the group): listing every screen of the tenant would make pages of one group mostly empty.
+        const inGroups = query.groupIds.length > 0 ? "AND group_id = ANY($4::uuid[])" : "";
         const { rows } = await this.#pool.query<{ id: string }>(
-          `SELECT id FROM screens WHERE tenant_id = $1 AND ($2::uuid IS NULL OR ${from}) ORDER BY id LIMIT $3`,
-          [query.tenantId, page.after?.key ?? null, limit],
+          `SELECT id FROM screens WHERE tenant_id = $1 AND ($2::uuid IS NULL OR ${from}) ${inGroups} ORDER BY id LIMIT $3`,
+          [query.tenantId, page.after?.key ?? null, limit, ...(inGroups ? [query.groupIds] : [])],
         );
         screens = rows.map((row) => row.id);
         moreScreens = rows.length === limit;
