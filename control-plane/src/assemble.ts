@@ -1,6 +1,6 @@
 /**
  * The one place the control plane is put together: every service (auth and users, audit, content,
- * schedule, publish, fleet, device, OS updates, grpc health and reflection), every plain HTTP route, the
+ * schedule, publish, fleet, device, OS updates, report, grpc health and reflection), every plain HTTP route, the
  * interceptors, and the server that mounts them. Each service factory gets the few dependencies it
  * names in its own `…Deps` interface; `createServer` (src/platform/server) only mounts what it is given.
  *
@@ -18,6 +18,7 @@ import { ContentService, file_avtech_content_v1_content } from "@avtech/proto/ge
 import { DeviceService, file_avtech_device_v1_device } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { FleetService, file_avtech_fleet_v1_fleet } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { file_avtech_publish_v1_publish, PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
+import { file_avtech_report_v1_report, ReportService } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import { file_avtech_schedule_v1_schedule, ScheduleService } from "@avtech/proto/gen/avtech/schedule/v1/schedule_pb.js";
 import { file_avtech_update_v1_update, UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
@@ -25,7 +26,12 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type BlobStore, createContentService, createFfmpegTools, createVideoRoutes } from "./core/content/index.ts";
-import { createDbAssetCatalog, createDbPublishSources, createScheduleService } from "./core/schedule/index.ts";
+import {
+  createDbAssetCatalog,
+  createDbContentNames,
+  createDbPublishSources,
+  createScheduleService,
+} from "./core/schedule/index.ts";
 import { createAuthService, createUserService } from "./core/users/index.ts";
 import { type BlobReader, blobReaderFrom, createAssetHandler } from "./fleet/asset-http/index.ts";
 import { createDeviceService, LiveDelivery, startPingSweep } from "./fleet/device/index.ts";
@@ -44,6 +50,7 @@ import {
 import { SessionRegistry } from "./fleet/live/index.ts";
 import { createPgFleet, type PgFleetStores } from "./fleet/pg/index.ts";
 import { createPublishService, Publisher } from "./fleet/publish/index.ts";
+import { createReportReader, createReportRoutes, createReportService, PgReportStore } from "./fleet/report/index.ts";
 import {
   type BundleVerifier,
   createBundleRoute,
@@ -88,6 +95,7 @@ export const servedFiles = [
   file_avtech_publish_v1_publish,
   file_avtech_fleet_v1_fleet,
   file_avtech_device_v1_device,
+  file_avtech_report_v1_report,
   file_avtech_update_v1_update,
 ];
 
@@ -129,6 +137,14 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     orm,
     logger,
     core: { publishSources: createDbPublishSources(orm), assets: createDbAssetCatalog(orm) },
+    plays: {
+      policy: {
+        rawRetentionDays: config.reports.rawRetentionDays,
+        rollupRetentionMonths: config.reports.rollupRetentionMonths,
+      },
+      flushMs: config.reports.ingestFlushMs,
+    },
+    clock,
   });
   const fleet = createFleetPlane({
     stores: database.stores,
@@ -155,7 +171,17 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     await database.close().catch(() => undefined);
     throw error;
   }
-  const server = buildControlPlaneServer({ ...parts, metrics }, fleet);
+  const reader = createReportReader({
+    store: new PgReportStore(database.pool),
+    names: createDbContentNames(orm),
+    clock,
+    limits: { maxRangeDays: config.reports.maxRangeDays },
+  });
+  const reports: ReportMount = {
+    service: createReportService({ reader, principalOf }),
+    httpRoute: (access) => createReportRoutes({ reader, access, logger }),
+  };
+  const server = buildControlPlaneServer({ ...parts, metrics }, { ...fleet, reports });
   const stops = [startPingSweep(server.http2Server), fleet.startBackground()];
   return {
     server,
@@ -216,6 +242,15 @@ export interface FleetMount {
   httpRoutes: readonly HttpRoute[];
   /** Routes for people, run through the server's {@link HttpAccess} (POST /v1/releases). */
   accessRoutes(access: HttpAccess): readonly HttpRoute[];
+  /** ReportService and its CSV routes (on PostgreSQL only); UNIMPLEMENTED when absent. */
+  reports?: ReportMount;
+}
+
+/** The proof-of-play reports (src/fleet/report): the service, and its CSV routes behind the core's access checks. */
+export interface ReportMount {
+  service: ServiceImpl<typeof ReportService>;
+  /** GET /v1/reports/plays.csv and /v1/reports/uptime.csv, run as the export RPCs through `access`. */
+  httpRoute(access: HttpAccess): HttpRoute;
 }
 
 /**
@@ -254,6 +289,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
     router.service(FleetService, fleet?.services.fleet ?? unimplementedService(FleetService));
     router.service(DeviceService, fleet?.services.device ?? unimplementedService(DeviceService));
     router.service(UpdateService, fleet?.services.update ?? unimplementedService(UpdateService));
+    router.service(ReportService, fleet?.reports?.service ?? unimplementedService(ReportService));
     registerGrpcStandardServices(router, { files: servedFiles, health: readiness.health });
   };
 
@@ -277,6 +313,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
       createVideoRoutes({ blobs, media, limits, access, logger, onUpload: metrics.upload }),
       ...(fleet?.accessRoutes(access) ?? []),
       ...(fleet?.httpRoutes ?? []),
+      ...(fleet?.reports ? [fleet.reports.httpRoute(access)] : []),
       createConsoleStaticRoute(parts.consoleDir),
     ],
   });

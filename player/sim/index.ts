@@ -5,5 +5,7 @@
  * workspace of its own: it speaks the contracts (`@avtech/proto`) and shares none of the player's code.
  */
 
+export type { SimulatedClip, SimulatedPlays } from "./plays.ts";
+export { PlaySchedule } from "./plays.ts";
 export type { FleetSimulator, FleetSimulatorOptions, FleetSimulatorStats, SimulatedScreen } from "./simulator.ts";
 export { startFleetSimulator } from "./simulator.ts";

@@ -97,6 +97,8 @@ export function runLeanStream(options: {
   isPlaying(): boolean;
   events: LeanStreamEvents;
   signal: AbortSignal;
+  /** Proof of play: every `everyMs` (first at a random point of the first interval), send what `take` gives. */
+  plays?: PlayBatches;
 }): Promise<void> {
   const { session, frames, events } = options;
   return new Promise((resolve, reject) => {
@@ -113,6 +115,9 @@ export function runLeanStream(options: {
       heartbeatTimer = setInterval(() => request.write(frames.heartbeat(options.isPlaying())), ms);
       heartbeatTimer.unref();
     };
+    const stopPlays = options.plays
+      ? startPlayBatches(options.plays, (message) => request.write(frame(message)))
+      : () => undefined;
     const onAbort = () => request.close(http2.constants.NGHTTP2_CANCEL);
     options.signal.addEventListener("abort", onAbort, { once: true });
     let grpcStatus = "0";
@@ -176,16 +181,44 @@ export function runLeanStream(options: {
     };
     request.on("close", () => {
       clearInterval(heartbeatTimer);
+      stopPlays();
       options.signal.removeEventListener("abort", onAbort);
       if (options.signal.aborted || grpcStatus === "0") resolve();
       else reject(new Error(`stream ended with grpc-status ${grpcStatus}: ${grpcMessage}`));
     });
     request.on("error", (error) => {
       clearInterval(heartbeatTimer);
+      stopPlays();
       if (!options.signal.aborted) reject(error);
     });
     request.write(frame(options.hello));
   });
+}
+
+/** Play-event batches one stream sends (see SimulatedPlays in plays.ts). */
+export interface PlayBatches {
+  everyMs: number;
+  /** The next batch, or undefined when there is nothing to send. */
+  take(): ConnectRequest | undefined;
+}
+
+/** Sends `plays.take()` through `send` every `plays.everyMs`, the first time at a random point; returns the stop. */
+export function startPlayBatches(plays: PlayBatches, send: (message: ConnectRequest) => void): () => void {
+  let interval: NodeJS.Timeout | undefined;
+  const tick = () => {
+    const message = plays.take();
+    if (message) send(message);
+  };
+  const first = setTimeout(() => {
+    tick();
+    interval = setInterval(tick, plays.everyMs);
+    interval.unref();
+  }, Math.random() * plays.everyMs);
+  first.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(interval);
+  };
 }
 
 /** The version (field 2) of an encoded DesiredState, without decoding the rest. */

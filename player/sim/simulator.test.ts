@@ -105,3 +105,56 @@ describe("the fleet simulator", () => {
     await expect.poll(count, { timeout: 3000 }).toBeGreaterThanOrEqual(before + 30);
   });
 });
+
+describe("the fleet simulator's proof of play", () => {
+  const plane = fakeControlPlane();
+  let simulator: FleetSimulator;
+  const clips = [
+    { videoId: "v-1", playlistId: "p-1", sha256: "a".repeat(64) },
+    { videoId: "v-2", playlistId: "p-1", sha256: "b".repeat(64) },
+  ];
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => plane.server.listen(0, "127.0.0.1", resolve));
+    const { port } = plane.server.address() as AddressInfo;
+    simulator = await startFleetSimulator({
+      baseUrl: `http://127.0.0.1:${port}`,
+      count: 4,
+      enrollmentKey: "key",
+      streams: "lean",
+      plays: { clips, clipMs: 50, batchMs: 200 },
+    });
+    await simulator.whenConnected(10_000);
+  });
+
+  afterAll(async () => {
+    await simulator.stop();
+    plane.server.close();
+  });
+
+  it("sends no plays until told, then every screen's clips back to back, each event once", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const plays = () => plane.received.filter((r) => r.request.message.case === "playEvents");
+    expect(plays()).toEqual([]);
+    simulator.startPlays();
+    await expect.poll(() => new Set(plays().map((r) => r.token)).size, { timeout: 5000 }).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const events = plays().flatMap(({ token, request }) =>
+      request.message.case === "playEvents" ? request.message.value.events.map((event) => ({ token, event })) : [],
+    );
+    expect(new Set(events.map(({ event }) => event.eventId)).size).toBe(events.length);
+    // Batches keep coming: the count includes any still on their way.
+    expect(simulator.stats().playEventsSent).toBeGreaterThanOrEqual(events.length);
+    for (const token of new Set(events.map((e) => e.token))) {
+      const mine = events.filter((e) => e.token === token).map((e) => e.event);
+      for (const [n, event] of mine.entries()) {
+        const started = Number(event.startedAt?.seconds) * 1000 + (event.startedAt?.nanos ?? 0) / 1e6;
+        const ended = Number(event.endedAt?.seconds) * 1000 + (event.endedAt?.nanos ?? 0) / 1e6;
+        expect(ended - started).toBe(50);
+        const next = mine[n + 1];
+        if (next) expect(Number(next.startedAt?.seconds) * 1000 + (next.startedAt?.nanos ?? 0) / 1e6).toBe(ended);
+        expect(clips.map((clip) => clip.videoId)).toContain(event.videoId);
+      }
+    }
+  });
+});

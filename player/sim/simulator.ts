@@ -12,8 +12,9 @@ import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { LeanFrames, runLeanStream } from "./lean-stream.ts";
+import { LeanFrames, type PlayBatches, runLeanStream, startPlayBatches } from "./lean-stream.ts";
 import { simulatedHeartbeat, simulatedHello } from "./messages.ts";
+import { PlaySchedule, type SimulatedPlays } from "./plays.ts";
 
 /** Options of {@link startFleetSimulator}. */
 export interface FleetSimulatorOptions {
@@ -37,6 +38,8 @@ export interface FleetSimulatorOptions {
    * cost the shared CPU as little as possible.
    */
   streams?: "connect" | "lean";
+  /** Proof of play the screens send once {@link FleetSimulator.startPlays} is called; none without it. */
+  plays?: SimulatedPlays;
 }
 
 /** Counters of a running simulation. */
@@ -46,6 +49,8 @@ export interface FleetSimulatorStats {
   desiredStatesReceived: number;
   commandsAnswered: number;
   streamErrors: number;
+  /** Play events sent (in PlayEvents messages handed to the stream). */
+  playEventsSent: number;
 }
 
 /** A running fleet of simulated screens, each holding a real Connect stream. */
@@ -54,6 +59,8 @@ export interface FleetSimulator {
   stats(): FleetSimulatorStats;
   /** Resolves when every screen has a stream that received Welcome. */
   whenConnected(timeoutMs: number): Promise<void>;
+  /** Every screen starts playing its clips now and sends its plays (needs `plays` in the options). */
+  startPlays(): void;
   stop(): Promise<void>;
 }
 
@@ -81,6 +88,7 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     desiredStatesReceived: 0,
     commandsAnswered: 0,
     streamErrors: 0,
+    playEventsSent: 0,
   };
   const transports: Transport[] = [];
   const clients: Array<Client<typeof DeviceService>> = [];
@@ -159,10 +167,30 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     return session;
   };
   const frames = new LeanFrames();
+  let playsFrom: number | undefined;
+  const schedules = new Map<number, PlaySchedule>();
+  const playsOf = (index: number): PlayBatches | undefined => {
+    const plays = options.plays;
+    if (!plays) return undefined;
+    return {
+      everyMs: plays.batchMs ?? 60_000,
+      take: () => {
+        if (playsFrom === undefined) return undefined;
+        let schedule = schedules.get(index);
+        if (!schedule) {
+          schedule = new PlaySchedule(plays, playsFrom, index);
+          schedules.set(index, schedule);
+        }
+        const message = schedule.take(Date.now());
+        if (message?.message.case === "playEvents") stats.playEventsSent += message.message.value.events.length;
+        return message;
+      },
+    };
+  };
   const running = screens.map((screen, index) =>
     options.streams === "lean"
-      ? holdLeanStream(screen, () => sessionFor(index), frames, heartbeatMs, stats, abort.signal)
-      : holdStream(screen, clientFor(index), heartbeatMs, stats, abort.signal),
+      ? holdLeanStream(screen, () => sessionFor(index), frames, heartbeatMs, stats, abort.signal, playsOf(index))
+      : holdStream(screen, clientFor(index), heartbeatMs, stats, abort.signal, playsOf(index)),
   );
 
   return {
@@ -178,6 +206,10 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+    },
+    startPlays: () => {
+      if (!options.plays) throw new Error("startPlays needs plays in the simulator's options");
+      playsFrom ??= Date.now();
     },
     stop: async () => {
       abort.abort();
@@ -239,9 +271,11 @@ function holdStream(
   initialHeartbeatMs: number,
   stats: FleetSimulatorStats,
   signal: AbortSignal,
+  plays: PlayBatches | undefined,
 ): Promise<void> {
   return holdConnected(screen, stats, signal, async (welcomed) => {
     const outbox = new AsyncQueue<ConnectRequest>();
+    const stopPlays = plays ? startPlayBatches(plays, (message) => outbox.push(message)) : () => undefined;
     let heartbeatTimer: NodeJS.Timeout | undefined;
     const startHeartbeats = (intervalMs: number) => {
       clearInterval(heartbeatTimer);
@@ -304,6 +338,7 @@ function holdStream(
       }
     } finally {
       clearInterval(heartbeatTimer);
+      stopPlays();
       outbox.close();
     }
   });
@@ -317,9 +352,11 @@ function holdLeanStream(
   heartbeatMs: number,
   stats: FleetSimulatorStats,
   signal: AbortSignal,
+  plays: PlayBatches | undefined,
 ): Promise<void> {
   return holdConnected(screen, stats, signal, (welcomed) =>
     runLeanStream({
+      plays,
       session: sessionFor(),
       token: screen.credentials?.deviceToken ?? "",
       hello: simulatedHello(screen),

@@ -34,6 +34,8 @@ export async function openPgFleetDatabase(): Promise<PgFleetDatabase> {
         pool: own,
         logger,
         core: { publishSources: createDbPublishSources(db.orm), assets: createDbAssetCatalog(db.orm) },
+        // Play events wait 5 ms, not a second, to be written together.
+        plays: { policy: { rawRetentionDays: 7, rollupRetentionMonths: 13 }, flushMs: 5 },
       });
       const server = await startFleetTestServer({ ...options, stores });
       opened.push({ server, pool: own });

@@ -8,6 +8,7 @@ import {
   Orientation,
 } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ScreenEdit, ScreenRecord } from "../../src/fleet/fleet/index.ts";
 import {
@@ -221,7 +222,11 @@ describe.each(storeImplementations)("fleet screen stores %s", (_kind, open) => {
       await h.stores.screenshots.save(command.id, new Uint8Array([1, 2, 3]), at());
       await h.stores.statuses.patch(screen.id, { streamOpen: true });
       await h.stores.health.append(screen.id, { at: at(), health: create(HealthSchema, { cpuLoadPercent: 5 }) });
-      const events = [create(PlayEventSchema, { eventId: "e-1" }), create(PlayEventSchema, { eventId: "e-2" })];
+      const startedAt = timestampFromDate(at());
+      const events = [
+        create(PlayEventSchema, { eventId: "e-1", startedAt }),
+        create(PlayEventSchema, { eventId: "e-2", startedAt }),
+      ];
       expect(await h.stores.playEvents.insertMany(tenant, screen.id, events)).toBe(2);
       const document = create(DesiredStateSchema, { screenId: screen.id, version: 1n, contentHash: "h1" });
       await h.stores.desiredStates.insertMany([

@@ -54,6 +54,10 @@ async function postgresHarness(): Promise<StoreHarness> {
     pool: pgf.pool,
     logger: pino({ level: "silent" }),
     core: { publishSources: createDbPublishSources(pgf.db.orm), assets: createDbAssetCatalog(pgf.db.orm) },
+    // Play events wait 5 ms, not a second, to be written together: the suites await each insert.
+    plays: { policy: { rawRetentionDays: 7, rollupRetentionMonths: 13 }, flushMs: 5 },
+    // The suites' play events start at `at()`: a clock there keeps them inside the kept months on any day.
+    clock: { now: () => at() },
   });
   return {
     stores,

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { PlayEventSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PairingRecord, ScreenRecord } from "../../src/fleet/fleet/index.ts";
 import {
@@ -155,10 +157,20 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
     const screens = new PgScreenStore(pgf.pool);
     const id = randomUUID();
     await screens.create(screen(tenant, id, "pi-play"));
-    const events = Array.from({ length: 3 }, (_, i) => create(PlayEventSchema, { eventId: `e-${i}`, videoId: "v" }));
-    const store = new PgPlayEventStore(pgf.pool);
+    const startedAt = timestampNow();
+    const events = Array.from({ length: 3 }, (_, i) =>
+      create(PlayEventSchema, { eventId: `e-${i}`, videoId: "v", startedAt }),
+    );
+    const store = new PgPlayEventStore(pgf.pool, {
+      policy: { rawRetentionDays: 7, rollupRetentionMonths: 13 },
+      flushMs: 5,
+      clock: { now },
+      logger: pino({ level: "silent" }),
+    });
     expect(await store.insertMany(tenant, id, events)).toBe(3);
-    expect(await store.insertMany(tenant, id, [...events, create(PlayEventSchema, { eventId: "e-3" })])).toBe(1);
+    expect(
+      await store.insertMany(tenant, id, [...events, create(PlayEventSchema, { eventId: "e-3", startedAt })]),
+    ).toBe(1);
   });
 
   it("writes 2,000 screens' heartbeats in one flush statement", async () => {

@@ -69,7 +69,7 @@ describe("the device stream", () => {
 
     stream.send({ case: "syncReport", value: { version: 1n, result: { case: "applied", value: {} } } });
     stream.send({ case: "heartbeat", value: { sentAt: timestampNow(), health } });
-    const event = { eventId: "e1", assetSha256: clip.sha256, videoId: "v1" };
+    const event = { eventId: "e1", assetSha256: clip.sha256, videoId: "v1", startedAt: timestampNow() };
     stream.send({ case: "playEvents", value: { events: [event, { ...event, eventId: "e2" }] } });
     stream.send({ case: "playEvents", value: { events: [event] } });
     await eventually(() => server.stores.playEvents.ids.size === 2 && server.stores.health.rows.size === 1);

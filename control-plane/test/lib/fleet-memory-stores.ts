@@ -541,13 +541,21 @@ export class MemoryHealthStore implements HealthStore {
   }
 }
 
-/** In-memory PlayEventStore (dedup by screen + event id). */
+/**
+ * In-memory PlayEventStore: dedup by screen, started_at and event id, as the SQL store's key;
+ * events with no started_at or no event id are refused (not stored, not counted), as there.
+ */
 export class MemoryPlayEventStore implements PlayEventStore {
   readonly ids = new Set<string>();
-  async insertMany(_tenantId: string, screenId: string, events: readonly { eventId: string }[]) {
+  async insertMany(
+    _tenantId: string,
+    screenId: string,
+    events: readonly { eventId: string; startedAt?: { seconds: bigint; nanos: number } }[],
+  ) {
     let inserted = 0;
     for (const event of events) {
-      const key = `${screenId}/${event.eventId}`;
+      if (!event.startedAt || event.eventId === "") continue;
+      const key = `${screenId}/${event.startedAt.seconds}.${event.startedAt.nanos}/${event.eventId}`;
       if (this.ids.has(key)) continue;
       this.ids.add(key);
       inserted++;

@@ -20,7 +20,7 @@ import { createAdminCommands } from "../../src/admin/index.ts";
 import { assembleControlPlane } from "../../src/assemble.ts";
 import { createFsBlobStore } from "../../src/core/content/index.ts";
 import { bearerToken } from "../../src/platform/auth/bearer.ts";
-import { systemClock } from "../../src/platform/clock.ts";
+import { type Clock, systemClock } from "../../src/platform/clock.ts";
 import { loadConfig } from "../../src/platform/config/index.ts";
 import type { RoleName } from "../../src/platform/db/entities.ts";
 import { createOrm, migrate } from "../../src/platform/db/orm.ts";
@@ -37,6 +37,8 @@ export interface RealControlPlane {
   adminToken: string;
   /** Makes another API token in {@link tenant} with this role, e.g. to test what a non-admin may not do. */
   apiToken(role: RoleName): Promise<string>;
+  /** Makes another tenant with an admin API token, e.g. to test that one tenant never sees another's data. */
+  otherTenant(): Promise<{ id: string; slug: string; adminToken: string }>;
   /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
   client<S extends DescService>(service: S, token: string): Client<S>;
   /** The control plane's database (its own, in the fixture's PostgreSQL), e.g. for the admin CLI. */
@@ -59,6 +61,8 @@ export interface RealControlPlaneOptions {
    * the server is left running. Default: start one with the test fixture, stopped by close().
    */
   postgresAdminUrl?: string;
+  /** The server's clock; default the system's. A fixed one keeps date-bound tests (reports) true on any day. */
+  clock?: Clock;
 }
 
 /** Starts PostgreSQL, migrates a new database and serves the control plane on `host` (default loopback). */
@@ -91,7 +95,7 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
       orm,
       blobs: createFsBlobStore(blobDir),
       logger: createLogger(config),
-      clock: systemClock,
+      clock: options.clock ?? systemClock,
     });
     const addresses = await controlPlane.server.listen();
     cleanups.push(() => controlPlane.close(1000));
@@ -106,6 +110,12 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
       tenant: { id: tenant.id, slug },
       adminToken: token.secret,
       apiToken: async (role) => (await admin.createApiToken({ tenant: slug, name: `test ${role}`, role })).secret,
+      otherTenant: async () => {
+        const other = `site-${randomBytes(3).toString("hex")}`;
+        const created = await admin.createTenant({ slug: other });
+        const { secret } = await admin.createApiToken({ tenant: other, name: "test admin", role: "admin" });
+        return { id: created.id, slug: other, adminToken: secret };
+      },
       client: (service, bearer) =>
         createClient(
           service,

@@ -1,9 +1,13 @@
 export { PgEnrollmentKeyStore, PgPairingStore } from "./pairing.ts";
-export { PgCommandStore, PgHealthStore, PgPlayEventStore, PgScreenshotStore } from "./records.ts";
+export type { PlayEventIngestOptions } from "./play-events.ts";
+export { eventKey, PgPlayEventStore } from "./play-events.ts";
+export { PgCommandStore, PgHealthStore, PgScreenshotStore } from "./records.ts";
 export { PgGroupStore, PgScreenStore } from "./screens.ts";
 export { isUuid } from "./sql.ts";
 export { PgScreenStatusStore } from "./status.ts";
-export type { PgFleetStores, PgFleetStoresDeps } from "./stores.ts";
+export type { PgFleetStores, PgFleetStoresDeps, PgPlayOptions } from "./stores.ts";
 export { createPgFleetStores } from "./stores.ts";
+export type { UptimeRecorder } from "./uptime.ts";
+export { PgUptimeStore } from "./uptime.ts";
 export type { PgFleet, PgFleetDeps, WakeupTarget } from "./wiring.ts";
 export { createPgFleet } from "./wiring.ts";

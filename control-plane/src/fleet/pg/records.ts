@@ -1,17 +1,8 @@
 import { type CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
-import { type PlayEvent, PlayEventSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { HealthSchema } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type pg from "pg";
-import type {
-  CommandRecord,
-  CommandStore,
-  HealthSample,
-  HealthStore,
-  PlayEventStore,
-  ScreenshotStore,
-} from "../fleet/ports.ts";
+import type { CommandRecord, CommandStore, HealthSample, HealthStore, ScreenshotStore } from "../fleet/ports.ts";
 import { isUuid } from "./sql.ts";
 
 interface CommandRow {
@@ -234,32 +225,5 @@ export class PgHealthStore implements HealthStore {
       this.#pending = [...batch, ...this.#pending];
       throw error;
     }
-  }
-}
-
-/** PlayEventStore on `play_events`: unique (screen_id, event_id), `ON CONFLICT DO NOTHING`. */
-export class PgPlayEventStore implements PlayEventStore {
-  readonly #pool: pg.Pool;
-
-  constructor(pool: pg.Pool) {
-    this.#pool = pool;
-  }
-
-  async insertMany(tenantId: string, screenId: string, events: readonly PlayEvent[]): Promise<number> {
-    if (events.length === 0 || !isUuid(tenantId) || !isUuid(screenId)) return 0;
-    const { rowCount } = await this.#pool.query(
-      `INSERT INTO play_events (tenant_id, screen_id, event_id, started_at, event)
-       SELECT $1, $2, v.event_id, v.started_at, v.event
-         FROM unnest($3::text[], $4::timestamptz[], $5::bytea[]) AS v(event_id, started_at, event)
-       ON CONFLICT (screen_id, event_id) DO NOTHING`,
-      [
-        tenantId,
-        screenId,
-        events.map((event) => event.eventId),
-        events.map((event) => (event.startedAt ? timestampDate(event.startedAt) : null)),
-        events.map((event) => Buffer.from(toBinary(PlayEventSchema, event))),
-      ],
-    );
-    return rowCount ?? 0;
   }
 }

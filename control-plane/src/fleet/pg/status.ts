@@ -9,6 +9,7 @@ import type pg from "pg";
 import type { ScreenStatus, ScreenStatusStore } from "../fleet/ports.ts";
 import { emptyStatus } from "../fleet/view.ts";
 import { isUuid } from "./sql.ts";
+import type { UptimeRecorder } from "./uptime.ts";
 
 type StatusPatch = Partial<Omit<ScreenStatus, "screenId">>;
 
@@ -102,9 +103,12 @@ export class PgScreenStatusStore implements ScreenStatusStore {
   readonly #pending = new Map<string, Volatile>();
   #acks: PendingAck[] = [];
   #ackWriter: Promise<void> | undefined;
+  readonly #uptime: UptimeRecorder | undefined;
 
-  constructor(pool: pg.Pool) {
+  /** `uptime`, when given, hears of every stream opened or closed and every heartbeat (src/fleet/report). */
+  constructor(pool: pg.Pool, uptime?: UptimeRecorder) {
     this.#pool = pool;
+    this.#uptime = uptime;
   }
 
   /** Screens with heartbeat fields not yet written. */
@@ -134,6 +138,7 @@ export class PgScreenStatusStore implements ScreenStatusStore {
 
   async patch(screenId: string, patch: StatusPatch): Promise<void> {
     if (!isUuid(screenId)) return;
+    this.#tellUptime(screenId, patch);
     const keys = Object.keys(patch) as Array<keyof StatusPatch>;
     if (keys.every((key) => volatileKeys.has(key))) {
       this.#pending.set(screenId, { ...this.#pending.get(screenId), ...(patch as Volatile) });
@@ -153,6 +158,18 @@ export class PgScreenStatusStore implements ScreenStatusStore {
        ON CONFLICT (screen_id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`,
       [screenId, ...values],
     );
+  }
+
+  /** A stream opening (streamOpen + lastSeenAt), a heartbeat (lastSeenAt + playback), a stream closing. */
+  #tellUptime(screenId: string, patch: StatusPatch): void {
+    if (!this.#uptime) return;
+    if (patch.streamOpen === true && patch.lastSeenAt) {
+      this.#uptime.opened(screenId, patch.lastSeenAt, patch.heartbeatIntervalSeconds ?? 15);
+    } else if (patch.streamOpen === false) {
+      this.#uptime.closed(screenId);
+    } else if (patch.lastSeenAt && "playback" in patch) {
+      this.#uptime.beat(screenId, patch.lastSeenAt, patch.playback?.state);
+    }
   }
 
   async raiseDesiredMany(entries: ReadonlyArray<{ screenId: string; version: bigint }>, at: Date): Promise<void> {

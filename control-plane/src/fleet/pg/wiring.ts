@@ -1,9 +1,10 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "pino";
+import type { Clock } from "../../platform/clock.ts";
 import type { FleetStores } from "../fleet/ports.ts";
 import { PgWakeups } from "../notify/index.ts";
-import { createPgFleetStores, type PgFleetStores } from "./stores.ts";
+import { createPgFleetStores, type PgFleetStores, type PgPlayOptions } from "./stores.ts";
 
 /** What {@link createPgFleet} needs from the process. */
 export interface PgFleetDeps {
@@ -14,6 +15,9 @@ export interface PgFleetDeps {
   core: Pick<FleetStores, "publishSources" | "assets">;
   /** Pool size of the fleet's own `pg` pool; default 10. */
   poolMax?: number;
+  /** Proof-of-play retention and batching (see {@link createPgFleetStores}). */
+  plays?: PgPlayOptions;
+  clock?: Clock;
 }
 
 /** Where wake-ups from other processes go: the delivery to the streams this process holds. */
@@ -26,6 +30,8 @@ export interface WakeupTarget {
 /** The fleet side on PostgreSQL: every fleet store on its own pool, and LISTEN/NOTIFY between replicas. */
 export interface PgFleet {
   stores: PgFleetStores;
+  /** The fleet's pool, for the other plain-SQL readers of the fleet's tables (src/fleet/report). */
+  pool: pg.Pool;
   /** NOTIFY: carries wake-ups to the other control-plane processes (the fleet plane's bus). */
   bus: { notify(screenIds: readonly string[]): Promise<void> };
   /**
@@ -49,7 +55,13 @@ export function createPgFleet(deps: PgFleetDeps): PgFleet {
   if (!connectionString) throw new Error("the fleet plane needs the database URL the ORM connected with");
   const pool = new pg.Pool({ connectionString, max: deps.poolMax ?? 10 });
   pool.on("error", (error) => deps.logger.warn({ err: error }, "idle fleet database connection failed"));
-  const stores = createPgFleetStores({ pool, logger: deps.logger, core: deps.core });
+  const stores = createPgFleetStores({
+    pool,
+    logger: deps.logger,
+    core: deps.core,
+    plays: deps.plays,
+    clock: deps.clock,
+  });
   // The callbacks run only after start(), which sets the target.
   let target: WakeupTarget | undefined;
   const wakeups = new PgWakeups({
@@ -61,6 +73,7 @@ export function createPgFleet(deps: PgFleetDeps): PgFleet {
   let stopFlushing: (() => Promise<void>) | undefined;
   return {
     stores,
+    pool,
     bus: wakeups,
     async start(options) {
       target = options.target;

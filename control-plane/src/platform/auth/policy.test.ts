@@ -1,3 +1,4 @@
+import { ReportService } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import { describe, expect, it } from "vitest";
 import { declaredProcedures, httpRoutes, methodPolicy, policyFor, procedureName } from "./policy.ts";
 
@@ -26,6 +27,26 @@ describe("policyFor", () => {
       mutating: false,
       tenant: "caller",
     });
+  });
+
+  it("lets viewers read every report, the CSV exports included, without auditing", () => {
+    expect(ReportService.methods.map((method) => method.name)).toEqual([
+      "GetPlayReport",
+      "ExportPlayReport",
+      "GetUptimeReport",
+      "ExportUptimeReport",
+    ]);
+    for (const method of ReportService.methods) {
+      expect(methodPolicy(method), method.name).toMatchObject({
+        declared: true,
+        public: false,
+        minRole: "viewer",
+        mutating: false,
+        tenant: "caller",
+      });
+    }
+    // Every id is a lookup in the caller's tenant (NOT_FOUND naming it).
+    for (const method of ReportService.methods) expect(methodPolicy(method).ids, method.name).toEqual({});
   });
 
   it("keeps user management and the audit log to admins", () => {
@@ -88,6 +109,11 @@ describe("policyFor", () => {
     expect(methodPolicy(httpRoutes.uploadVideo)).toMatchObject({ public: false, minRole: "editor", mutating: true });
     for (const route of ["videoFile", "videoThumbnail"] as const) {
       expect(named(route)).toBe("avtech.content.v1.ContentService/GetVideo");
+      expect(methodPolicy(httpRoutes[route])).toMatchObject({ public: false, minRole: "viewer", mutating: false });
+    }
+    expect(named("playReportCsv")).toBe("avtech.report.v1.ReportService/ExportPlayReport");
+    expect(named("uptimeReportCsv")).toBe("avtech.report.v1.ReportService/ExportUptimeReport");
+    for (const route of ["playReportCsv", "uptimeReportCsv"] as const) {
       expect(methodPolicy(httpRoutes[route])).toMatchObject({ public: false, minRole: "viewer", mutating: false });
     }
   });

@@ -1,4 +1,5 @@
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { ReportService } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import { UpdateService } from "@avtech/proto/gen/avtech/update/v1/update_pb.js";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { RoleName } from "../db/entities.ts";
@@ -155,6 +156,15 @@ const rules: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     ListRolloutScreens: read("viewer"),
     ListScreenUpdates: read("viewer"),
   },
+  // Reads of the play and uptime rollups; the exports stream what the Get RPCs page through. Every id is
+  // looked up before anything else; a video or playlist id is the tenant's when it exists or when the
+  // tenant's screens played it (a deleted clip's plays are still reported).
+  "avtech.report.v1.ReportService": {
+    GetPlayReport: read("viewer"),
+    ExportPlayReport: read("viewer"),
+    GetUptimeReport: read("viewer"),
+    ExportUptimeReport: read("viewer"),
+  },
   "avtech.device.v1.DeviceService": {
     Register: device,
     CompletePairing: device,
@@ -219,4 +229,8 @@ export const httpRoutes = {
   videoThumbnail: ContentService.method.getVideo,
   /** POST /v1/releases: UploadRelease with the bundle as the raw request body. */
   uploadRelease: UpdateService.method.uploadRelease,
+  /** GET /v1/reports/plays.csv: the CSV ExportPlayReport streams. */
+  playReportCsv: ReportService.method.exportPlayReport,
+  /** GET /v1/reports/uptime.csv: the CSV ExportUptimeReport streams. */
+  uptimeReportCsv: ReportService.method.exportUptimeReport,
 } as const satisfies Record<string, DescMethod>;

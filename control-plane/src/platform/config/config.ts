@@ -14,8 +14,21 @@ export const fleetSettingDefaults = {
   commandTtlSeconds: 3600,
 } as const;
 
+/**
+ * Defaults of the proof-of-play and report settings (`reports.*` below), owned by the schema like
+ * every other key's; src/fleet/report reads them from the validated config.
+ */
+export const reportSettingDefaults = {
+  rawRetentionDays: 7,
+  rollupRetentionMonths: 13,
+  maxRangeDays: 400,
+  ingestFlushMs: 1000,
+} as const;
+
 /** Longest command time-to-live (7 days): the limit of `fleet.commandTtlSeconds` and of SendCommand's ttl_seconds. */
 export const maxCommandTtlSeconds = 7 * 24 * 3600;
+
+const rawRetentionRange = "must be 1..90 days: 90 days of raw events at 1,000 a second is ~8 billion rows";
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -131,6 +144,40 @@ export const configSchema = z
         keyringPath: z.string().min(1).optional(),
         /** The `rauc` program that checks uploaded bundles. */
         raucPath: z.string().min(1).default("/usr/bin/rauc"),
+      })
+      .strict()
+      .prefault({}),
+    /** Proof of play and reports (src/fleet/report), defaults in {@link reportSettingDefaults}. */
+    reports: z
+      .object({
+        /** Days raw play events are kept (daily partitions, dropped whole); rollups outlive them. */
+        rawRetentionDays: z
+          .number()
+          .int("must be whole days")
+          .min(1, rawRetentionRange)
+          .max(90, rawRetentionRange)
+          .default(reportSettingDefaults.rawRetentionDays),
+        /** Months the hourly rollups (plays, uptime) are kept (monthly partitions, dropped whole). */
+        rollupRetentionMonths: z
+          .number()
+          .int("must be whole months")
+          .min(1, "must be 1..120 months")
+          .max(120, "must be 1..120 months")
+          .default(reportSettingDefaults.rollupRetentionMonths),
+        /** Longest range one report covers. */
+        maxRangeDays: z
+          .number()
+          .int("must be whole days")
+          .min(1, "must be 1..3660 days")
+          .max(3660, "must be 1..3660 days")
+          .default(reportSettingDefaults.maxRangeDays),
+        /** How long play events wait in memory to be written together (one statement per batch). */
+        ingestFlushMs: z
+          .number()
+          .int("must be whole milliseconds")
+          .min(10, "must be 10..10000 ms: a screen's stream waits this long for its events to be stored")
+          .max(10_000, "must be 10..10000 ms: a screen's stream waits this long for its events to be stored")
+          .default(reportSettingDefaults.ingestFlushMs),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,4 @@
 export type { Config, ConfigInput } from "./config.ts";
-export { configSchema, fleetSettingDefaults, maxCommandTtlSeconds } from "./config.ts";
+export { configSchema, fleetSettingDefaults, maxCommandTtlSeconds, reportSettingDefaults } from "./config.ts";
 export type { ConfigSources } from "./load.ts";
 export { ConfigError, loadConfig } from "./load.ts";

@@ -135,3 +135,44 @@ describe("loadConfig: OS update settings", () => {
     expect(() => loadConfig({ env: { AVTECH_MAX_BUNDLE_BYTES: "lots" } })).toThrow(/limits\.maxBundleBytes/);
   });
 });
+
+describe("loadConfig: report settings", () => {
+  it("default to 7 days of raw play events, 13 months of rollups, 400-day reports and 1 s batches", () => {
+    expect(loadConfig({ env: {} }).reports).toEqual({
+      rawRetentionDays: 7,
+      rollupRetentionMonths: 13,
+      maxRangeDays: 400,
+      ingestFlushMs: 1000,
+    });
+  });
+
+  it("come from the file, with environment variables over it", () => {
+    const config = loadConfig({
+      env: {
+        AVTECH_CONFIG: "/etc/avtech.json",
+        AVTECH_PLAY_EVENT_RETENTION_DAYS: "14",
+        AVTECH_REPORT_MAX_RANGE_DAYS: "100",
+        AVTECH_PLAY_EVENT_FLUSH_MS: "250",
+      },
+      readFile: () => JSON.stringify({ reports: { rawRetentionDays: 3, rollupRetentionMonths: 25 } }),
+    });
+    expect(config.reports).toEqual({
+      rawRetentionDays: 14,
+      rollupRetentionMonths: 25,
+      maxRangeDays: 100,
+      ingestFlushMs: 250,
+    });
+  });
+
+  it("refuse bad values and unknown keys, naming the key and the range", () => {
+    const attempt = () =>
+      loadConfig({
+        env: { AVTECH_PLAY_EVENT_RETENTION_DAYS: "0", AVTECH_PLAY_ROLLUP_RETENTION_MONTHS: "1.5" },
+      });
+    expect(attempt).toThrow(/reports\.rawRetentionDays: must be 1\.\.90 days/);
+    expect(attempt).toThrow(/reports\.rollupRetentionMonths: must be whole months/);
+    expect(() =>
+      loadConfig({ env: { AVTECH_CONFIG: "/c.json" }, readFile: () => JSON.stringify({ reports: { rawDays: 3 } }) }),
+    ).toThrow(/reports: Unrecognized key: "rawDays"/);
+  });
+});

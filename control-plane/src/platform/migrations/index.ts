@@ -5,6 +5,7 @@ import { Migration20261124020000_enrollment_key_revocation } from "./Migration20
 import { Migration20261125000000_drop_screen_status_columns } from "./Migration20261125000000_drop_screen_status_columns.ts";
 import { Migration20261206160000_screen_list_indexes } from "./Migration20261206160000_screen_list_indexes.ts";
 import { Migration20261206190000_os_updates } from "./Migration20261206190000_os_updates.ts";
+import { Migration20261206200000_play_reports } from "./Migration20261206200000_play_reports.ts";
 
 /**
  * Every migration, oldest first. Listed statically (rather than discovered from the folder) so
@@ -23,4 +24,5 @@ export const migrations: MigrationObject[] = [
   },
   { name: "Migration20261206160000_screen_list_indexes", class: Migration20261206160000_screen_list_indexes },
   { name: "Migration20261206190000_os_updates", class: Migration20261206190000_os_updates },
+  { name: "Migration20261206200000_play_reports", class: Migration20261206200000_play_reports },
 ];
