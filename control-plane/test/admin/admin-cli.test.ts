@@ -162,13 +162,14 @@ describe("admin screens", () => {
   });
 
   it("filters by disk use from the last heartbeat", async () => {
-    const all = JSON.parse((await admin("screens", "--tenant", tenant, "--json")).stdout) as Array<{
-      id: string;
-      diskUsedBytes: number | null;
-      diskTotalBytes: number | null;
-    }>;
-    const withDisk = all.filter((s) => s.diskTotalBytes);
-    expect(withDisk.length).toBeGreaterThan(0);
+    type Listed = { id: string; diskUsedBytes: number | null; diskTotalBytes: number | null };
+    let withDisk: Listed[] = [];
+    // Heartbeats reach the database in the write-behind flush; wait for it rather than assume it ran.
+    await eventually(async () => {
+      const all = JSON.parse((await admin("screens", "--tenant", tenant, "--json")).stdout) as Listed[];
+      withDisk = all.filter((s) => s.diskTotalBytes);
+      return withDisk.length > 0;
+    }, 30_000);
     const full = await admin("screens", "--tenant", tenant, "--disk-used-above", "0", "--json");
     expect(
       JSON.parse(full.stdout)

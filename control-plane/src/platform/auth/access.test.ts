@@ -58,7 +58,7 @@ describe("authorize", () => {
   });
 
   it("refuses an operation the policy does not declare to everyone, admins included", () => {
-    const undeclared = policyFor("avtech.update.v1.UpdateService", "GetRelease");
+    const undeclared = policyFor("avtech.nosuch.v1.NoSuchService", "GetRelease");
     expect(() => authorize({ ...viewer, role: "admin" }, undeclared, "GetRelease")).toThrow(
       new ConnectError(
         "GetRelease has no access rule in the control plane's policy, so it is refused to everyone",
