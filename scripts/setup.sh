@@ -88,5 +88,6 @@ system_npm_globalconfig=$(PATH=$system_path npm config get globalconfig 2>/dev/n
 ensure_node
 export PATH="$toolchain/node/bin:$PATH"
 ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils \
-  mtools dosfstools e2fsprogs fdisk ansible ansible-lint "$@"
+  mtools dosfstools e2fsprogs fdisk ansible ansible-lint \
+  u-boot-tools libubootenv-tool rauc squashfs-tools openssl "$@"
 ensure_node_modules
