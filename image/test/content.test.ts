@@ -7,7 +7,13 @@ import { parseSystemSettings } from "@avtech/provisioning";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recipe, renderRoleTemplate, roleDir, runProgram, unitSettings } from "./helpers.ts";
 
-const units = ["avtech-player.service", "avtech-boot-config.service", "avtech-grow-data.service"];
+const units = [
+  "avtech-player.service",
+  "avtech-boot-config.service",
+  "avtech-grow-data.service",
+  "avtech-reboot.path",
+  "avtech-reboot.service",
+];
 
 let work: string;
 beforeAll(async () => {
@@ -27,8 +33,11 @@ async function stageUnits(root: string): Promise<void> {
     recursive: true,
     verbatimSymlinks: true,
   });
-  await writeFile(join(root, "opt/avtech/node/bin/node"), "#!/bin/sh\n");
-  await chmod(join(root, "opt/avtech/node/bin/node"), 0o755);
+  await mkdir(join(root, "bin"), { recursive: true });
+  for (const program of ["opt/avtech/node/bin/node", "bin/rm", "bin/systemctl"]) {
+    await writeFile(join(root, program), "#!/bin/sh\n");
+    await chmod(join(root, program), 0o755);
+  }
   await cp(join(roleDir, "files/sbin/avtech-grow-data"), join(root, "usr/local/sbin/avtech-grow-data"));
   for (const unit of units) {
     await cp(join(roleDir, "files/systemd", unit), join(root, "etc/systemd/system", unit));

@@ -30,6 +30,8 @@ import { imageDir, recipe, repoDir, roleDir } from "./helpers.ts";
 import { addToPartition, builtImage, consoleJournal, qemuArgs } from "./qemu.ts";
 
 const transcriptPath = join(repoDir, "test-artifacts/image/ota-console.log");
+/** Each test boots the guest up to four times under TCG (2–4 min a boot on 2 shared cores). */
+const testTimeout = 40 * 60_000;
 const keys = process.env.AVTECH_KEYS_DIR ?? join(imageDir, "keys/dev");
 const compatible = "avtech-rpi-arm64-debian";
 
@@ -38,7 +40,7 @@ const otaScript = `#!/bin/sh
 say() { echo "AVTECH-TEST: $*"; }
 say "booted slot=$(sed -n 's/.*rauc\\.slot=\\([AB]\\).*/\\1/p' /proc/cmdline) marker=$(cat /etc/avtech-test-marker)"
 say "bootenv $(fw_printenv | sort | tr '\\n' ' ')"
-say "status $(rauc status --output-format=json)"
+say "status $(rauc status --detailed --output-format=json)"
 mkdir -p /run/avtest /run/avbundles
 udevadm settle
 mount -o ro /dev/disk/by-label/AVTEST /run/avtest
@@ -338,39 +340,49 @@ sleep 3600
 /** RAUC's log line when it starts writing slot A (journald copies it to the console). */
 const writingSlotA = /writing data to device \/dev\/disk\/by-partuuid\/41565445-02/;
 const markGood = `rauc status mark-good 2>&1 | sed 's/^/AVTECH-TEST: as-player mark-good: /'
-rauc status --output-format=json 2>&1 | sed 's/^/AVTECH-TEST: as-player status: /'
+rauc status --detailed --output-format=json 2>&1 | sed 's/^/AVTECH-TEST: as-player status: /'
 `;
 
 describe("A/B updates with RAUC and U-Boot under QEMU", () => {
-  it("boots slot A of the fresh image (first boot grows the data partition and reboots)", async () => {
-    const first = await boot("true\n");
-    expect(first).toMatch(/^AVTech: booting slot A \(partition 2\), tries left A=2 B=0$/m);
-    expect(first).toMatch(/CHANGED: partition=4/);
-    const second = await boot(
-      `# RAUC refuses these itself:
+  it(
+    "boots slot A of the fresh image (first boot grows the data partition and reboots)",
+    async () => {
+      const first = await boot("true\n");
+      expect(first).toMatch(/^AVTech: booting slot A \(partition 2\), tries left A=2 B=0$/m);
+      expect(first).toMatch(/CHANGED: partition=4/);
+      const second = await boot(
+        `# RAUC refuses these itself:
 rauc install /run/avbundles/foreign-key.raucb 2>&1 | sed 's/^/AVTECH-TEST: foreign-key: /'
 rauc install /run/avbundles/wrong-compatible.raucb 2>&1 | sed 's/^/AVTECH-TEST: wrong-compatible: /'
 # Users other than root and the player's may not call RAUC (D-Bus policy).
 setpriv --reuid=nobody --regid=nogroup --clear-groups busctl get-property de.pengutronix.rauc / de.pengutronix.rauc.Installer Operation 2>&1 | sed 's/^/AVTECH-TEST: nobody: /'
-# The player's way: the bundle downloaded into its data folder (its file), installed as its user in its sandbox.
+# The player's way: the bundle downloaded into its data folder (its file), installed as its user in its sandbox,
+# then a reboot asked for through /var/lib/avtech/reboot-requested (avtech-reboot.path).
 mkdir -p /var/lib/avtech/update && chown avtech:avtech /var/lib/avtech/update
 install -o avtech -g avtech -m 0640 /run/avbundles/good.raucb /var/lib/avtech/update/good.raucb
 systemctl start avtech-test-as-player.service
-say "after install bootenv $(fw_printenv | sort | tr '\\n' ' ')"
-${reboot}`,
-      {
-        asPlayer: `rauc install /var/lib/avtech/update/good.raucb 2>&1 | sed 's/^/AVTECH-TEST: as-player install: /'
-rauc status --output-format=json 2>&1 | sed 's/^/AVTECH-TEST: as-player status: /'
+sleep 600
+say "no reboot came"
 `,
-      },
-    );
-    const r = report(second);
-    expect(r.slot).toBe("A");
-    expect(r.marker).toBe("image");
-    expect(r.status.booted).toBe("A");
-    expect(r.status.compatible).toBe(compatible);
-    expect(second).toMatch(/Kernel command line: .*root=PARTUUID=41565445-02 rootwait ro rauc\.slot=A/);
-  });
+        {
+          asPlayer: `rauc install /var/lib/avtech/update/good.raucb 2>&1 | sed 's/^/AVTECH-TEST: as-player install: /'
+rauc status --detailed --output-format=json 2>&1 | sed 's/^/AVTECH-TEST: as-player status: /'
+echo "AVTECH-TEST: after install bootenv $(fw_printenv | sort | tr '\\n' ' ')"
+ls -l /var/lib/avtech/update/good.raucb | sed 's/^/AVTECH-TEST: as-player bundle file: /'
+rm /var/lib/avtech/update/good.raucb && echo "AVTECH-TEST: as-player deleted the bundle"
+touch /var/lib/avtech/reboot-requested
+`,
+        },
+      );
+      const r = report(second);
+      expect(r.slot).toBe("A");
+      expect(r.marker).toBe("image");
+      expect(r.status.booted).toBe("A");
+      expect(r.status.compatible).toBe(compatible);
+      expect(second).toMatch(/Kernel command line: .*root=PARTUUID=41565445-02 rootwait ro rauc\.slot=A/);
+    },
+    testTimeout,
+  );
 
   it("refuses bundles signed with another key or made for another compatible, and other users", () => {
     const second = boots[1] ?? "";
@@ -379,8 +391,16 @@ rauc status --output-format=json 2>&1 | sed 's/^/AVTECH-TEST: as-player status: 
     expect(second).toMatch(/AVTECH-TEST: nobody: .*Access ?denied/i);
   });
 
-  it("installs a bundle as the player's user into slot B and makes B the next boot", () => {
+  it("installs a bundle as the player's user into slot B, makes B the next boot, and reboots on the player's request", () => {
     const second = boots[1] ?? "";
+    // RAUC took the player's file over (root's now: the player can no longer change it), and the player could still
+    // delete it from its folder.
+    expect(second).toMatch(/AVTECH-TEST: as-player bundle file: -rw-r----- 1 root avtech \d+ .*good\.raucb/);
+    expect(second).toContain("AVTECH-TEST: as-player deleted the bundle");
+    expect(second).toMatch(/Starting avtech-reboot\.service/);
+    expect(second).not.toContain("AVTECH-TEST: no reboot came");
+    // The slot it wrote got its own label back (RAUC's post-install handler).
+    expect(second).toMatch(/labelled \/dev\/disk\/by-partuuid\/41565445-03 ROOT_B/);
     expect(second).toMatch(
       /AVTECH-TEST: as-player install: .*Installing `\/var\/lib\/avtech\/update\/good\.raucb` succeeded/,
     );
@@ -389,71 +409,83 @@ rauc status --output-format=json 2>&1 | sed 's/^/AVTECH-TEST: as-player status: 
     expect(after).toContain("BOOT_B_LEFT=3");
   });
 
-  it("boots slot B with the new root, where the player's user marks it good", async () => {
-    const third = await boot(
-      `systemctl start avtech-test-as-player.service
+  it(
+    "boots slot B with the new root, where the player's user marks it good",
+    async () => {
+      const third = await boot(
+        `systemctl start avtech-test-as-player.service
 say "after mark-good bootenv $(fw_printenv | sort | tr '\\n' ' ')"
 rauc install /run/avbundles/unconfirmed.raucb 2>&1 | sed 's/^/AVTECH-TEST: install unconfirmed: /'
 say "after install bootenv $(fw_printenv | sort | tr '\\n' ' ')"
 ${reboot}`,
-      { asPlayer: markGood },
-    );
-    expect(third).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=\d B=2$/m);
-    expect(third).toMatch(/Kernel command line: .*root=PARTUUID=41565445-03 rootwait ro rauc\.slot=B/);
-    const r = report(third);
-    expect(r.slot).toBe("B");
-    expect(r.marker).toBe("good");
-    expect(r.status.booted).toBe("B");
-    expect(slot(r.status, "B").slot_status?.bundle?.version).toBe("ota-test-good");
-    expect(third).toMatch(/AVTECH-TEST: as-player mark-good: .*marked slot rootfs\.1 as good/);
-    expect(/AVTECH-TEST: after mark-good bootenv (.*)/.exec(third)?.[1]).toContain("BOOT_B_LEFT=3");
-    const status = JSON.parse(/AVTECH-TEST: as-player status: (\{.*\})/.exec(third)?.[1] ?? "null") as RaucStatus;
-    expect(status.booted).toBe("B");
-    expect(slot(status, "B").boot_status).toBe("good");
-    // The installed slot got its own label back (RAUC's post-install handler).
-    expect(third).toMatch(/labelled \/dev\/disk\/by-partuuid\/41565445-02 ROOT_A/);
-  });
+        { asPlayer: markGood },
+      );
+      expect(third).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=\d B=2$/m);
+      expect(third).toMatch(/Kernel command line: .*root=PARTUUID=41565445-03 rootwait ro rauc\.slot=B/);
+      const r = report(third);
+      expect(r.slot).toBe("B");
+      expect(r.marker).toBe("good");
+      expect(r.status.booted).toBe("B");
+      expect(slot(r.status, "B").slot_status?.bundle?.version).toBe("ota-test-good");
+      expect(third).toMatch(/AVTECH-TEST: as-player mark-good: .*marked slot rootfs\.1 as good/);
+      expect(/AVTECH-TEST: after mark-good bootenv (.*)/.exec(third)?.[1]).toContain("BOOT_B_LEFT=3");
+      const status = JSON.parse(/AVTECH-TEST: as-player status: (\{.*\})/.exec(third)?.[1] ?? "null") as RaucStatus;
+      expect(status.booted).toBe("B");
+      expect(slot(status, "B").boot_status).toBe("good");
+      // The installed slot got its own label back (RAUC's post-install handler).
+      expect(third).toMatch(/labelled \/dev\/disk\/by-partuuid\/41565445-02 ROOT_A/);
+    },
+    testTimeout,
+  );
 
-  it("falls back to slot B when the system in slot A never confirms, after its 3 tries", async () => {
-    const third = boots[2] ?? "";
-    expect(third).toMatch(/AVTECH-TEST: install unconfirmed: .*succeeded/);
-    expect(/AVTECH-TEST: after install bootenv (.*)/.exec(third)?.[1]).toContain("BOOT_ORDER=A B");
-    // Three boots of the unconfirmed system: nobody calls mark-good.
-    for (const left of [2, 1, 0]) {
-      const text = await boot(reboot);
-      expect(text).toMatch(new RegExp(`^AVTech: booting slot A \\(partition 2\\), tries left A=${left} B=3$`, "m"));
-      const r = report(text);
-      expect(r.slot).toBe("A");
-      expect(r.marker).toBe("unconfirmed");
-    }
-    const back = await boot(cutOff, { killWhen: writingSlotA, killDelayMs: 8000 });
-    expect(back).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=0 B=2$/m);
-    const r = report(back);
-    expect(r.slot).toBe("B");
-    expect(r.marker).toBe("good");
-    expect(r.bootenv.BOOT_A_LEFT).toBe("0");
-    expect(slot(r.status, "A").boot_status).toBe("bad");
-  });
+  it(
+    "falls back to slot B when the system in slot A never confirms, after its 3 tries",
+    async () => {
+      const third = boots[2] ?? "";
+      expect(third).toMatch(/AVTECH-TEST: install unconfirmed: .*succeeded/);
+      expect(/AVTECH-TEST: after install bootenv (.*)/.exec(third)?.[1]).toContain("BOOT_ORDER=A B");
+      // Three boots of the unconfirmed system: nobody calls mark-good.
+      for (const left of [2, 1, 0]) {
+        const text = await boot(reboot);
+        expect(text).toMatch(new RegExp(`^AVTech: booting slot A \\(partition 2\\), tries left A=${left} B=3$`, "m"));
+        const r = report(text);
+        expect(r.slot).toBe("A");
+        expect(r.marker).toBe("unconfirmed");
+      }
+      const back = await boot(cutOff, { killWhen: writingSlotA, killDelayMs: 8000 });
+      expect(back).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=0 B=2$/m);
+      const r = report(back);
+      expect(r.slot).toBe("B");
+      expect(r.marker).toBe("good");
+      expect(r.bootenv.BOOT_A_LEFT).toBe("0");
+      expect(slot(r.status, "A").boot_status).toBe("bad");
+    },
+    testTimeout,
+  );
 
-  it("boots the old slot, which works, after a power cut in the middle of an install", async () => {
-    const cut = boots[6] ?? "";
-    // RAUC took slot A out of the boot order, started writing it, and was cut off before it finished.
-    expect(cut).toMatch(/Marking target slot rootfs\.0 as non-bootable/);
-    expect(cut).toMatch(writingSlotA);
-    expect(cut).toContain("=== AVTECH-TEST: killing QEMU (power cut) ===");
-    expect(cut).not.toMatch(/Marking target slot rootfs\.0 as bootable/);
-    expect(cut).not.toMatch(/install cut off: .*succeeded/);
-    const next = await boot(`systemctl start avtech-test-as-player.service\n${reboot}`, { asPlayer: markGood });
-    expect(next).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=0 B=1$/m);
-    const r = report(next);
-    expect(r.slot).toBe("B");
-    expect(r.marker).toBe("good");
-    expect(r.bootenv.BOOT_ORDER).toBe("B");
-    expect(next).toContain("AVTECH-TEST: step end");
-    expect(next).toMatch(/AVTECH-TEST: as-player mark-good: .*marked slot rootfs\.1 as good/);
-    const status = JSON.parse(/AVTECH-TEST: as-player status: (\{.*\})/.exec(next)?.[1] ?? "null") as RaucStatus;
-    expect(status.booted).toBe("B");
-    expect(slot(status, "B").boot_status).toBe("good");
-    expect(slot(status, "A").boot_status).toBe("bad");
-  });
+  it(
+    "boots the old slot, which works, after a power cut in the middle of an install",
+    async () => {
+      const cut = boots[6] ?? "";
+      // RAUC took slot A out of the boot order, started writing it, and was cut off before it finished.
+      expect(cut).toMatch(/Marking target slot rootfs\.0 as non-bootable/);
+      expect(cut).toMatch(writingSlotA);
+      expect(cut).toContain("=== AVTECH-TEST: killing QEMU (power cut) ===");
+      expect(cut).not.toMatch(/Marking target slot rootfs\.0 as bootable/);
+      expect(cut).not.toMatch(/install cut off: .*succeeded/);
+      const next = await boot(`systemctl start avtech-test-as-player.service\n${reboot}`, { asPlayer: markGood });
+      expect(next).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=0 B=1$/m);
+      const r = report(next);
+      expect(r.slot).toBe("B");
+      expect(r.marker).toBe("good");
+      expect(r.bootenv.BOOT_ORDER).toBe("B");
+      expect(next).toContain("AVTECH-TEST: step end");
+      expect(next).toMatch(/AVTECH-TEST: as-player mark-good: .*marked slot rootfs\.1 as good/);
+      const status = JSON.parse(/AVTECH-TEST: as-player status: (\{.*\})/.exec(next)?.[1] ?? "null") as RaucStatus;
+      expect(status.booted).toBe("B");
+      expect(slot(status, "B").boot_status).toBe("good");
+      expect(slot(status, "A").boot_status).toBe("bad");
+    },
+    testTimeout,
+  );
 });
