@@ -8,12 +8,13 @@ export PATH := $(CURDIR)/.toolchain/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # npm's user config on some machines carries an unknown key that makes every npm call warn.
 export npm_config_loglevel := error
 
-# Debian packages the image build (and its boot test) need beyond `setup`'s.
+# Debian packages the image build (and its boot test) need beyond `setup`'s (which has u-boot-tools, rauc,
+# squashfs-tools and libubootenv-tool for the fast A/B checks and `make update-bundle`).
 IMAGE_APT := mmdebstrap qemu-user-static binfmt-support arch-test binutils-aarch64-linux-gnu bmap-tools cloud-guest-utils
 # arm64 binaries run under qemu-user during the build: make sure binfmt_misc knows them.
 ENABLE_ARM64_BINFMT := arch-test arm64 >/dev/null 2>&1 || { mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64; }
 
-.PHONY: setup demo test audit test-full test-fresh bench proto proto-check lint typecheck build image clean distclean
+.PHONY: setup demo test audit test-full test-fresh bench proto proto-check lint typecheck build image update-bundle clean distclean
 
 ## setup: install Node 24, Debian packages and npm dependencies when missing (idempotent)
 setup:
@@ -38,7 +39,7 @@ audit:
 ## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs, the backup drill
 ## on Debian's PostgreSQL with rsync, as the control_plane role runs them) and test-fresh
 test-full: setup proto-check lint typecheck
-	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu systemd-container curl iproute2 postgresql rsync
+	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu u-boot-qemu systemd-container curl iproute2 postgresql rsync
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
 	@$(MAKE) --no-print-directory audit
@@ -81,6 +82,11 @@ image:
 	@scripts/setup.sh $(IMAGE_APT)
 	@$(ENABLE_ARM64_BINFMT)
 	image/build.sh
+
+## update-bundle: a signed RAUC update bundle (image/out/*.raucb) of the root file system `make image` assembled
+update-bundle:
+	@scripts/setup.sh
+	image/build.sh bundle
 
 ## clean: remove build outputs, test artifacts and demo data
 clean:

@@ -12,12 +12,17 @@ tarball=$(realpath "$1") app=$(realpath "$2")
 export AVTECH_ARCH=$3
 : "${AVTECH_VERSION:=idempotence-check}"
 : "${AVTECH_NODE_VERSION:=24.21.0}"
-export AVTECH_VERSION AVTECH_NODE_VERSION
+: "${AVTECH_PACKAGE_SOURCE:=debian}"
+export AVTECH_VERSION AVTECH_NODE_VERSION AVTECH_PACKAGE_SOURCE
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../image/lib/common.sh
 source "$here/../image/lib/common.sh"
 # shellcheck source=../image/lib/rootfs.sh
 source "$here/../image/lib/rootfs.sh"
+# shellcheck source=../image/lib/boot.sh
+source "$here/../image/lib/boot.sh"
+# shellcheck source=../image/lib/bundle.sh
+source "$here/../image/lib/bundle.sh"
 
 rootfs=$(mktemp -d "${TMPDIR:-/tmp}/avtech-idempotence.XXXXXX")
 trap 'rm -rf "$rootfs"' EXIT

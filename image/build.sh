@@ -2,7 +2,8 @@
 # Builds the flashable AVTech Raspberry Pi image: image/out/avtech-<version>-<source>-<arch>.img.xz with its
 # .bmap, .sha256 and a Raspberry Pi Imager repository entry. Run by `make image`; see image/README.md.
 #
-#   image/build.sh [stage...]      stages: base app rootfs assemble publish (default: all, in order)
+#   image/build.sh [stage...]      stages: base app rootfs assemble publish (default: all, in order), and
+#                                  bundle (`make update-bundle`: a signed RAUC bundle of the assembled root)
 #
 # Settings (environment): AVTECH_PACKAGE_SOURCE=debian|raspios, AVTECH_ARCH (arm64), AVTECH_VERSION,
 # AVTECH_XZ_LEVEL (6), AVTECH_OUT (image/out), AVTECH_WORK (image/work), AVTECH_NICE (10), and the per-source
@@ -31,7 +32,7 @@ source "$AVTECH_IMAGE_DIR/lib/common.sh"
 # shellcheck source=/dev/null
 source "$AVTECH_IMAGE_DIR/config/$AVTECH_PACKAGE_SOURCE.env"
 
-for lib in base app rootfs assemble publish; do
+for lib in base app rootfs boot assemble bundle publish; do
   # shellcheck source=/dev/null
   source "$AVTECH_IMAGE_DIR/lib/$lib.sh"
 done
@@ -56,13 +57,14 @@ stage_app() { build_app_archives "$AVTECH_WORK/app"; }
 stage_rootfs() { build_rootfs "$BASE_TAR" "$ROOTFS" "$AVTECH_WORK/app"; }
 stage_assemble() { assemble_image "$ROOTFS" "$PARTS" "$IMG"; }
 stage_publish() { publish_image "$IMG" "$AVTECH_OUT"; }
+stage_bundle() { bundle_stage "$PARTS" "$AVTECH_OUT"; }
 
 main() {
   local stages=("$@")
   [[ ${#stages[@]} -gt 0 ]] || stages=(base app rootfs assemble publish)
   log "build $NAME: stages ${stages[*]}"
   for stage in "${stages[@]}"; do
-    declare -F "stage_$stage" >/dev/null || die "unknown stage '$stage': use base app rootfs assemble publish"
+    declare -F "stage_$stage" >/dev/null || die "unknown stage '$stage': use base app rootfs assemble publish bundle"
     log "== $stage"
     "stage_$stage"
   done

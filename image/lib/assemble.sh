@@ -1,15 +1,25 @@
 # Stage "assemble": the raw disk image, built from files with no loop devices and no mounts: a FAT boot
-# partition (mkfs.vfat + mcopy), ext4 root and data partitions (mkfs.ext4 -d), an MBR partition table
+# partition (mkfs.vfat + mcopy), ext4 root slots and data partition (mkfs.ext4 -d), an MBR partition table
 # (sfdisk on a plain file) and the partitions copied in with dd. The tests call these functions directly on
 # small trees, so the fast suite checks the same code the image build runs.
+#
+# Layout (A/B, updated by RAUC, see image/README.md): 1 BOOT (FAT: Pi firmware, U-Boot, boot.scr, boot state,
+# site files), 2 ROOT_A and 3 ROOT_B (the two root slots, each AVTECH_ROOT_SLOT_MIB; the image fills A, B is
+# an empty file system until the first update), 4 DATA (grown to fill the card on first boot).
 
 # Partition layout (MiB). The first partition starts at 4 MiB (SD card erase-block alignment).
 : "${AVTECH_BOOT_OFFSET_MIB:=4}"
 : "${AVTECH_BOOT_MIB:=256}"
+# Each root slot's partition. Fixed for the life of a fleet: every later update's root file system must fit it
+# (the image's own is ~1.4 GiB), and the partitions cannot move once cards are in the field.
+: "${AVTECH_ROOT_SLOT_MIB:=2048}"
 # The data partition starts small and fills the card on first boot (avtech-grow-data + x-systemd.growfs).
 : "${AVTECH_DATA_MIB:=256}"
 # Free space left in the read-only root file system, in percent of its contents (plus a fixed 64 MiB).
 : "${AVTECH_ROOT_HEADROOM_PERCENT:=10}"
+# The MBR disk identifier, which the slots' PARTUUIDs (<id>-02, <id>-03) are made of: U-Boot's boot.scr and RAUC's
+# system.conf find the slots by them. Every card made from the image shares it; it cannot change in the field.
+: "${AVTECH_DISK_ID:=0x41565445}"
 
 # make_fat_partition SRC_DIR OUT SIZE_MIB LABEL: a FAT32 image holding SRC_DIR's files.
 make_fat_partition() {
@@ -34,35 +44,49 @@ make_ext4_partition() {
   mkfs.ext4 -q -F -L "$label" -E "root_owner=$owner" -d "$src" "$out"
 }
 
-# check_partitions BOOT_IMG ROOT_IMG DATA_IMG: read-only file system checks of the partition images.
+# check_partitions BOOT_IMG EXT4_IMG...: read-only file system checks of the partition images.
 check_partitions() {
   fsck.vfat -n "$1" >/dev/null || die "fsck.vfat reports errors in $1"
-  e2fsck -fn "$2" >/dev/null || die "e2fsck reports errors in $2"
-  e2fsck -fn "$3" >/dev/null || die "e2fsck reports errors in $3"
+  shift
+  local img
+  for img in "$@"; do
+    e2fsck -fn "$img" >/dev/null || die "e2fsck reports errors in $img"
+  done
 }
 
-# make_disk OUT BOOT_IMG ROOT_IMG DATA_IMG: an MBR disk image with the three partitions in that order.
+# make_disk OUT BOOT_IMG ROOT_A_IMG ROOT_B_IMG DATA_IMG: an MBR disk image (identifier AVTECH_DISK_ID) with the
+# four partitions in that order. The root slots' partitions are AVTECH_ROOT_SLOT_MIB whatever the size of the
+# file systems in them; the others are the size of their images.
 make_disk() {
-  local out=$1 boot=$2 root=$3 data=$4
+  local out=$1 boot=$2 root_a=$3 root_b=$4 data=$5
   need sfdisk fdisk
-  local s=$((1024 * 1024 / 512)) start_boot size_boot start_root size_root start_data size_data
+  local s=$((1024 * 1024 / 512)) img
+  local slot=$((AVTECH_ROOT_SLOT_MIB * s))
+  for img in "$root_a" "$root_b"; do
+    (($(stat -c %s "$img") <= slot * 512)) ||
+      die "$img ($(($(stat -c %s "$img") / 1048576)) MiB) does not fit a root slot of $AVTECH_ROOT_SLOT_MIB MiB (AVTECH_ROOT_SLOT_MIB)"
+  done
+  local start_boot size_boot start_a start_b start_data size_data
   start_boot=$((AVTECH_BOOT_OFFSET_MIB * s))
   size_boot=$(($(stat -c %s "$boot") / 512))
-  start_root=$((start_boot + size_boot))
-  size_root=$(($(stat -c %s "$root") / 512))
-  start_data=$((start_root + size_root))
+  start_a=$((start_boot + size_boot))
+  start_b=$((start_a + slot))
+  start_data=$((start_b + slot))
   size_data=$(($(stat -c %s "$data") / 512))
   rm -f "$out"
   truncate -s $(((start_data + size_data) * 512)) "$out"
   sfdisk --quiet --no-reread --no-tell-kernel "$out" <<SFDISK
 label: dos
+label-id: $AVTECH_DISK_ID
 unit: sectors
 start=$start_boot, size=$size_boot, type=c, bootable
-start=$start_root, size=$size_root, type=83
+start=$start_a, size=$slot, type=83
+start=$start_b, size=$slot, type=83
 start=$start_data, size=$size_data, type=83
 SFDISK
   dd if="$boot" of="$out" bs=4M seek=$((start_boot * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
-  dd if="$root" of="$out" bs=4M seek=$((start_root * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+  dd if="$root_a" of="$out" bs=4M seek=$((start_a * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+  dd if="$root_b" of="$out" bs=4M seek=$((start_b * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
   dd if="$data" of="$out" bs=4M seek=$((start_data * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
 }
 
@@ -85,7 +109,8 @@ owner_of() {
   awk -F: -v u="$2" '$1 == u { print $3 ":" $4 }' "$1/etc/passwd"
 }
 
-# assemble_image ROOTFS PARTS_DIR OUT_IMG: partition images (checked) and the disk image.
+# assemble_image ROOTFS PARTS_DIR OUT_IMG: partition images (checked) and the disk image. PARTS_DIR/root.img
+# (slot A's file system) is also what `make update-bundle` puts into an update bundle.
 assemble_image() {
   local rootfs=$1 parts=$2 out=$3
   [[ -d $rootfs/etc ]] || die "no root file system at $rootfs: run the rootfs stage first"
@@ -94,16 +119,22 @@ assemble_image() {
   owner=$(owner_of "$rootfs" avtech)
   [[ -n $owner ]] || die "no avtech user in $rootfs/etc/passwd: the player role did not run"
   split_rootfs "$rootfs" "$parts/boot-tree" "$parts/data-tree" "$data_mount"
-  local root_content root_mib
+  link_slot_kernel "$rootfs"
+  install_boot_chain "$parts/boot-tree" "$rootfs"
+  local root_content root_mib empty
   root_content=$(mib_of_dir "$rootfs")
   root_mib=$(((root_content * (100 + AVTECH_ROOT_HEADROOM_PERCENT) / 100 + 64 + 3) / 4 * 4))
-  log "assemble: boot $AVTECH_BOOT_MIB MiB, root $root_mib MiB ($root_content MiB used), data $AVTECH_DATA_MIB MiB"
+  log "assemble: boot $AVTECH_BOOT_MIB MiB, root slots $AVTECH_ROOT_SLOT_MIB MiB each (slot A's file system $root_mib MiB, $root_content MiB used), data $AVTECH_DATA_MIB MiB"
   make_fat_partition "$parts/boot-tree" "$parts/boot.img" "$AVTECH_BOOT_MIB" BOOT
-  make_ext4_partition "$rootfs" "$parts/root.img" "$root_mib" ROOT
+  make_ext4_partition "$rootfs" "$parts/root.img" "$root_mib" ROOT_A
+  echo "$AVTECH_VERSION" >"$parts/root.version"
+  empty=$(mktemp -d)
+  make_ext4_partition "$empty" "$parts/root-b.img" "$AVTECH_ROOT_SLOT_MIB" ROOT_B
+  rmdir "$empty"
   make_ext4_partition "$parts/data-tree" "$parts/data.img" "$AVTECH_DATA_MIB" DATA "$owner"
   log "assemble: checking the partitions (fsck.vfat -n, e2fsck -fn)"
-  check_partitions "$parts/boot.img" "$parts/root.img" "$parts/data.img"
-  make_disk "$out" "$parts/boot.img" "$parts/root.img" "$parts/data.img"
+  check_partitions "$parts/boot.img" "$parts/root.img" "$parts/root-b.img" "$parts/data.img"
+  make_disk "$out" "$parts/boot.img" "$parts/root.img" "$parts/root-b.img" "$parts/data.img"
   log "assemble: $(basename "$out"), $(($(stat -c %s "$out") / 1048576)) MiB"
   sfdisk --dump "$out" | sed 's/^/  /'
 }

@@ -9,7 +9,7 @@ base_packages() {
     systemd-timesyncd systemd-resolved wpasupplicant openssh-server
     initramfs-tools zstd cloud-guest-utils fdisk e2fsprogs dosfstools
     python3 python3-apt
-    $AVTECH_KERNEL_PACKAGES $AVTECH_FIRMWARE_PACKAGES $AVTECH_MEDIA_PACKAGES
+    $AVTECH_KERNEL_PACKAGES $AVTECH_FIRMWARE_PACKAGES $AVTECH_BOOTLOADER_PACKAGES $AVTECH_MEDIA_PACKAGES
   )
   local IFS=,
   echo "${list[*]}"

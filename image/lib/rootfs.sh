@@ -2,6 +2,7 @@
 # chroot connection (the same role ops run against existing devices), then drop what must not ship.
 
 # apply_player_role ROOTFS APP_DIR [ansible-playbook args...]: the image playbook against a root file system.
+# Needs boot.sh (the disk id) and bundle.sh (the compatible and the keyring) sourced.
 apply_player_role() {
   local rootfs=$1 app=$2
   shift 2
@@ -14,6 +15,9 @@ apply_player_role() {
     -e "avtech_player_app_archive=$app/avtech-app.tar.gz" \
     -e "avtech_player_bundle_dir=$app/player" \
     -e "avtech_player_node_archive=$app/node-$AVTECH_NODE_VERSION-$AVTECH_ARCH.tar.gz" \
+    -e "avtech_player_rauc_compatible=$(rauc_compatible)" \
+    -e "avtech_player_rauc_keyring=$(rauc_keyring)" \
+    -e "avtech_player_disk_id=$(disk_id_hex)" \
     "$@" "$AVTECH_REPO_DIR/ansible/playbooks/image.yml"
 }
 

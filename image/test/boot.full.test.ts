@@ -1,27 +1,29 @@
 /**
- * The boot test: the built disk image boots under QEMU (aarch64 `virt`, TCG, Debian's generic arm64 kernel and
- * initramfs read from the image's own boot partition) until systemd starts the player, which registers with our
- * real control plane on the host (PostgreSQL + assembleControlPlane, reached from the guest through QEMU user
- * networking at 10.0.2.2) and waits as pending pairing; the test claims it by the code the player showed, through
- * FleetService with an admin token, and sees it connect; then a simulated hang of the player (SIGSTOP) is caught by
- * the systemd watchdog, and the restarted player connects again with its stored device token.
+ * The boot test: the built disk image boots under QEMU (aarch64 `virt`, TCG, Debian's u-boot-qemu as the
+ * firmware, which runs the image's boot.scr and boots the kernel and initramfs of root slot A, as on a Pi) until
+ * systemd starts the player, which registers with our real control plane on the host (PostgreSQL +
+ * assembleControlPlane, reached from the guest through QEMU user networking at 10.0.2.2) and waits as pending
+ * pairing; the test claims it by the code the player showed, through FleetService with an admin token, and sees it
+ * connect; then a simulated hang of the player (SIGSTOP) is caught by the systemd watchdog, and the restarted
+ * player connects again with its stored device token.
  *
  * Uses AVTECH_IMAGE (a raw .img from `make image`) when set; otherwise runs image/build.sh up to the raw image
- * (the base stage is cached; a cold build takes ~20 min here). The serial console transcript is kept in
+ * (the base stage is cached; a cold build takes ~25 min here). The serial console transcript is kept in
  * test-artifacts/image/boot-console.log.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type RealControlPlane, startRealControlPlane } from "@avtech/control-plane/testing";
 import { ConnectionState, FleetService, type Screen } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
-import { findBootPartition, processRunner, readPartitions, writeBootFiles } from "@avtech/provisioning";
+import { processRunner, readPartitions, writeBootFiles } from "@avtech/provisioning";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageDir, recipe, repoDir } from "./helpers.ts";
+import { repoDir } from "./helpers.ts";
+import { addToPartition, builtImage, consoleJournal, qemuArgs } from "./qemu.ts";
 
 const exec = promisify(execFile);
 
@@ -35,18 +37,6 @@ let qemu: ChildProcess | undefined;
 /** Set when QEMU ended other than by the planned reboot after the first boot: nothing more will come. */
 let qemuEnded: string | undefined;
 let cp: RealControlPlane;
-
-async function builtImage(): Promise<string> {
-  if (process.env.AVTECH_IMAGE !== undefined) return process.env.AVTECH_IMAGE;
-  // The raw image is all the test needs: skip compression (publish).
-  await exec(join(imageDir, "build.sh"), ["base", "app", "rootfs", "assemble"], { maxBuffer: 256 * 1024 * 1024 });
-  const out = join(imageDir, "out");
-  const images = (await readdir(out)).filter((f) => /^avtech-.*-debian-arm64\.img$/.test(f));
-  const dated = await Promise.all(images.map(async (f) => ({ f, t: (await stat(join(out, f))).mtimeMs })));
-  const newest = dated.sort((a, b) => b.t - a.t)[0];
-  if (newest === undefined) throw new Error(`image/build.sh made no image in ${out}`);
-  return join(out, newest.f);
-}
 
 /**
  * The test-only hang: once the player reports itself connected to the control plane (its status file, rewritten
@@ -149,42 +139,23 @@ beforeAll(async () => {
     ],
     processRunner,
   );
-  // Kernel and initramfs come from the image's own boot partition.
-  const bootDir = join(work, "boot");
+  // Add the test-only hang unit and its script to a copy of slot A (debugfs, no mount), and let journald copy the
+  // player's log to the serial console (the boot test reads the pairing code there).
   const partitions = await readPartitions(disk);
-  const boot = findBootPartition(partitions);
-  await recipe(
-    `mkdir -p "$B" && mcopy -n -i "$D@@${boot.offsetBytes}" '::vmlinuz-*' '::initrd.img-*' "$B"/ && ls "$B"`,
-    { B: bootDir, D: disk },
-  );
-  const files = await readdir(bootDir);
-  const kernel = files.find((f) => f.startsWith("vmlinuz-"));
-  const initrd = files.find((f) => f.startsWith("initrd.img-"));
-  if (kernel === undefined || initrd === undefined) throw new Error(`no kernel/initrd on the boot partition: ${files}`);
-
-  // Add the test-only hang unit and its script to a copy of the root partition (debugfs, no mount).
-  const root = partitions[1];
-  if (root === undefined) throw new Error("no root partition");
+  const slotA = partitions[1];
+  if (slotA === undefined) throw new Error("no root slot A (partition 2)");
   await writeFile(join(work, "hang.service"), hangUnit);
   await writeFile(join(work, "hang.sh"), hangScript);
-  await recipe(
-    `dd if="$D" of="$W/root.img" bs=1M iflag=skip_bytes,count_bytes skip=${root.offsetBytes} count=${root.sizeBytes} status=none
-     debugfs -w -R "write $W/hang.service /etc/systemd/system/avtech-test-hang.service" "$W/root.img"
-     debugfs -w -R "write $W/hang.sh /usr/local/sbin/avtech-test-hang" "$W/root.img"
-     debugfs -w -R "symlink /etc/systemd/system/multi-user.target.wants/avtech-test-hang.service /etc/systemd/system/avtech-test-hang.service" "$W/root.img"
-     dd if="$W/root.img" of="$D" bs=1M oflag=seek_bytes seek=${root.offsetBytes} conv=notrunc,sparse status=none
-     rm "$W/root.img"`,
-    { D: disk, W: work },
-  );
+  await writeFile(join(work, "journald.conf"), consoleJournal);
+  await addToPartition(disk, slotA, work, [
+    `write ${work}/hang.service /etc/systemd/system/avtech-test-hang.service`,
+    `write ${work}/hang.sh /usr/local/sbin/avtech-test-hang`,
+    "symlink /etc/systemd/system/multi-user.target.wants/avtech-test-hang.service /etc/systemd/system/avtech-test-hang.service",
+    `write ${work}/journald.conf /etc/systemd/journald.conf.d/avtech-test-console.conf`,
+  ]);
 
   const log = createWriteStream(consoleLog);
-  const args = [
-    ...["-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "2048", "-accel", "tcg,thread=multi"],
-    ...["-kernel", join(bootDir, kernel), "-initrd", join(bootDir, initrd)],
-    ...["-append", "root=LABEL=ROOT ro console=ttyAMA0 systemd.journald.forward_to_console=1"],
-    ...["-drive", `file=${disk},if=none,id=d0,format=raw`, "-device", "virtio-blk-pci,drive=d0"],
-    ...["-nic", "user,model=virtio-net-pci", "-nographic", "-no-reboot"],
-  ];
+  const args = qemuArgs({ disk, network: true });
   // The first boot grows the data partition and reboots once; -no-reboot makes QEMU exit, so start it again
   // (like the board's firmware would) exactly once.
   const start = (boot: number) => {
@@ -256,11 +227,18 @@ describe("the image booted under QEMU against the real control plane", () => {
     console.info(`boot test: connected ${Math.round((Date.now() - claimedAt) / 1000)} s after the claim`);
   });
 
+  it("booted root slot A through U-Boot and boot.scr, by PARTUUID, both times", async () => {
+    const text = await consoleText();
+    expect(text.match(/^AVTech: booting slot A \(partition 2\)/gm)).toHaveLength(2);
+    expect(text).not.toMatch(/^AVTech: booting slot B/m);
+    expect(text.match(/Kernel command line: .*root=PARTUUID=41565445-02 rootwait ro rauc\.slot=A/g)).toHaveLength(2);
+  });
+
   it("grew the data partition to fill the disk on first boot and mounted it after one reboot", async () => {
     const text = await consoleText();
     const firstBoot = text.slice(0, text.indexOf("AVTECH-TEST: QEMU boot 2"));
     const secondBoot = text.slice(text.indexOf("AVTECH-TEST: QEMU boot 2"));
-    expect(firstBoot).toMatch(/CHANGED: partition=3/);
+    expect(firstBoot).toMatch(/CHANGED: partition=4/);
     expect(secondBoot).toMatch(/already fills/);
     expect(secondBoot).toContain("Finished systemd-growfs@var-lib-avtech.service");
     expect(secondBoot).toContain("Mounted var-lib-avtech.mount");

@@ -12,7 +12,7 @@ export const roleDir = join(repoDir, "ansible/roles/player");
 
 /** Runs a bash snippet with the image recipe's libraries sourced (the same functions build.sh uses). */
 export async function recipe(script: string, env: Record<string, string> = {}): Promise<string> {
-  const libs = ["common", "assemble"].map((l) => `source "${imageDir}/lib/${l}.sh"`).join("\n");
+  const libs = ["common", "boot", "assemble", "bundle"].map((l) => `source "${imageDir}/lib/${l}.sh"`).join("\n");
   const { stdout } = await exec("bash", ["-c", `set -euo pipefail\n${libs}\n${script}`], {
     env: { ...process.env, ...env },
     maxBuffer: 64 * 1024 * 1024,

@@ -1,7 +1,7 @@
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { imageDir, renderRoleTemplate, roleDir } from "./helpers.ts";
+import { imageDir, recipe as imageRecipe, renderRoleTemplate, roleDir } from "./helpers.ts";
 
 const layer = join(imageDir, "yocto/meta-avtech");
 
@@ -47,8 +47,11 @@ describe("yocto/meta-avtech stays consistent with the Debian image", () => {
     }
   });
 
-  it("uses the image's partition labels", async () => {
+  it("uses the image's partitions: labels in order, and root slots of the image's slot size", async () => {
     const wks = await readFile(join(layer, "wic/avtech-sdimage.wks"), "utf8");
-    for (const label of ["BOOT", "ROOT", "DATA"]) expect(wks).toContain(`--label ${label}`);
+    const parts = wks.split("\n").filter((l) => l.startsWith("part "));
+    expect(parts.map((l) => /--label (\S+)/.exec(l)?.[1])).toEqual(["BOOT", "ROOT_A", "ROOT_B", "DATA"]);
+    const slotMib = (await imageRecipe("echo $AVTECH_ROOT_SLOT_MIB")).trim();
+    expect(parts.slice(1, 3).map((l) => /--fixed-size (\S+)/.exec(l)?.[1])).toEqual([`${slotMib}M`, `${slotMib}M`]);
   });
 });

@@ -16,7 +16,7 @@ const commonLib = join(import.meta.dirname, "../../image/lib/common.sh");
 let dir: string;
 let image: string;
 
-// A small disk image made by the image build's own assembly functions: FAT boot, ext4 root and data.
+// A small disk image made by the image build's own assembly functions: FAT boot, ext4 root slots A and B, data.
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "avtech-prov-"));
   image = join(dir, "disk.img");
@@ -27,9 +27,10 @@ beforeAll(async () => {
     echo "arm_64bit=1" > "$D/boot/config.txt"
     echo "avtech" > "$D/root/etc/hostname"
     make_fat_partition "$D/boot" "$D/boot.img" 40 BOOT
-    make_ext4_partition "$D/root" "$D/root.img" 8 ROOT
+    make_ext4_partition "$D/root" "$D/root.img" 8 ROOT_A
+    make_ext4_partition "$D/root" "$D/root-b.img" 8 ROOT_B
     make_ext4_partition "$D/data" "$D/data.img" 8 DATA 1000:1000
-    make_disk "$D/disk.img" "$D/boot.img" "$D/root.img" "$D/data.img"`;
+    AVTECH_ROOT_SLOT_MIB=8 make_disk "$D/disk.img" "$D/boot.img" "$D/root.img" "$D/root-b.img" "$D/data.img"`;
   await run("bash", ["-c", script], { env: { ...process.env, D: dir } });
 });
 

@@ -7,7 +7,8 @@ IMAGE_FEATURES += "read-only-rootfs"
 IMAGE_INSTALL:append = " avtech-player kernel-modules linux-firmware-rpidistro-bcm43455 wireless-regdb-static \
                          tzdata systemd-conf"
 
-# Partitions as in the Debian image: FAT BOOT (firmware, kernel, avtech.toml), ext4 ROOT, ext4 DATA.
+# Partitions as in the Debian image: FAT BOOT (firmware, kernel, avtech.toml), ext4 ROOT_A and ROOT_B (empty: no A/B
+# updates in this layer yet, see README.md), ext4 DATA.
 WKS_FILE = "avtech-sdimage.wks"
 IMAGE_FSTYPES = "wic.xz wic.bmap"
 
