@@ -33,6 +33,10 @@ const ceilings: Record<string, { max: number; why: string }> = {
     max: 9.5,
     why: "root oneshot growing the data partition (raw block devices, partition table); not sandboxed yet",
   },
+  "avtech-reboot.service": {
+    max: 9.6,
+    why: "root oneshot that removes the player's reboot request and asks systemd to reboot (the player itself may not); not sandboxed yet",
+  },
   "avtech-cp-backup.service": {
     max: 2.2,
     why: "root (copies the blob store with its owners, runuser to postgres for pg_dump), otherwise sandboxed: no network but the Unix socket, read-only system but the backup folder and its log",
