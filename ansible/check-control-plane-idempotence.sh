@@ -69,6 +69,7 @@ apply_control_plane_role() {
     -e "avtech_cp_port=$AVTECH_CP_PORT" \
     -e avtech_cp_version=idempotence-check \
     -e avtech_cp_db_password=idempotence-check-password \
+    -e avtech_cp_tls_terminated_upstream=true \
     "$here/playbooks/control_plane.yml"
 }
 recap_of() { grep -E '^\S+ +: ok=' <<<"$1" || true; }

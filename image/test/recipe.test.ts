@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deviceNodeFlags } from "@avtech/player/build";
@@ -107,5 +107,46 @@ describe("ansible", () => {
       );
       expect(check.code, check.stdout + check.stderr).toBe(0);
     }
+  });
+});
+
+describe("the control_plane role's TLS default", () => {
+  /** Runs only the role's settings checks (tag `settings`) on this machine with the given extra variables. */
+  async function checkSettings(extra: string): Promise<{ code: number; output: string }> {
+    const ansibleDir = join(repoDir, "ansible");
+    const dir = await mkdtemp(join(tmpdir(), "avtech-tls-"));
+    try {
+      const inventory = join(dir, "hosts.ini");
+      await writeFile(inventory, "[control_plane]\nlocalhost ansible_connection=local\n");
+      const required =
+        "avtech_cp_app_archive=app.tgz avtech_cp_node_archive=node.tgz avtech_cp_db_password=0123456789abcdefgh";
+      const result = await runProgram(
+        "ansible-playbook",
+        [
+          "-i",
+          inventory,
+          "--tags",
+          "settings",
+          "-e",
+          `${required} ${extra}`,
+          join(ansibleDir, "playbooks", "control_plane.yml"),
+        ],
+        { ANSIBLE_CONFIG: join(ansibleDir, "ansible.cfg") },
+        ansibleDir,
+      );
+      return { code: result.code, output: result.stdout + result.stderr };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("refuses to deploy plain HTTP unless a certificate is given or a load balancer terminates TLS", async () => {
+    const plain = await checkSettings("");
+    expect(plain.code).not.toBe(0);
+    expect(plain.output).toContain("TLS is on by default: set avtech_cp_tls_cert_path and avtech_cp_tls_key_path");
+    const withCertificate = await checkSettings("avtech_cp_tls_cert_path=/etc/c.pem avtech_cp_tls_key_path=/etc/k.pem");
+    expect(withCertificate.code, withCertificate.output).toBe(0);
+    const upstream = await checkSettings("avtech_cp_tls_terminated_upstream=true");
+    expect(upstream.code, upstream.output).toBe(0);
   });
 });
