@@ -16,6 +16,8 @@ let dir: string;
 let system: RaucSystem;
 let server: AssetServer;
 let stateFile: string;
+let bundleSha: string;
+let bundleBytes: number;
 
 beforeAll(async () => {
   const missing = await missingRaucTools();
@@ -35,9 +37,14 @@ beforeAll(async () => {
   system = await RaucSystem.create(join(dir, "system"), keys.caCert, "avtech-test");
   await system.boot("A");
   server = await startAssetServer();
-  server.chunkDelayMs = 20;
+  // Paced so the whole download (about 11 s) outlasts the four download kills together (at most
+  // 4 x 2.7 s): every one of them lands in the download however fast the machine is (at 20 ms a
+  // chunk the download took about 3 s, and on a quiet machine a later kill came after it ended).
+  server.chunkDelayMs = 30;
   const body = await readFile(bundle);
   const sha = server.add(body);
+  bundleSha = sha;
+  bundleBytes = body.length;
   stateFile = join(dir, "state.binpb");
   await writeFile(
     stateFile,
@@ -70,7 +77,7 @@ afterAll(async () => {
  */
 function runChild(
   dataDir: string,
-  kill: { marker: string; afterMs: number } | undefined,
+  kill: { marker: string; afterMs: number } | { partFile: string } | undefined,
 ): Promise<{ out: string; killed: boolean }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, dataDir, server.baseUrl, stateFile], {
@@ -81,9 +88,22 @@ function runChild(
     let armed = false;
     const guard = setTimeout(() => proc.kill("SIGKILL"), 60_000);
     proc.stdout.setEncoding("utf8");
+    // A kill aimed at a partly downloaded bundle waits for the first write batch on disk, however
+    // slow the machine is, so at least one restart has a part to resume from.
+    const poll =
+      kill && "partFile" in kill
+        ? setInterval(() => {
+            void stat(kill.partFile).then(
+              (part) => {
+                if (part.size > 0) proc.kill("SIGKILL");
+              },
+              () => undefined,
+            );
+          }, 20)
+        : undefined;
     proc.stdout.on("data", (chunk: string) => {
       out += chunk;
-      if (kill && !armed && out.includes(`${kill.marker}\n`)) {
+      if (kill && "marker" in kill && !armed && out.includes(`${kill.marker}\n`)) {
         armed = true;
         setTimeout(() => proc.kill("SIGKILL"), kill.afterMs);
       }
@@ -91,6 +111,7 @@ function runChild(
     proc.on("error", reject);
     proc.on("exit", () => {
       clearTimeout(guard);
+      clearInterval(poll);
       resolve({ out, killed: proc.signalCode === "SIGKILL" });
     });
   });
@@ -105,9 +126,11 @@ describe("kill -9 during an OS update (real RAUC, real downloader)", () => {
     const seen: string[] = [];
     const resumes: string[] = [];
     let kills = 0;
-    // Kills aimed at each phase, at seeded random moments inside it: four while the bundle
-    // downloads (it takes about 3 s), three inside `rauc install`, one right after it.
+    // Kills aimed at each phase: one once part of the bundle is on disk, then at seeded random moments
+    // inside each phase: four while the bundle
+    // downloads (it takes about 11 s), three inside `rauc install`, one right after it.
     const plan = [
+      { partFile: join(dataDir, "v1", "update", `${bundleSha}.raucb.part`) },
       ...Array.from({ length: 4 }, () => ({ marker: "BOOTED", afterMs: 200 + Math.floor(random() * 2_500) })),
       ...Array.from({ length: 3 }, () => ({ marker: "PHASE INSTALLING", afterMs: Math.floor(random() * 150) })),
       { marker: "PHASE REBOOTING", afterMs: 0 },
@@ -123,7 +146,8 @@ describe("kill -9 during an OS update (real RAUC, real downloader)", () => {
         const part = await stat(join(dataDir, "v1", "update", `${loaded.record.bundle.sha256}.raucb.part`)).catch(
           () => undefined,
         );
-        if (killed && loaded.record.phase === "downloading" && part && part.size > 0)
+        // A whole part (killed while it was being verified) is checked again, not fetched again.
+        if (killed && loaded.record.phase === "downloading" && part && part.size > 0 && part.size < bundleBytes)
           resumes.push(`bytes=${part.size}-`);
       }
       if (out.includes("REBOOT\n")) break;
