@@ -15,10 +15,8 @@
  * simulator takes as little of the shared CPU as possible; "connect": the Connect client).
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
@@ -26,15 +24,8 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import pg from "pg";
 import { reportMetrics } from "../../bench/metric.ts";
-import { createAdminCommands } from "../src/admin/index.ts";
-import { assembleControlPlane } from "../src/assemble.ts";
-import { createFsBlobStore } from "../src/core/content/index.ts";
 import { bearerToken } from "../src/platform/auth/bearer.ts";
-import { systemClock } from "../src/platform/clock.ts";
-import { loadConfig } from "../src/platform/config/index.ts";
-import { startEmbeddedPostgres } from "../src/platform/db/embedded-postgres.ts";
-import { createOrm, migrate } from "../src/platform/db/orm.ts";
-import { createLogger } from "../src/platform/logger.ts";
+import { startAssembledBench } from "./lib/assembled-bench.ts";
 import { quantile } from "./lib/bench-app.ts";
 import { postgresCpuSeconds, processCpuSeconds } from "./lib/proc-cpu.ts";
 
@@ -44,36 +35,8 @@ const publishes = Number(process.env.AVTECH_BENCH_PUBLISHES ?? 5);
 const profilePath = process.env.AVTECH_BENCH_CPU_PROFILE;
 const simulatorStreams = process.env.AVTECH_BENCH_SIM_STREAMS === "connect" ? "connect" : "lean";
 
-const workDir = await mkdtemp(join(tmpdir(), "avtech-fleet-bench-"));
-const pgDataDir = join(workDir, "pg");
-const postgres = await startEmbeddedPostgres({ dataDir: pgDataDir });
-const admin0 = new pg.Client({ connectionString: postgres.url });
-await admin0.connect();
-await admin0.query("CREATE DATABASE avtech_bench");
-await admin0.end();
-const databaseUrl = postgres.url.replace(/\/postgres$/, "/avtech_bench");
-const orm = await createOrm({ url: databaseUrl });
-await migrate(orm);
-const config = loadConfig({
-  env: { LOG_LEVEL: "warn" },
-  overrides: {
-    listen: { host: "127.0.0.1", port: 0, http1Port: 0 },
-    database: { url: databaseUrl },
-    blobDir: join(workDir, "blobs"),
-  },
-});
-const controlPlane = await assembleControlPlane({
-  config,
-  orm,
-  blobs: createFsBlobStore(config.blobDir),
-  logger: createLogger(config),
-  clock: systemClock,
-  // Every simulated screen registers from 127.0.0.1: the per-IP default would admit one a second.
-  registrationRateLimits: { perIp: { burst: 1e9, perSecond: 1e9 }, global: { burst: 1e9, perSecond: 1e9 } },
-});
-const addresses = await controlPlane.server.listen();
-const admin = createAdminCommands(orm, { storageBytes: 1024 ** 3, screens });
-const tenant = await admin.createTenant({ slug: "bench" });
+const bench = await startAssembledBench({ name: "avtech-fleet-bench-", screens, unlimitedRegistration: true });
+const { pgDataDir, databaseUrl, controlPlane, addresses, admin, tenant } = bench;
 const { secret: adminToken } = await admin.createApiToken({ tenant: "bench", name: "bench", role: "admin" });
 const sessions = new Http2SessionManager(addresses.http2Url);
 const transport = createGrpcTransport({
@@ -151,13 +114,7 @@ const shutdown = async () => {
   }
   sessions.abort();
   await db.end();
-  await controlPlane.close(1000);
-  await orm.close();
-  // pool.end() resolves before PostgreSQL has seen the connections go; stopping it at once makes
-  // each closing connection log a termination warning.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await postgres.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await bench.close();
 };
 const lines = createInterface({ input: child.stdout });
 const ready = await new Promise<{ connected: number; ms: number }>((resolve, reject) => {

@@ -15,24 +15,14 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import pg from "pg";
 import { reportMetrics } from "../../bench/metric.ts";
-import { createAdminCommands } from "../src/admin/index.ts";
-import { assembleControlPlane } from "../src/assemble.ts";
-import { createFsBlobStore } from "../src/core/content/index.ts";
 import { bearerToken } from "../src/platform/auth/bearer.ts";
-import { systemClock } from "../src/platform/clock.ts";
-import { loadConfig } from "../src/platform/config/index.ts";
-import { startEmbeddedPostgres } from "../src/platform/db/embedded-postgres.ts";
-import { createOrm, migrate } from "../src/platform/db/orm.ts";
-import { createLogger } from "../src/platform/logger.ts";
+import { startAssembledBench } from "./lib/assembled-bench.ts";
 import { postgresCpuSeconds, processCpuSeconds } from "./lib/proc-cpu.ts";
 
 const screens = Number(process.env.AVTECH_BENCH_SCREENS ?? 10_000);
@@ -42,36 +32,13 @@ const windowSeconds = Number(process.env.AVTECH_BENCH_SECONDS ?? 60);
 const flushMs = process.env.AVTECH_BENCH_FLUSH_MS ? Number(process.env.AVTECH_BENCH_FLUSH_MS) : undefined;
 const targetRate = (screens * 1000) / clipMs;
 
-const workDir = await mkdtemp(join(tmpdir(), "avtech-plays-bench-"));
-const pgDataDir = join(workDir, "pg");
-const postgres = await startEmbeddedPostgres({ dataDir: pgDataDir });
-const admin0 = new pg.Client({ connectionString: postgres.url });
-await admin0.connect();
-await admin0.query("CREATE DATABASE avtech_bench");
-await admin0.end();
-const databaseUrl = postgres.url.replace(/\/postgres$/, "/avtech_bench");
-const orm = await createOrm({ url: databaseUrl });
-await migrate(orm);
-const config = loadConfig({
-  env: { LOG_LEVEL: "warn" },
-  overrides: {
-    listen: { host: "127.0.0.1", port: 0, http1Port: 0 },
-    database: { url: databaseUrl },
-    blobDir: join(workDir, "blobs"),
-    ...(flushMs === undefined ? {} : { reports: { ingestFlushMs: flushMs } }),
-  },
+const bench = await startAssembledBench({
+  name: "avtech-plays-bench-",
+  screens,
+  unlimitedRegistration: true,
+  overrides: flushMs === undefined ? {} : { reports: { ingestFlushMs: flushMs } },
 });
-const controlPlane = await assembleControlPlane({
-  config,
-  orm,
-  blobs: createFsBlobStore(config.blobDir),
-  logger: createLogger(config),
-  clock: systemClock,
-  registrationRateLimits: { perIp: { burst: 1e9, perSecond: 1e9 }, global: { burst: 1e9, perSecond: 1e9 } },
-});
-const addresses = await controlPlane.server.listen();
-const admin = createAdminCommands(orm, { storageBytes: 1024 ** 3, screens });
-const tenant = await admin.createTenant({ slug: "bench" });
+const { pgDataDir, databaseUrl, config, controlPlane, addresses, admin, tenant } = bench;
 const { secret: adminToken } = await admin.createApiToken({ tenant: "bench", name: "bench", role: "admin" });
 const sessions = new Http2SessionManager(addresses.http2Url);
 const fleetClient = createClient(
@@ -138,11 +105,7 @@ const shutdown = async () => {
   }
   sessions.abort();
   await db.end();
-  await controlPlane.close(1000);
-  await orm.close();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await postgres.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await bench.close();
 };
 const lines = createInterface({ input: child.stdout });
 const ready = await new Promise<{ connected: number; ms: number }>((resolve, reject) => {

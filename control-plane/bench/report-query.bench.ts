@@ -1,26 +1,3 @@
-/**
- * Report queries over 30 days of rollups of a 10,000-screen tenant, through ReportService on the
- * assembled control plane (gRPC, real auth, as a viewer), on an embedded PostgreSQL under
- * os.tmpdir(). The rollups are seeded with set-based SQL (INSERT … SELECT … generate_series; the
- * biggest, play_hourly, bulk-loaded per monthly partition with its index built after), as the
- * ingest would have left them: every screen played its group's playlist of
- * AVTECH_BENCH_CLIPS 10-second clips around the clock (36 plays of each clip an hour), and was
- * online and playing.
- *
- * The per-clip rollup (play_hourly, a row per screen, clip and hour: 72 million rows and ~13 GB for
- * the whole fleet) is seeded for AVTECH_BENCH_DETAIL_SCREENS screens (default 1,000, at the same
- * density): it is only ever read through a list of screens along its primary key, so what a query
- * costs there depends on the screens it asks for, not on how many others the table holds, and the
- * shared bench machine's disk is spared. Set it to 10000 for the whole fleet.
- *
- * Each query runs AVTECH_BENCH_RUNS times (default 30) after one warm-up; p50 and p99 (nearest
- * rank) are reported. Env: AVTECH_BENCH_SCREENS (10000), AVTECH_BENCH_DAYS (30), AVTECH_BENCH_CLIPS
- * (10 per playlist), AVTECH_BENCH_GROUPS (50), AVTECH_BENCH_EXPLAIN (set: print the plans of the
- * report statements).
- */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   Dimension,
   Granularity,
@@ -36,16 +13,9 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import pg from "pg";
 import { type Metric, reportMetrics } from "../../bench/metric.ts";
-import { createAdminCommands } from "../src/admin/index.ts";
-import { assembleControlPlane } from "../src/assemble.ts";
-import { createFsBlobStore } from "../src/core/content/index.ts";
 import { type Partition, PgReportStore, partitionFor } from "../src/fleet/report/index.ts";
 import { bearerToken } from "../src/platform/auth/bearer.ts";
-import { systemClock } from "../src/platform/clock.ts";
-import { loadConfig } from "../src/platform/config/index.ts";
-import { startEmbeddedPostgres } from "../src/platform/db/embedded-postgres.ts";
-import { createOrm, migrate } from "../src/platform/db/orm.ts";
-import { createLogger } from "../src/platform/logger.ts";
+import { startAssembledBench } from "./lib/assembled-bench.ts";
 import { quantile } from "./lib/bench-app.ts";
 import { postgresCpuSeconds } from "./lib/proc-cpu.ts";
 
@@ -58,34 +28,8 @@ const runs = Number(process.env.AVTECH_BENCH_RUNS ?? 30);
 const zone = "Europe/Madrid";
 const playlists = 10;
 
-const workDir = await mkdtemp(join(tmpdir(), "avtech-report-bench-"));
-const pgDataDir = join(workDir, "pg");
-const postgres = await startEmbeddedPostgres({ dataDir: pgDataDir });
-const admin0 = new pg.Client({ connectionString: postgres.url });
-await admin0.connect();
-await admin0.query("CREATE DATABASE avtech_bench");
-await admin0.end();
-const databaseUrl = postgres.url.replace(/\/postgres$/, "/avtech_bench");
-const orm = await createOrm({ url: databaseUrl });
-await migrate(orm);
-const config = loadConfig({
-  env: { LOG_LEVEL: "warn" },
-  overrides: {
-    listen: { host: "127.0.0.1", port: 0, http1Port: 0 },
-    database: { url: databaseUrl },
-    blobDir: join(workDir, "blobs"),
-  },
-});
-const controlPlane = await assembleControlPlane({
-  config,
-  orm,
-  blobs: createFsBlobStore(config.blobDir),
-  logger: createLogger(config),
-  clock: systemClock,
-});
-const addresses = await controlPlane.server.listen();
-const admin = createAdminCommands(orm, { storageBytes: 1024 ** 3, screens });
-const tenant = await admin.createTenant({ slug: "bench" });
+const bench = await startAssembledBench({ name: "avtech-report-bench-", screens });
+const { pgDataDir, databaseUrl, controlPlane, addresses, admin, tenant } = bench;
 const { secret: viewerToken } = await admin.createApiToken({ tenant: "bench", name: "bench", role: "viewer" });
 await controlPlane.fleet.stores.maintainPartitions();
 
@@ -356,11 +300,7 @@ console.log(`CSV export per screen, daily: ${(exportBytes / 1e6).toFixed(1)} MB 
 
 sessions.abort();
 await db.end();
-await controlPlane.close(1000);
-await orm.close();
-await new Promise((resolve) => setTimeout(resolve, 300));
-await postgres.stop();
-await rm(workDir, { recursive: true, force: true });
+await bench.close();
 
 const note =
   `${screens} screens, ${days} days, ${clipsPerPlaylist} clips per playlist, per-clip rollup for ${detailScreens} ` +
