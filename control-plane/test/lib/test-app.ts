@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { createAdminCommands } from "../../src/admin/index.ts";
+import { type AdminCommands, createAdminCommands } from "../../src/admin/index.ts";
 import { buildControlPlaneServer } from "../../src/assemble.ts";
 import { createFsBlobStore } from "../../src/core/content/index.ts";
 import { bearerToken } from "../../src/platform/auth/bearer.ts";
@@ -81,20 +81,8 @@ export async function startTestApp(overrides: ConfigInput = {}): Promise<TestApp
           : createConnectTransport({ baseUrl: base, httpVersion: "1.1", interceptors });
       return createClient(service, t);
     },
-    async createTenant(slug, options = {}) {
-      const tenant = await admin.createTenant({ slug, storageQuotaBytes: options.storageQuotaBytes });
-      const token = async (role: "admin" | "editor" | "viewer") =>
-        (await admin.createApiToken({ tenant: slug, name: `${role} token`, role })).secret;
-      return {
-        id: tenant.id,
-        slug,
-        tokens: { admin: await token("admin"), editor: await token("editor"), viewer: await token("viewer") },
-      };
-    },
-    async blobFiles() {
-      const entries = await readdir(blobDir, { recursive: true, withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(blobDir.length + 1));
-    },
+    createTenant: (slug, options = {}) => createTestTenant(admin, slug, options),
+    blobFiles: () => filesUnder(blobDir),
     async close() {
       sessionManager.abort();
       await server.close(1000);
@@ -102,4 +90,26 @@ export async function startTestApp(overrides: ConfigInput = {}): Promise<TestApp
       await rm(blobDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A tenant with one API token per role, made through the admin commands. */
+export async function createTestTenant(
+  admin: AdminCommands,
+  slug: string,
+  options: { storageQuotaBytes?: number } = {},
+): Promise<TestTenant> {
+  const tenant = await admin.createTenant({ slug, storageQuotaBytes: options.storageQuotaBytes });
+  const token = async (role: "admin" | "editor" | "viewer") =>
+    (await admin.createApiToken({ tenant: slug, name: `${role} token`, role })).secret;
+  return {
+    id: tenant.id,
+    slug,
+    tokens: { admin: await token("admin"), editor: await token("editor"), viewer: await token("viewer") },
+  };
+}
+
+/** Every file under `dir` (paths relative to it), to assert no leftovers. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
 }

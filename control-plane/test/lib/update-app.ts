@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
@@ -14,7 +14,7 @@ import { type ConfigInput, loadConfig } from "../../src/platform/config/index.ts
 import { createLogger } from "../../src/platform/logger.ts";
 import type { ServerAddresses } from "../../src/platform/server/server.ts";
 import { createMigratedDatabase, type MigratedDatabase } from "./migrated-database.ts";
-import type { TestTenant } from "./test-app.ts";
+import { createTestTenant, filesUnder, type TestTenant } from "./test-app.ts";
 
 /** The whole control plane (assembleControlPlane, as main.ts runs it), restartable on the same database. */
 export interface UpdateApp {
@@ -100,21 +100,9 @@ export async function startUpdateApp(overrides: ConfigInput = {}): Promise<Updat
           : createConnectTransport({ baseUrl: current.addresses.http1Url, httpVersion: "1.1", interceptors }),
       );
     },
-    async createTenant(slug) {
-      const tenant = await admin.createTenant({ slug });
-      const token = async (role: "admin" | "editor" | "viewer") =>
-        (await admin.createApiToken({ tenant: slug, name: `${role} token`, role })).secret;
-      return {
-        id: tenant.id,
-        slug,
-        tokens: { admin: await token("admin"), editor: await token("editor"), viewer: await token("viewer") },
-      };
-    },
+    createTenant: (slug) => createTestTenant(admin, slug),
     query: async (sql, params) => (await pool.query(sql, params)).rows,
-    async blobFiles() {
-      const entries = await readdir(blobDir, { recursive: true, withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(blobDir.length + 1));
-    },
+    blobFiles: () => filesUnder(blobDir),
     stop,
     start,
     async close() {
