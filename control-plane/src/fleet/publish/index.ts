@@ -2,4 +2,4 @@ export { desiredStateTableDdl, PgDesiredStateStore } from "./pg-desired-state-st
 export type { PublisherDeps } from "./publisher.ts";
 export { Publisher } from "./publisher.ts";
 export type { PublishServiceDeps } from "./service.ts";
-export { createPublishService } from "./service.ts";
+export { createPublishService, requireTargetsInTenant } from "./service.ts";

@@ -62,7 +62,7 @@ export function createPublishService(deps: PublishServiceDeps): ServiceImpl<type
  * check a publish (or dry run) to such a target answered OK and published nothing. An existing
  * group with no screens stays a valid target that selects none.
  */
-async function requireTargetsInTenant(
+export async function requireTargetsInTenant(
   stores: Pick<FleetStores, "screens" | "groups">,
   tenantId: string,
   targets: readonly TargetSelector[],

@@ -21,6 +21,7 @@ import type { Clock } from "../../platform/clock.ts";
 import { isUuid } from "../../platform/validation.ts";
 import { type PrincipalOf, readers, requireRole, targetFromProto } from "../fleet/access.ts";
 import type { FleetStores, Principal } from "../fleet/ports.ts";
+import { requireTargetsInTenant } from "../publish/index.ts";
 import type { RolloutEngine } from "./engine.ts";
 import {
   defaultMaxFailurePercent,
@@ -302,23 +303,15 @@ export function createUpdateService(deps: UpdateServiceDeps): ServiceImpl<typeof
 /**
  * The tenant's screens `targets` select, as Publish selects them (`targetSelects` over the
  * publish sources' screens; no target = the whole tenant), after checking that every screen
- * and group a target names is the tenant's: NOT_FOUND names the first that is not.
+ * and group a target names is the tenant's (Publish's check: NOT_FOUND names the first that is not).
  */
 async function resolveTargets(
-  stores: Pick<FleetStores, "publishSources" | "groups">,
+  stores: Pick<FleetStores, "publishSources" | "groups" | "screens">,
   tenantId: string,
   targets: readonly TargetSelector[],
 ): Promise<ScreenFacts[]> {
+  await requireTargetsInTenant(stores, tenantId, targets);
   const sources = await stores.publishSources.forTenant(tenantId);
-  const screenIds = new Set(sources.screens.map((screen) => screen.id));
-  for (const target of targets) {
-    if (target.kind === "screen" && !screenIds.has(target.screenId)) {
-      throw new ConnectError(`no screen ${target.screenId} in your tenant`, Code.NotFound);
-    }
-    if (target.kind === "group" && !(isUuid(target.groupId) && (await stores.groups.get(tenantId, target.groupId)))) {
-      throw new ConnectError(`no group ${target.groupId} in your tenant`, Code.NotFound);
-    }
-  }
   return sources.screens.filter(
     (screen) => targets.length === 0 || targets.some((target) => targetSelects(target, screen)),
   );
