@@ -39,6 +39,7 @@ const compatible = "avtech-rpi-arm64-debian";
 const otaScript = `#!/bin/sh
 say() { echo "AVTECH-TEST: $*"; }
 say "booted slot=$(sed -n 's/.*rauc\\.slot=\\([AB]\\).*/\\1/p' /proc/cmdline) marker=$(cat /etc/avtech-test-marker)"
+say "os-release $(tr '\\n' ' ' < /etc/avtech/os-release)"
 say "bootenv $(fw_printenv | sort | tr '\\n' ' ')"
 say "status $(rauc status --detailed --output-format=json)"
 mkdir -p /run/avtest /run/avbundles
@@ -93,6 +94,8 @@ let consoleLog: string;
 let log: WriteStream;
 let qemu: ChildProcess | undefined;
 let bootCount = 0;
+/** AVTECH_OS_VERSION of the image's own root (its /etc/avtech/os-release). */
+let imageVersion = "";
 /** Console text per boot (index 0 = boot 1). */
 const boots: string[] = [];
 
@@ -171,8 +174,15 @@ async function boot(step: string, options: BootOptions = {}): Promise<string> {
 }
 
 /** What the test unit reported about a boot. */
-function report(text: string): { slot: string; marker: string; bootenv: Record<string, string>; status: RaucStatus } {
+function report(text: string): {
+  slot: string;
+  marker: string;
+  version: string;
+  bootenv: Record<string, string>;
+  status: RaucStatus;
+} {
   const booted = /AVTECH-TEST: booted slot=([AB]?) marker=(\S*)/.exec(text);
+  const version = /AVTECH-TEST: os-release .*AVTECH_OS_VERSION=(\S+)/.exec(text)?.[1] ?? "";
   const bootenv = /AVTECH-TEST: bootenv (.*)/.exec(text);
   const status = /AVTECH-TEST: status (\{.*\})/.exec(text);
   if (booted === null || bootenv === null || status === null) {
@@ -187,6 +197,7 @@ function report(text: string): { slot: string; marker: string; bootenv: Record<s
   return {
     slot: booted[1] as string,
     marker: booted[2] as string,
+    version,
     bootenv: env,
     status: JSON.parse(status[1] as string),
   };
@@ -228,17 +239,23 @@ beforeAll(async () => {
   const slotA = partitions[1];
   if (slotA === undefined) throw new Error("no root slot A (partition 2)");
 
-  // The image must trust the key the test signs with.
-  const keyring = await recipe(
-    `dd if="$D" of="$W/a.img" bs=1M iflag=skip_bytes,count_bytes skip=${slotA.offsetBytes} count=${slotA.sizeBytes} conv=sparse status=none
-     debugfs -R "cat /etc/rauc/keyring.pem" "$W/a.img" 2>/dev/null; rm "$W/a.img"`,
-    { D: disk, W: work },
-  );
+  // The image must trust the key the test signs with; its os-release names its version.
+  const [keyring, osRelease] = (
+    await recipe(
+      `dd if="$D" of="$W/a.img" bs=1M iflag=skip_bytes,count_bytes skip=${slotA.offsetBytes} count=${slotA.sizeBytes} conv=sparse status=none
+       debugfs -R "cat /etc/rauc/keyring.pem" "$W/a.img" 2>/dev/null; echo "@@"
+       debugfs -R "cat /etc/avtech/os-release" "$W/a.img" 2>/dev/null; rm "$W/a.img"`,
+      { D: disk, W: work },
+    )
+  ).split("@@\n");
   if (keyring !== (await readFile(join(keys, "ca.cert.pem"), "utf8"))) {
     throw new Error(
       `the image's /etc/rauc/keyring.pem is not ${keys}/ca.cert.pem: set AVTECH_KEYS_DIR to the keys the image was built with`,
     );
   }
+  imageVersion = /^AVTECH_OS_VERSION=(.+)$/m.exec(osRelease ?? "")?.[1] ?? "";
+  expect(osRelease).toContain(`AVTECH_RAUC_COMPATIBLE=${compatible}\n`);
+  expect(imageVersion).not.toBe("");
 
   // Test-only units in slot A (and so in the bundles made from it): the journal on the console, the reporting
   // unit, the as-player unit, a marker naming the system. The player itself is not started: nothing here needs it.
@@ -275,9 +292,13 @@ beforeAll(async () => {
     const img = join(work, `${name}.ext4`);
     await recipe(`cp --sparse=always "$R" "$I"`, { R: root, I: img });
     await writeFile(join(work, "marker"), `${name}\n`);
+    // As a build of that version would say.
+    await writeFile(join(work, "os-release"), `AVTECH_OS_VERSION=${version}\nAVTECH_RAUC_COMPATIBLE=${compatible}\n`);
     await addToPartition(img, { offsetBytes: 0, sizeBytes: (await stat(img)).size }, work, [
       "rm /etc/avtech-test-marker",
       `write ${work}/marker /etc/avtech-test-marker`,
+      "rm /etc/avtech/os-release",
+      `write ${work}/os-release /etc/avtech/os-release`,
     ]);
     await signed(img, join(bundles, `${name}.raucb`), compatible, version, keys);
     await rm(img);
@@ -393,9 +414,9 @@ touch /var/lib/avtech/reboot-requested
 
   it("installs a bundle as the player's user into slot B, makes B the next boot, and reboots on the player's request", () => {
     const second = boots[1] ?? "";
-    // RAUC took the player's file over (root's now: the player can no longer change it), and the player could still
-    // delete it from its folder.
-    expect(second).toMatch(/AVTECH-TEST: as-player bundle file: -rw-r----- 1 root avtech \d+ .*good\.raucb/);
+    // RAUC left the player's file as it was (a verity bundle needs no exclusive access: dm-verity checks every block
+    // RAUC reads), and the player deleted it after the install.
+    expect(second).toMatch(/AVTECH-TEST: as-player bundle file: -rw-r----- 1 avtech avtech \d+ .*good\.raucb/);
     expect(second).toContain("AVTECH-TEST: as-player deleted the bundle");
     expect(second).toMatch(/Starting avtech-reboot\.service/);
     expect(second).not.toContain("AVTECH-TEST: no reboot came");
@@ -451,6 +472,7 @@ ${reboot}`,
         const r = report(text);
         expect(r.slot).toBe("A");
         expect(r.marker).toBe("unconfirmed");
+        expect(r.version).toBe("ota-test-unconfirmed");
       }
       const back = await boot(cutOff, { killWhen: writingSlotA, killDelayMs: 8000 });
       expect(back).toMatch(/^AVTech: booting slot B \(partition 3\), tries left A=0 B=2$/m);
@@ -458,7 +480,10 @@ ${reboot}`,
       expect(r.slot).toBe("B");
       expect(r.marker).toBe("good");
       expect(r.bootenv.BOOT_A_LEFT).toBe("0");
+      // What the player sees of the rollback: the old slot runs, the other holds the version it installed, "bad".
+      expect(r.status.booted).toBe("B");
       expect(slot(r.status, "A").boot_status).toBe("bad");
+      expect(slot(r.status, "A").slot_status?.bundle?.version).toBe("ota-test-unconfirmed");
     },
     testTimeout,
   );
