@@ -37,7 +37,7 @@ import {
   type Rauc,
   type Rebooter,
   readImageVersion,
-  systemctlRebooter,
+  requestFileRebooter,
   UpdateManager,
   UpdateStore,
 } from "./update/index.ts";
@@ -71,7 +71,7 @@ export interface PlayerDeps {
   rauc?: Rauc;
   /** Default: `systemctl reboot`. */
   rebooter?: Rebooter;
-  /** The image's version when RAUC has none for the booted slot; default os-release's IMAGE_VERSION. */
+  /** The image's version when RAUC has none for the booted slot; default readImageVersion (/etc/avtech/os-release). */
   imageVersion?: () => Promise<string>;
 }
 
@@ -154,9 +154,10 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   };
   const space = deps.space ?? statfsProbe;
 
+  const rebooter = deps.rebooter ?? requestFileRebooter(layout.rebootRequestFile);
   const updates = new UpdateManager({
     rauc: deps.rauc ?? createRaucCli(),
-    rebooter: deps.rebooter ?? systemctlRebooter(processes),
+    rebooter,
     health: {
       registered: () => link?.deviceToken() !== undefined,
       streamUp: () => link?.status().state === "connected",
@@ -218,7 +219,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
       maxMediaBytes: config.maxMediaBytes,
     }),
     playEvents,
-    processes,
+    rebooter,
     exit: deps.exit ?? ((code) => process.exit(code)),
     clock,
     logger: logger.child({ module: "link" }),

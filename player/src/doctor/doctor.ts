@@ -29,7 +29,7 @@ export interface DoctorOptions {
   maxSkewMs?: number;
   /** RAUC for the OS update check; default the `rauc` command line. */
   rauc?: Rauc;
-  /** The image's own version; default os-release's IMAGE_VERSION. */
+  /** The image's own version; default readImageVersion (/etc/avtech/os-release). */
   imageVersion?: () => Promise<string>;
 }
 

@@ -5,9 +5,10 @@ import { type Command, CommandKind, CommandStatus } from "@avtech/proto/gen/avte
 import { type ConnectRequest, ConnectRequestSchema } from "@avtech/proto/gen/avtech/device/v1/device_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Clock, ProcessRunner } from "../lib/index.ts";
+import type { Clock } from "../lib/index.ts";
 import type { Playback } from "../playback/types.ts";
 import { messageOf } from "../storage/index.ts";
+import type { Rebooter } from "../update/index.ts";
 
 /** Screenshot chunk size: the contract's maximum. */
 export const screenshotChunkBytes = 256 * 1024;
@@ -18,7 +19,7 @@ export const restartExitCode = 75;
 /** What commands act on. */
 export interface CommandDeps {
   playback: Playback;
-  processes: ProcessRunner;
+  rebooter: Rebooter;
   clock: Clock;
   /** Re-verify the cache and re-apply the desired state. */
   resync(): Promise<void>;
@@ -35,7 +36,8 @@ export interface CommandDeps {
 /**
  * Runs one command and sends its outcome (and for SCREENSHOT, the PNG in ≤ 256 KiB chunks
  * before the result). A command received after its expires_at is not run: EXPIRED.
- * REBOOT and RESTART_PLAYER report SUCCEEDED first, because afterwards nobody can.
+ * RESTART_PLAYER reports SUCCEEDED first, because afterwards nobody can; REBOOT reports it once the reboot is
+ * requested (systemd's orderly shutdown, which follows, leaves the stream time to send it).
  */
 export async function runCommand(
   command: Command,
@@ -63,9 +65,8 @@ export async function runCommand(
   try {
     switch (command.kind) {
       case CommandKind.REBOOT: {
+        await deps.rebooter.reboot();
         result(CommandStatus.SUCCEEDED, "rebooting");
-        const run = await deps.processes.run("systemctl", ["reboot"]);
-        if (run.code !== 0) result(CommandStatus.FAILED, `systemctl reboot failed (${run.code}): ${run.stderr.trim()}`);
         return;
       }
       case CommandKind.RESTART_PLAYER:

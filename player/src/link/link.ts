@@ -15,10 +15,11 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Enrollment } from "../config/index.ts";
-import { Backoff, type Clock, type ProcessRunner, sleep, type TimerHandle } from "../lib/index.ts";
+import { Backoff, type Clock, sleep, type TimerHandle } from "../lib/index.ts";
 import type { Playback } from "../playback/types.ts";
 import type { FailureReport, SyncReporter } from "../reconcile/index.ts";
 import { isAbortError, messageOf, type StoredCredentials } from "../storage/index.ts";
+import type { Rebooter } from "../update/index.ts";
 import { runCommand } from "./commands.ts";
 import type { PlayEventBuffer } from "./play-buffer.ts";
 import { ensureCredentials } from "./register.ts";
@@ -62,7 +63,7 @@ export interface LinkDeps {
   playback: Playback;
   health: HealthSource;
   playEvents: PlayEventBuffer;
-  processes: ProcessRunner;
+  rebooter: Rebooter;
   exit: (code: number) => void;
   clock: Clock;
   logger: Logger;
@@ -362,7 +363,7 @@ export class Link implements SyncReporter {
               m.value,
               {
                 playback: this.#deps.playback,
-                processes: this.#deps.processes,
+                rebooter: this.#deps.rebooter,
                 clock,
                 resync: () => reconciler.resync(),
                 clearCache: () => reconciler.clearCache(),

@@ -26,6 +26,12 @@ export interface StateLayout {
   readonly updateDir: string;
   /** `<media_dir>/v1`: verified assets named by their sha256, plus `<sha>.part` downloads. */
   readonly mediaDir: string;
+  /**
+   * `<data_dir>/reboot-requested`: the player has no right to reboot, so it creates this file and a root unit
+   * (`avtech-reboot.path`, installed by the player role) removes it and reboots. Outside `v1`: it is an
+   * interface with the OS, not player state.
+   */
+  readonly rebootRequestFile: string;
 }
 
 /** Computes the layout for a data folder and a media folder. */
@@ -40,6 +46,7 @@ export function stateLayout(dataDir: string, mediaRoot: string): StateLayout {
     statusFile: join(stateDir, "status.json"),
     updateDir: join(stateDir, "update"),
     mediaDir: join(mediaRoot, layoutVersion),
+    rebootRequestFile: join(dataDir, "reboot-requested"),
   };
 }
 

@@ -22,7 +22,7 @@ export type { RaucCliOptions } from "./rauc-cli.ts";
 export { classifyInstallError, createRaucCli, parseProgressLine, parseRaucStatus } from "./rauc-cli.ts";
 export type { FailureReason, LoadedRecord, UpdatePhaseName, UpdateRecord } from "./store.ts";
 export { failureReasons, UpdateStore, updatePhases } from "./store.ts";
-export { playbackClipBoundaries, playingByDesign, readImageVersion, systemctlRebooter } from "./system.ts";
+export { playbackClipBoundaries, playingByDesign, readImageVersion, requestFileRebooter } from "./system.ts";
 export type {
   ClipBoundaries,
   HealthProbe,

@@ -81,7 +81,7 @@ export interface UpdateManagerDeps {
   logger: Logger;
   /** This boot's id. */
   bootId: string;
-  /** The image's own version (os-release IMAGE_VERSION), for when RAUC has no bundle version for the booted slot. */
+  /** The image's own version (readImageVersion: /etc/avtech/os-release), for when RAUC has no bundle version for the booted slot. */
   imageVersionFallback: () => Promise<string>;
   /** The IANA zone of a desired state (the config's override first), as the schedule reads it. */
   timezoneOf: (state: DesiredState) => string;

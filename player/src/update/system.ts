@@ -1,31 +1,45 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
-import type { Clock, ProcessRunner } from "../lib/index.ts";
+import type { Clock } from "../lib/index.ts";
 import type { Playback } from "../playback/types.ts";
 import type { ClipBoundaries, Rebooter } from "./types.ts";
 
 /**
- * The image's release from os-release's `IMAGE_VERSION=` (the systemd field for image-based
- * systems; the image build writes it). `/etc/os-release` first, then `/usr/lib/os-release`.
- * Empty when neither has it (a development machine).
+ * The running root's OS release: `AVTECH_OS_VERSION=` of `/etc/avtech/os-release`, which the player role writes
+ * into every root it builds (the image's slot A and every update bundle's root alike); otherwise os-release's
+ * `IMAGE_VERSION=` (the systemd field for image-based systems), `/etc/os-release` first, then
+ * `/usr/lib/os-release`. Empty when none has it (a development machine).
  */
 export async function readImageVersion(root = "/"): Promise<string> {
   const at = (p: string) => `${root.replace(/\/$/, "")}${p}`;
-  for (const path of [at("/etc/os-release"), at("/usr/lib/os-release")]) {
+  const sources = [
+    { path: at("/etc/avtech/os-release"), key: "AVTECH_OS_VERSION" },
+    { path: at("/etc/os-release"), key: "IMAGE_VERSION" },
+    { path: at("/usr/lib/os-release"), key: "IMAGE_VERSION" },
+  ];
+  for (const { path, key } of sources) {
     const text = await readFile(path, "utf8").catch(() => undefined);
     if (text === undefined) continue;
-    const match = /^IMAGE_VERSION=(?:"([^"\n]*)"|'([^'\n]*)'|([^\s"']*))\s*$/m.exec(text);
-    return (match?.[1] ?? match?.[2] ?? match?.[3] ?? "").trim();
+    const value = envFileValue(text, key);
+    if (value) return value;
   }
   return "";
 }
 
-/** Reboots with `systemctl reboot` (the `avtech` user needs polkit's login1 reboot right). */
-export function systemctlRebooter(processes: ProcessRunner): Rebooter {
+/** The value of `KEY=value` (optionally quoted) in an os-release style file; empty when absent. */
+function envFileValue(text: string, key: string): string {
+  const match = new RegExp(`^${key}=(?:"([^"\\n]*)"|'([^'\\n]*)'|([^\\s"']*))\\s*$`, "m").exec(text);
+  return (match?.[1] ?? match?.[2] ?? match?.[3] ?? "").trim();
+}
+
+/**
+ * Asks for a reboot by creating `requestFile` (see StateLayout.rebootRequestFile): the player's user has no right
+ * to reboot, and the root unit that watches the file removes it before rebooting, so a request is honoured once.
+ */
+export function requestFileRebooter(requestFile: string): Rebooter {
   return {
     async reboot() {
-      const run = await processes.run("systemctl", ["reboot"]);
-      if (run.code !== 0) throw new Error(`systemctl reboot failed (exit ${run.code}): ${run.stderr.trim()}`);
+      await writeFile(requestFile, "", { mode: 0o644 });
     },
   };
 }

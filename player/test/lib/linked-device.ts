@@ -4,23 +4,16 @@ import { HealthSchema } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import { create } from "@bufbuild/protobuf";
 import pino from "pino";
 import type { Enrollment } from "../../src/config/index.ts";
-import type { ProcessRunner } from "../../src/lib/index.ts";
 import { systemClock } from "../../src/lib/index.ts";
 import { Link, PlayEventBuffer } from "../../src/link/index.ts";
+import { requestFileRebooter } from "../../src/update/index.ts";
 import { startDevice, type TestDevice } from "./device.ts";
 import type { FakeControlPlane } from "./fake-control-plane.ts";
-
-/** A command the fake ProcessRunner saw. */
-export interface RanCommand {
-  command: string;
-  args: readonly string[];
-}
 
 /** A device with its Link to a fake control plane. */
 export interface LinkedDevice extends TestDevice {
   link: Link;
   playEvents: PlayEventBuffer;
-  ran: RanCommand[];
   exits: number[];
   /** Stops the link (the device keeps its files). */
   stopLink(): Promise<void>;
@@ -44,14 +37,7 @@ export async function startLinkedDevice(
   const playEvents = new PlayEventBuffer({ dir: device.layout.playEventsDir, logger });
   await playEvents.load();
   device.playback.onPlayRecord((record) => playEvents.add(record));
-  const ran: RanCommand[] = [];
   const exits: number[] = [];
-  const processes: ProcessRunner = {
-    async run(command, args) {
-      ran.push({ command, args });
-      return { code: 0, stdout: "", stderr: "" };
-    },
-  };
   const link = new Link({
     transport: cp.transport,
     enrollment: options.enrollment ?? { kind: "enrollmentKey", key: "ek-1" },
@@ -64,7 +50,7 @@ export async function startLinkedDevice(
     playback: device.playback,
     health: { sample: async () => create(HealthSchema, { cpuLoadPercent: 12 }) },
     playEvents,
-    processes,
+    rebooter: requestFileRebooter(device.layout.rebootRequestFile),
     exit: (code) => exits.push(code),
     clock: systemClock,
     logger,
@@ -84,7 +70,6 @@ export async function startLinkedDevice(
     ...device,
     link,
     playEvents,
-    ran,
     exits,
     stopLink,
     async stop() {
