@@ -94,7 +94,14 @@ for name in NODE_EXTRA_CA_CERTS http_proxy https_proxy no_proxy HTTP_PROXY HTTPS
   [[ -n ${!name:-} ]] && machine_env+=("$name=${!name}")
 done
 
-boot_container "$rootfs" "$machine" "$work/boot.log" --bind-ro="$repo:/mnt/avtech-origin"
+# A Debian machine has loop devices, and the player's RAUC tests mount bundles through them (rauc install);
+# systemd-nspawn gives a container none of its own, so the host's are passed in.
+loop_devices=()
+for device in /dev/loop-control /dev/loop[0-9]*; do
+  [[ -e $device ]] && loop_devices+=("--bind=$device")
+done
+boot_container "$rootfs" "$machine" "$work/boot.log" --bind-ro="$repo:/mnt/avtech-origin" "${loop_devices[@]}" \
+  --property=DeviceAllow="/dev/loop-control rwm" --property=DeviceAllow="block-loop rwm"
 in_container update-ca-certificates >/dev/null
 
 # as_user_in_container SCRIPT: a login shell of root in the container with nothing of this host's environment.
