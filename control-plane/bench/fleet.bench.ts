@@ -12,12 +12,19 @@
  * HTTP/2 connection per screen, like real players), AVTECH_BENCH_PUBLISHES (default 5),
  * AVTECH_BENCH_CPU_PROFILE (a .cpuprofile path: profiles the server during the publishes only),
  * AVTECH_BENCH_SIM_STREAMS ("lean", the default: raw HTTP/2 with pre-encoded frames so the
- * simulator takes as little of the shared CPU as possible; "connect": the Connect client).
+ * simulator takes as little of the shared CPU as possible; "connect": the Connect client),
+ * AVTECH_BENCH_HEAP ("1": also reports the JS heap kept per stream, from heapUsed after full garbage
+ * collections before the screens start and once all are connected. RSS per stream moves by a few
+ * KiB from run to run with when V8 last collected, which hides a few hundred bytes kept per stream;
+ * at 10,000 screens this figure mostly repeats within 0.1 KiB, now and then 0.5 KiB higher. The
+ * collections also change the RSS figures: compare those only between runs that set it alike).
  */
 import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { createClient } from "@connectrpc/connect";
@@ -34,6 +41,17 @@ const streamsPerConnection = Number(process.env.AVTECH_BENCH_STREAMS_PER_CONNECT
 const publishes = Number(process.env.AVTECH_BENCH_PUBLISHES ?? 5);
 const profilePath = process.env.AVTECH_BENCH_CPU_PROFILE;
 const simulatorStreams = process.env.AVTECH_BENCH_SIM_STREAMS === "connect" ? "connect" : "lean";
+const heapProbe = process.env.AVTECH_BENCH_HEAP === "1";
+
+/** heapUsed after full collections; `make bench` runs plain `node`, so gc is exposed here. */
+function heapUsedAfterGc(): number {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  // A second collection frees what the first one's finalizers released.
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 const bench = await startAssembledBench({ name: "avtech-fleet-bench-", screens, unlimitedRegistration: true });
 const { pgDataDir, databaseUrl, controlPlane, addresses, admin, tenant } = bench;
@@ -85,6 +103,7 @@ const settle = async () => {
   (globalThis as { gc?: () => void }).gc?.();
   await new Promise((resolve) => setTimeout(resolve, 1000));
 };
+const heapBefore = heapProbe ? heapUsedAfterGc() : 0;
 await settle();
 const rssBefore = process.memoryUsage().rss;
 
@@ -129,6 +148,7 @@ console.log(
 );
 await settle();
 const rssAfter = process.memoryUsage().rss;
+const heapAfter = heapProbe ? heapUsedAfterGc() : 0;
 
 const profiler = profilePath ? new Session() : undefined;
 if (profiler) {
@@ -179,6 +199,16 @@ reportMetrics([
     unit: "KiB",
     goal: `10,000 streams on one process (${note})`,
   },
+  ...(heapProbe
+    ? [
+        {
+          name: "control-plane.fleet.heap_per_stream",
+          value: (heapAfter - heapBefore) / 1024 / screens,
+          unit: "KiB",
+          goal: `JS heap kept per stream after full collections (${note})`,
+        },
+      ]
+    : []),
   {
     name: "control-plane.fleet.server_rss",
     value: rssAfter / 1024 / 1024,

@@ -113,79 +113,97 @@ export function createGrpcStreamRoute<I extends DescMessage, O extends DescMessa
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
     const encoding = req.headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    serve(req, res).catch((error: unknown) => closeAfterFailure(res, error));
+    void serve(req, res);
     return true;
   };
 
+  /**
+   * Serves one call. Never rejects: the whole call runs inside one try whose catch is the call's
+   * final catch ({@link closeAfterFailure}).
+   *
+   * WARNING: keep every statement inside that outer try. The final catch sits here rather than in a
+   * `.catch()` on the returned promise: that kept a second promise, its reaction and a closure over
+   * `res` (with its context) alive for as long as the stream was open, for every call. A server
+   * holds one device stream per screen; see control-plane/bench/fleet.bench.ts.
+   */
   async function serve(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
-    const reply = new Reply(res);
-    const timeout = parseTimeout(headerValue(req.headers["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
-    if (timeout.error) {
-      reply.finish(timeout.error);
-      return;
-    }
-    const context = createHandlerContext({
-      service: method.parent,
-      method,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url: `http://${req.headers[":authority"] ?? "localhost"}${path}`,
-      timeoutMs: timeout.timeoutMs,
-      requestHeader: webHeaders(req),
-      contextValues: options.contextValues(req),
-    });
-    const inbound = new Inbound<I>(req, method.input, options.readMaxBytes);
-    // The context's signal aborts on the client's deadline and when the stream closes; either
-    // ends the request messages, which is how the implementation learns of it.
-    context.signal.addEventListener("abort", () => inbound.fail(ConnectError.from(context.signal.reason)), {
-      once: true,
-    });
-    res.once("close", () =>
-      context.abort(resetError(req.stream.rstCode) ?? new ConnectError("the client closed the stream", Code.Canceled)),
-    );
-    const request: StreamRequest<I, O> = {
-      stream: true,
-      service: method.parent,
-      method,
-      requestMethod: "POST",
-      url: context.url,
-      signal: context.signal,
-      header: context.requestHeader,
-      contextValues: context.values,
-      message: inbound,
-    };
-    // As connect-node does: the first interceptor is the outermost, and the implementation sees
-    // the request as the interceptors left it.
-    const implementation: StreamCall = async (req) => ({
-      stream: true,
-      service: method.parent,
-      method: method as DescMethodStreaming,
-      header: context.responseHeader,
-      trailer: context.responseTrailer,
-      message: messages(
-        method.output,
-        outputsOf(options, req.message as AsyncIterable<MessageShape<I>>, {
-          ...context,
-          requestHeader: req.header,
-          signal: req.signal,
-          values: req.contextValues,
-        }),
-      ),
-    });
-    const invoke = options.interceptors.reduceRight<StreamCall>(
-      (next, interceptor) => interceptor(next as Parameters<Interceptor>[0]) as StreamCall,
-      implementation,
-    );
     try {
-      const response = await invoke(request as StreamRequest);
-      for await (const message of response.message) {
-        await reply.send(toBinary(method.output, message as MessageShape<O>), response.header);
+      const reply = new Reply(res);
+      const timeout = parseTimeout(headerValue(req.headers["grpc-timeout"]), Number.MAX_SAFE_INTEGER);
+      if (timeout.error) {
+        reply.finish(timeout.error);
+        return;
       }
-      reply.finish(undefined, response.header, response.trailer);
+      const context = createHandlerContext({
+        service: method.parent,
+        method,
+        protocolName: "grpc",
+        requestMethod: "POST",
+        url: `http://${req.headers[":authority"] ?? "localhost"}${path}`,
+        timeoutMs: timeout.timeoutMs,
+        requestHeader: webHeaders(req),
+        contextValues: options.contextValues(req),
+      });
+      const inbound = new Inbound<I>(req, method.input, options.readMaxBytes);
+      // The context's signal aborts on the client's deadline and when the stream closes; either
+      // ends the request messages, which is how the implementation learns of it.
+      context.signal.addEventListener("abort", () => inbound.fail(ConnectError.from(context.signal.reason)), {
+        once: true,
+      });
+      // The one 'close' listener of the call: the response emits 'close' once (Node's compatibility
+      // layer detaches the response from its stream as it does), so no `once` wrapper is needed.
+      res.on("close", () => {
+        reply.closed();
+        context.abort(
+          resetError(req.stream.rstCode) ?? new ConnectError("the client closed the stream", Code.Canceled),
+        );
+      });
+      const request: StreamRequest<I, O> = {
+        stream: true,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: context.url,
+        signal: context.signal,
+        header: context.requestHeader,
+        contextValues: context.values,
+        message: inbound,
+      };
+      // As connect-node does: the first interceptor is the outermost, and the implementation sees
+      // the request as the interceptors left it.
+      const implementation: StreamCall = async (req) => ({
+        stream: true,
+        service: method.parent,
+        method: method as DescMethodStreaming,
+        header: context.responseHeader,
+        trailer: context.responseTrailer,
+        message: messages(
+          method.output,
+          outputsOf(options, req.message as AsyncIterable<MessageShape<I>>, {
+            ...context,
+            requestHeader: req.header,
+            signal: req.signal,
+            values: req.contextValues,
+          }),
+        ),
+      });
+      const invoke = options.interceptors.reduceRight<StreamCall>(
+        (next, interceptor) => interceptor(next as Parameters<Interceptor>[0]) as StreamCall,
+        implementation,
+      );
+      try {
+        const response = await invoke(request as StreamRequest);
+        for await (const message of response.message) {
+          await reply.send(toBinary(method.output, message as MessageShape<O>), response.header);
+        }
+        reply.finish(undefined, response.header, response.trailer);
+      } catch (error) {
+        reply.finish(ConnectError.from(error));
+      } finally {
+        inbound.fail(new ConnectError("the call ended", Code.Canceled));
+      }
     } catch (error) {
-      reply.finish(ConnectError.from(error));
-    } finally {
-      inbound.fail(new ConnectError("the call ended", Code.Canceled));
+      closeAfterFailure(res, error);
     }
   }
 
@@ -290,7 +308,9 @@ class Inbound<I extends DescMessage> implements AsyncIterable<MessageShape<I>> {
     // error. A reset that arrives in a later read (node:http2's close() can send it in a later
     // write) comes after a finished request: the implementation has seen the end, and the
     // stream's close then aborts the call's context with the reset's error (see `serve`).
-    req.once("end", () => setImmediate(() => this.#bodyEnded()));
+    // `on`, not `once`: a readable emits 'end' at most once, and a `once` wrapper would stay in
+    // memory with every open stream.
+    req.on("end", () => setImmediate(() => this.#bodyEnded()));
   }
 
   /** Ends iteration with `error` unless it already ended. */
@@ -380,9 +400,14 @@ class Reply {
 
   constructor(res: Http2ServerResponse) {
     this.#res = res;
-    res.once("close", () => {
-      this.#closed = true;
-    });
+  }
+
+  /**
+   * Told by the call's one 'close' listener (see `serve`): nothing more can be written. A listener
+   * of its own would cost every open stream another closure and listener.
+   */
+  closed(): void {
+    this.#closed = true;
   }
 
   async send(bytes: Uint8Array, header: Headers): Promise<void> {
