@@ -39,6 +39,8 @@ import { postgresCpuSeconds, processCpuSeconds } from "./lib/proc-cpu.ts";
 const screens = Number(process.env.AVTECH_BENCH_SCREENS ?? 10000);
 const streamsPerConnection = Number(process.env.AVTECH_BENCH_STREAMS_PER_CONNECTION ?? 1);
 const publishes = Number(process.env.AVTECH_BENCH_PUBLISHES ?? 5);
+/** How long a publish may take until every screen acked before the bench fails (the goal is 2 s). */
+const ackTimeoutMs = 60_000;
 const profilePath = process.env.AVTECH_BENCH_CPU_PROFILE;
 const simulatorStreams = process.env.AVTECH_BENCH_SIM_STREAMS === "connect" ? "connect" : "lean";
 const heapProbe = process.env.AVTECH_BENCH_HEAP === "1";
@@ -160,26 +162,42 @@ const latencies: number[] = [];
 const serverCpuMs: number[] = [];
 const simulatorCpuMs: number[] = [];
 const postgresCpuMs: number[] = [];
-for (let round = 1; round <= publishes; round++) {
-  await setRoundContent(round);
-  const serverCpu = process.cpuUsage();
-  const childCpu = await processCpuSeconds(child.pid ?? 0);
-  const pgCpu = await postgresCpuSeconds(pgDataDir);
-  const started = performance.now();
-  const response = await publishClient.publish({ targets: [] });
-  const answered = performance.now() - started;
-  const changed = response.results.filter((result) => result.changed).length;
-  while ((await ackedCount(round)) < screens) await new Promise((resolve) => setTimeout(resolve, 20));
-  latencies.push(performance.now() - started);
-  const serverUsed = process.cpuUsage(serverCpu);
-  serverCpuMs.push((serverUsed.user + serverUsed.system) / 1000);
-  simulatorCpuMs.push(((await processCpuSeconds(child.pid ?? 0)) - childCpu) * 1000);
-  postgresCpuMs.push(((await postgresCpuSeconds(pgDataDir)) - pgCpu) * 1000);
-  console.log(
-    `publish ${round}: ${changed} changed, RPC answered in ${answered.toFixed(0)} ms, all ${screens} acked in ${latencies.at(-1)?.toFixed(0)} ms` +
-      ` (CPU: server ${serverCpuMs.at(-1)?.toFixed(0)} ms, simulator ${simulatorCpuMs.at(-1)?.toFixed(0)} ms, PostgreSQL ${postgresCpuMs.at(-1)?.toFixed(0)} ms)`,
-  );
-  await new Promise((resolve) => setTimeout(resolve, 500));
+/** Waits until every screen acked `round`; a publish that never completes fails the bench instead of hanging it. */
+const allAcked = async (round: number, started: number) => {
+  for (;;) {
+    const acked = await ackedCount(round);
+    if (acked >= screens) return;
+    if (performance.now() - started > ackTimeoutMs) {
+      throw new Error(`publish ${round}: ${acked} of ${screens} screens acked after ${ackTimeoutMs / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+try {
+  for (let round = 1; round <= publishes; round++) {
+    await setRoundContent(round);
+    const serverCpu = process.cpuUsage();
+    const childCpu = await processCpuSeconds(child.pid ?? 0);
+    const pgCpu = await postgresCpuSeconds(pgDataDir);
+    const started = performance.now();
+    const response = await publishClient.publish({ targets: [] });
+    const answered = performance.now() - started;
+    const changed = response.results.filter((result) => result.changed).length;
+    await allAcked(round, started);
+    latencies.push(performance.now() - started);
+    const serverUsed = process.cpuUsage(serverCpu);
+    serverCpuMs.push((serverUsed.user + serverUsed.system) / 1000);
+    simulatorCpuMs.push(((await processCpuSeconds(child.pid ?? 0)) - childCpu) * 1000);
+    postgresCpuMs.push(((await postgresCpuSeconds(pgDataDir)) - pgCpu) * 1000);
+    console.log(
+      `publish ${round}: ${changed} changed, RPC answered in ${answered.toFixed(0)} ms, all ${screens} acked in ${latencies.at(-1)?.toFixed(0)} ms` +
+        ` (CPU: server ${serverCpuMs.at(-1)?.toFixed(0)} ms, simulator ${simulatorCpuMs.at(-1)?.toFixed(0)} ms, PostgreSQL ${postgresCpuMs.at(-1)?.toFixed(0)} ms)`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+} catch (error) {
+  await shutdown();
+  throw error;
 }
 if (profiler && profilePath) {
   const { profile } = await profiler.post("Profiler.stop");

@@ -231,4 +231,47 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
     expect(await statuses.recordApplied(ids[0] ?? "", 3n, at)).toBeUndefined();
     expect(await statuses.recordApplied(randomUUID(), 1n, at)).toBeUndefined();
   });
+
+  it("publishes, acks and heartbeats of the same screens in different orders at once never deadlock", async () => {
+    await pgf.pool.query(
+      `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
+       SELECT gen_random_uuid(), $1, 'lock-' || n, 'lock-' || n, '{}', now() FROM generate_series(1, 1500) AS n`,
+      [tenant],
+    );
+    const { rows } = await pgf.pool.query<{ id: string }>("SELECT id FROM screens WHERE hardware_id LIKE 'lock-%'");
+    const ids = rows.map((row) => row.id);
+    const statuses = new PgScreenStatusStore(pgf.pool);
+    await statuses.raiseDesiredMany(
+      ids.map((screenId) => ({ screenId, version: 1n })),
+      new Date(),
+    );
+    // A publish names its screens in whatever order its batches hold them, acks arrive in network order and
+    // heartbeats flush in map order: each writer below locks the same rows in a different order. PostgreSQL
+    // found deadlocks between exactly these writers under load (issue 16) until every writer locked in id order.
+    const shuffled = (list: readonly string[], seed: number) =>
+      list
+        .map((id, index) => ({ id, key: (index * 7919 + seed * 104_729) % list.length }))
+        .sort((a, b) => a.key - b.key)
+        .map((entry) => entry.id);
+    for (let round = 2; round <= 7; round++) {
+      const version = BigInt(round);
+      const at = new Date();
+      for (const id of shuffled(ids, round + 1)) statuses.patch(id, { lastSeenAt: at, lastHealth: undefined });
+      const halves = [ids.slice(0, ids.length / 2), ids.slice(ids.length / 2)];
+      await Promise.all([
+        ...halves.map((half) =>
+          statuses.raiseDesiredMany(
+            [...half].reverse().map((screenId) => ({ screenId, version })),
+            at,
+          ),
+        ),
+        ...shuffled(ids, round).map((id) => statuses.recordApplied(id, version - 1n, at)),
+        statuses.flush(),
+      ]);
+    }
+    const stored = await statuses.getMany(ids);
+    expect([...stored.values()].every((status) => status.desiredVersion === 7n && status.appliedVersion === 6n)).toBe(
+      true,
+    );
+  });
 });

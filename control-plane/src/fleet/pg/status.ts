@@ -172,6 +172,10 @@ export class PgScreenStatusStore implements ScreenStatusStore {
     }
   }
 
+  /**
+   * Every statement here that writes several screen_status rows locks them in screen id order (raises,
+   * acks, heartbeat flushes): rows locked in different orders by concurrent statements deadlock.
+   */
   async raiseDesiredMany(entries: ReadonlyArray<{ screenId: string; version: bigint }>, at: Date): Promise<void> {
     const valid = entries.filter((entry) => isUuid(entry.screenId));
     if (valid.length === 0) return;
@@ -179,6 +183,7 @@ export class PgScreenStatusStore implements ScreenStatusStore {
       `INSERT INTO screen_status AS s (screen_id, desired_version, desired_at)
        SELECT v.screen_id, v.version, $3 FROM unnest($1::uuid[], $2::bigint[]) AS v(screen_id, version)
         WHERE EXISTS (SELECT 1 FROM screens WHERE id = v.screen_id)
+        ORDER BY v.screen_id
        ON CONFLICT (screen_id) DO UPDATE SET desired_version = excluded.desired_version, desired_at = excluded.desired_at
         WHERE s.desired_version < excluded.desired_version`,
       [valid.map((entry) => entry.screenId), valid.map((entry) => entry.version.toString()), at],
@@ -269,12 +274,15 @@ export class PgScreenStatusStore implements ScreenStatusStore {
     }
     try {
       const { rowCount } = await this.#pool.query(
-        `UPDATE screen_status s
+        `WITH locked AS (
+           SELECT screen_id FROM screen_status WHERE screen_id = ANY($1::uuid[]) ORDER BY screen_id FOR NO KEY UPDATE
+         )
+         UPDATE screen_status s
             SET last_seen_at = greatest(s.last_seen_at, v.last_seen_at),
                 last_health = coalesce(v.last_health, s.last_health),
                 playback = coalesce(v.playback, s.playback)
            FROM unnest($1::uuid[], $2::timestamptz[], $3::bytea[], $4::bytea[]) AS v(screen_id, last_seen_at, last_health, playback)
-          WHERE s.screen_id = v.screen_id`,
+          WHERE s.screen_id = v.screen_id AND s.screen_id IN (SELECT screen_id FROM locked)`,
         [ids, seen, health, playback],
       );
       return rowCount ?? 0;
