@@ -66,6 +66,27 @@ ensure_apt() {
     fail "apt-get install failed (see above) for: ${missing[*]}"
 }
 
+# promtool (Prometheus' rule checker) for the monitoring test: only the binary, from Debian's prometheus package,
+# into .toolchain/bin. Installing the package would also start a Prometheus server on the machine.
+ensure_promtool() {
+  [ -x "$toolchain/bin/promtool" ] && return
+  log "fetching promtool from Debian's prometheus package into .toolchain/bin"
+  local tmp
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq || fail "apt-get update failed (see above): check that Debian's mirror is reachable"
+    (cd "$tmp" && apt-get download prometheus >/dev/null) ||
+      fail "apt-get download prometheus failed (see above): check that Debian's mirror is reachable"
+  fi
+  mkdir -p "$toolchain/bin"
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -O ./usr/bin/promtool >"$toolchain/bin/promtool.new"
+  chmod 0755 "$toolchain/bin/promtool.new"
+  mv "$toolchain/bin/promtool.new" "$toolchain/bin/promtool"
+  rm -rf "$tmp"
+}
+
 ensure_node_modules() {
   local stamp="$root/node_modules/.package-lock.json"
   if [ -f "$stamp" ] && [ "$stamp" -nt "$root/package-lock.json" ]; then
@@ -91,4 +112,5 @@ export PATH="$toolchain/node/bin:$PATH"
 ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils \
   mtools dosfstools e2fsprogs fdisk ansible ansible-lint \
   u-boot-tools libubootenv-tool rauc squashfs-tools dbus-daemon openssl "$@"
+ensure_promtool
 ensure_node_modules

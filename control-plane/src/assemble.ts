@@ -79,7 +79,7 @@ import {
   createHttpFallback,
   type HttpRoute,
 } from "./platform/server/http-routes.ts";
-import { createServerMetrics, type ServerMetrics } from "./platform/server/metrics.ts";
+import { createServerMetrics, type ServerMetrics, type TenantTotals } from "./platform/server/metrics.ts";
 import { peerContextValues } from "./platform/server/peer.ts";
 import { createReadiness } from "./platform/server/readiness.ts";
 import { type ControlPlaneServer, createServer } from "./platform/server/server.ts";
@@ -132,7 +132,7 @@ export interface AssembledControlPlane {
  */
 export async function assembleControlPlane(parts: ControlPlaneParts): Promise<AssembledControlPlane> {
   const { config, orm, blobs, logger, clock } = parts;
-  const metrics = createServerMetrics(() => storedVideoBytes(orm));
+  const metrics = createServerMetrics(() => tenantTotals(orm));
   const database = createPgFleet({
     orm,
     logger,
@@ -261,7 +261,7 @@ export interface ReportMount {
 export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): ControlPlaneServer {
   const { config, orm, blobs, logger, clock } = parts;
   const limits = config.limits;
-  const metrics = parts.metrics ?? createServerMetrics(() => storedVideoBytes(orm));
+  const metrics = parts.metrics ?? createServerMetrics(() => tenantTotals(orm));
   const scope = createScopeFactory(orm);
   const sessionTtlMs = config.sessionTtlHours * 3_600_000;
   const tokens = createDbTokenResolver(orm, clock, sessionTtlMs);
@@ -545,10 +545,20 @@ export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
   };
 }
 
-/** Bytes of video stored, all tenants: the `avtech_stored_bytes` gauge, read at scrape time. */
-async function storedVideoBytes(orm: MikroORM): Promise<number> {
-  const [row] = await orm.em
+/** Each tenant's stored video bytes and screens: the per-tenant gauges, read at scrape time. */
+async function tenantTotals(orm: MikroORM): Promise<TenantTotals[]> {
+  const rows = await orm.em
     .getConnection()
-    .execute<{ total: string }[]>("select coalesce(sum(size_bytes), 0) as total from videos");
-  return Number(row?.total ?? 0);
+    .execute<{ slug: string; stored_bytes: string; storage_quota_bytes: string; screens: string }[]>(
+      `select t.slug, t.storage_quota_bytes,
+            coalesce((select sum(v.size_bytes) from videos v where v.tenant_id = t.id), 0) as stored_bytes,
+            (select count(*) from screens s where s.tenant_id = t.id) as screens
+       from tenants t`,
+    );
+  return rows.map((row) => ({
+    tenant: row.slug,
+    storedBytes: Number(row.stored_bytes),
+    storageQuotaBytes: Number(row.storage_quota_bytes),
+    screens: Number(row.screens),
+  }));
 }

@@ -70,6 +70,10 @@ describe("the control plane with the fleet plane on PostgreSQL", () => {
     expect((await asset.arrayBuffer()).byteLength).toBe(Number(video.sizeBytes));
     const metrics = await (await fetch(`${app.addresses.http1Url}/metrics`)).text();
     expect(metrics).toMatch(/avtech_device_streams 20/);
+    // Every screen applied version 1 once; the tenant's screens and stored bytes are read from the database.
+    expect(metrics).toMatch(/avtech_syncs_applied_total 20/);
+    expect(metrics).toMatch(/avtech_screens\{tenant="[^"]+"\} 20/);
+    expect(metrics).toContain(`avtech_tenant_stored_bytes{tenant=`);
 
     // Fleet mutations land in the core's audit log with their actor and outcome.
     const target = (await fleet.listScreens({})).screens[0]?.id ?? "";

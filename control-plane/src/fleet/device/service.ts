@@ -91,7 +91,7 @@ export interface DeviceServiceDeps {
   presence: Pick<Presence, "seen" | "gone">;
   /** The live view: told about every screen whose state a message changed. */
   broadcaster: Pick<FleetBroadcaster, "changed">;
-  metrics: Pick<FleetMetrics, "streams" | "publishToAck" | "syncFailures">;
+  metrics: Pick<FleetMetrics, "streams" | "publishToAck" | "syncsApplied" | "syncFailures">;
   /** Rate limit of the unauthenticated calls (Register, CompletePairing), per client IP and in total. */
   registrationLimiter: Pick<RequestLimiter, "check">;
   /** OS updates (src/fleet/update); without it update reports are dropped (a plane built without that feature). */
@@ -356,6 +356,8 @@ async function handleMessage(
         // One write (group-committed with other screens' acks), no read first: acks of a publish
         // to the whole fleet arrive together.
         const raised = await deps.stores.statuses.recordApplied(screenId, report.version, now);
+        // Counted once per version a screen reaches (a resent report raises nothing).
+        if (raised) deps.metrics.syncsApplied.inc();
         if (raised?.desiredAt && raised.desiredVersion === report.version) {
           deps.metrics.publishToAck.observe((now.getTime() - raised.desiredAt.getTime()) / 1000);
         }

@@ -5,6 +5,7 @@ export interface FleetMetrics {
   screensOnline: Gauge;
   streams: Gauge;
   publishToAck: Histogram;
+  syncsApplied: Counter;
   syncFailures: Counter<"reason">;
 }
 
@@ -25,6 +26,11 @@ export function createFleetMetrics(registry: Registry): FleetMetrics {
       name: "avtech_publish_to_ack_seconds",
       help: "Time from storing a desired-state version to the screen acknowledging it as applied",
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    syncsApplied: new Counter({
+      name: "avtech_syncs_applied_total",
+      help: "Desired-state versions screens reported applied (assets downloaded and verified, playing)",
       registers: [registry],
     }),
     syncFailures: new Counter({

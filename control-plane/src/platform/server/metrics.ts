@@ -12,11 +12,21 @@ export interface ServerMetrics {
   upload(outcome: "stored" | "deduplicated" | "rejected", bytes: number): void;
 }
 
+/** One tenant's totals, read from the database at scrape time. */
+export interface TenantTotals {
+  /** The tenant's slug: the `tenant` label. */
+  tenant: string;
+  storedBytes: number;
+  storageQuotaBytes: number;
+  screens: number;
+}
+
 /**
- * Creates the metrics. `storedBytes` is read at scrape time (a sum in the database), so the
- * gauge is right across replicas and restarts.
+ * Creates the metrics. `tenantTotals` is read at scrape time (sums in the database), so the
+ * gauges are right across replicas and restarts: every replica reports the same fleet-wide value
+ * (aggregate them across replicas with `max`, not `sum`).
  */
-export function createServerMetrics(storedBytes: () => Promise<number>): ServerMetrics {
+export function createServerMetrics(tenantTotals: () => Promise<readonly TenantTotals[]>): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -48,7 +58,37 @@ export function createServerMetrics(storedBytes: () => Promise<number>): ServerM
     help: "Bytes of video stored, all tenants (sum of video sizes)",
     registers: [registry],
     async collect() {
-      this.set(await storedBytes());
+      this.set((await tenantTotals()).reduce((sum, totals) => sum + totals.storedBytes, 0));
+    },
+  });
+  new Gauge({
+    name: "avtech_tenant_stored_bytes",
+    help: "Bytes of video stored, by tenant (sum of video sizes)",
+    labelNames: ["tenant"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const totals of await tenantTotals()) this.set({ tenant: totals.tenant }, totals.storedBytes);
+    },
+  });
+  new Gauge({
+    name: "avtech_tenant_storage_quota_bytes",
+    help: "Video storage quota, by tenant",
+    labelNames: ["tenant"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const totals of await tenantTotals()) this.set({ tenant: totals.tenant }, totals.storageQuotaBytes);
+    },
+  });
+  new Gauge({
+    name: "avtech_screens",
+    help: "Screens (claimed), by tenant",
+    labelNames: ["tenant"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const totals of await tenantTotals()) this.set({ tenant: totals.tenant }, totals.screens);
     },
   });
   return {
