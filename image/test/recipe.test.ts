@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deviceNodeFlags } from "@avtech/player/build";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageDir, repoDir, runProgram } from "./helpers.ts";
+import { imageDir, renderRoleTemplate, repoDir, runProgram } from "./helpers.ts";
 
 let out: string;
 beforeAll(async () => {
@@ -110,7 +110,7 @@ describe("ansible", () => {
   });
 });
 
-describe("the control_plane role's TLS default", () => {
+describe("the control_plane role's settings checks", () => {
   /** Runs only the role's settings checks (tag `settings`) on this machine with the given extra variables. */
   async function checkSettings(extra: string): Promise<{ code: number; output: string }> {
     const ansibleDir = join(repoDir, "ansible");
@@ -148,5 +148,27 @@ describe("the control_plane role's TLS default", () => {
     expect(withCertificate.code, withCertificate.output).toBe(0);
     const upstream = await checkSettings("avtech_cp_tls_terminated_upstream=true");
     expect(upstream.code, upstream.output).toBe(0);
+  });
+
+  it("takes the OS update compatible and keyring together and gives them to the control plane", async () => {
+    const tls = "avtech_cp_tls_terminated_upstream=true";
+    const half = await checkSettings(`${tls} avtech_cp_update_compatible=avtech-rpi-arm64-debian`);
+    expect(half.code).not.toBe(0);
+    expect(half.output).toContain("Set both avtech_cp_update_compatible and avtech_cp_update_keyring");
+    const both = await checkSettings(
+      `${tls} avtech_cp_update_compatible=avtech-rpi-arm64-debian avtech_cp_update_keyring=keys/ca.cert.pem`,
+    );
+    expect(both.code, both.output).toBe(0);
+
+    const controlPlaneRole = join(repoDir, "ansible/roles/control_plane");
+    const env = await renderRoleTemplate(
+      "control-plane.env.j2",
+      { avtech_cp_update_compatible: "avtech-rpi-arm64-debian", avtech_cp_update_keyring: "keys/ca.cert.pem" },
+      controlPlaneRole,
+    );
+    expect(env).toContain("AVTECH_UPDATE_COMPATIBLE=avtech-rpi-arm64-debian\n");
+    expect(env).toContain("AVTECH_UPDATE_KEYRING=/etc/avtech/update-keyring.pem\n");
+    const withoutUpdates = await renderRoleTemplate("control-plane.env.j2", {}, controlPlaneRole);
+    expect(withoutUpdates).not.toContain("AVTECH_UPDATE");
   });
 });
