@@ -14,6 +14,8 @@ export interface PgFleetDatabase {
   server(options?: Parameters<typeof startFleetTestServer>[0]): Promise<FleetTestServer<PgFleetStores>>;
   /** Inserts a tenant row; returns its id. */
   tenant(slug: string): Promise<string>;
+  /** Inserts `count` bare screens of the tenant named `<prefix>1…`, in one statement; returns their ids. */
+  bareScreens(tenantId: string, prefix: string, count: number): Promise<string[]>;
   /** Makes `clips` (sha256s) the tenant's default playlist, as ScheduleService would store it. */
   defaultPlaylist(tenantId: string, sha256s: readonly string[], name?: string): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +51,15 @@ export async function openPgFleetDatabase(): Promise<PgFleetDatabase> {
         [id, slug],
       );
       return id;
+    },
+    async bareScreens(tenantId, prefix, count) {
+      const { rows } = await pool.query<{ id: string }>(
+        `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
+         SELECT gen_random_uuid(), $1, $2 || n, $2 || n, '{}', now() FROM generate_series(1, $3::int) AS n
+         RETURNING id`,
+        [tenantId, prefix, count],
+      );
+      return rows.map((row) => row.id);
     },
     async defaultPlaylist(tenantId, sha256s, name = "Default") {
       const playlistId = randomUUID();

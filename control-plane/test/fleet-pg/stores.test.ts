@@ -174,18 +174,13 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
   });
 
   it("writes 2,000 screens' heartbeats in one flush statement", async () => {
-    await pgf.pool.query(
-      `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
-       SELECT gen_random_uuid(), $1, 'hb-' || n, 'hb-' || n, '{}', now() FROM generate_series(1, 2000) AS n`,
-      [tenant],
-    );
-    const { rows } = await pgf.pool.query<{ id: string }>("SELECT id FROM screens WHERE hardware_id LIKE 'hb-%'");
+    const ids = await pgf.bareScreens(tenant, "hb-", 2000);
     const statuses = new PgScreenStatusStore(pgf.pool);
     await pgf.pool.query(
       "INSERT INTO screen_status (screen_id, stream_open) SELECT id, true FROM screens WHERE hardware_id LIKE 'hb-%'",
     );
     const seen = new Date();
-    for (const { id } of rows) await statuses.patch(id, { lastSeenAt: seen, lastHealth: undefined });
+    for (const id of ids) await statuses.patch(id, { lastSeenAt: seen, lastHealth: undefined });
     expect(statuses.pendingCount).toBe(2000);
     const started = performance.now();
     expect(await statuses.flush()).toBe(2000);
@@ -201,13 +196,7 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
   });
 
   it("group-commits 500 concurrent acks: applied versions only rise, and only the raising ack reports the desired version", async () => {
-    await pgf.pool.query(
-      `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
-       SELECT gen_random_uuid(), $1, 'ack-' || n, 'ack-' || n, '{}', now() FROM generate_series(1, 250) AS n`,
-      [tenant],
-    );
-    const { rows } = await pgf.pool.query<{ id: string }>("SELECT id FROM screens WHERE hardware_id LIKE 'ack-%'");
-    const ids = rows.map((row) => row.id);
+    const ids = await pgf.bareScreens(tenant, "ack-", 250);
     const statuses = new PgScreenStatusStore(pgf.pool);
     const published = new Date(Date.now() - 1000);
     await statuses.raiseDesiredMany(
@@ -233,13 +222,7 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
   });
 
   it("publishes, acks and heartbeats of the same screens in different orders at once never deadlock", async () => {
-    await pgf.pool.query(
-      `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
-       SELECT gen_random_uuid(), $1, 'lock-' || n, 'lock-' || n, '{}', now() FROM generate_series(1, 1500) AS n`,
-      [tenant],
-    );
-    const { rows } = await pgf.pool.query<{ id: string }>("SELECT id FROM screens WHERE hardware_id LIKE 'lock-%'");
-    const ids = rows.map((row) => row.id);
+    const ids = await pgf.bareScreens(tenant, "lock-", 1500);
     const statuses = new PgScreenStatusStore(pgf.pool);
     await statuses.raiseDesiredMany(
       ids.map((screenId) => ({ screenId, version: 1n })),

@@ -20,16 +20,11 @@ describe("partition maintenance and screen deletes", () => {
   afterAll(() => pgf.close());
 
   it("creates and drops partitions while screens are deleted, without a deadlock or lock timeout", async () => {
-    await pgf.pool.query(
-      `INSERT INTO screens (id, tenant_id, name, hardware_id, settings, created_at)
-       SELECT gen_random_uuid(), $1, 'del-' || n, 'del-' || n, '{}', now() FROM generate_series(1, 400) AS n`,
-      [tenant],
-    );
-    const { rows } = await pgf.pool.query<{ id: string }>("SELECT id FROM screens WHERE hardware_id LIKE 'del-%'");
+    const ids = await pgf.bareScreens(tenant, "del-", 400);
     const screens = new PgScreenStore(pgf.pool);
     const policy = { rawRetentionDays: 7, rollupRetentionMonths: 13 };
     const deletes = (async () => {
-      for (const { id } of rows) await screens.delete(tenant, id);
+      for (const id of ids) await screens.delete(tenant, id);
     })();
     // Each run is a month later than the last: it creates that month's partitions and drops the expired ones.
     const maintenance = (async () => {
