@@ -80,7 +80,7 @@ export function createSenders(deps: SenderDeps): Senders {
 
 function mailText(payload: NotificationPayload): string {
   const lines = payload.alerts.map(
-    (a) => `- ${a.screen_name || a.screen_id}: ${a.rule} ${a.event} (${a.detail}), opened ${a.opened_at}`,
+    (a) => `- ${a.screen_name} [screen ${a.screen_id}]: ${a.rule} ${a.event} (${a.detail}), opened ${a.opened_at}`,
   );
   const more = payload.total > payload.alerts.length ? [`… and ${payload.total - payload.alerts.length} more`] : [];
   return [payload.subject, "", ...lines, ...more, "", "Notification id:", payload.id, ""].join("\n");

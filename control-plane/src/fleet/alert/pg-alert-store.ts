@@ -221,7 +221,7 @@ export class PgAlertStore implements AlertStore {
   async markFailed(id: string, now: Date, error: string, retryAt: Date | undefined): Promise<void> {
     await this.#pool.query(
       `UPDATE alert_outbox SET last_error = $2, next_attempt_at = coalesce($3, next_attempt_at),
-                               dead_at = CASE WHEN $3::timestamptz IS NULL THEN $4 END
+                               dead_at = CASE WHEN $3::timestamptz IS NULL THEN $4::timestamptz END
        WHERE id = $1`,
       [id, error.slice(0, 1000), retryAt ?? null, now],
     );
