@@ -327,6 +327,20 @@ describe("alerts", () => {
     expect(receiver.received).toHaveLength(4);
   });
 
+  it("tries a failing delivery once per round, even when its jittered delay comes out as zero", async () => {
+    const tenant = await tenantForTest("jitter");
+    await serviceOf(tenant).createChannel({ name: "ops", target: { case: "webhook", value: { url: receiver.url } } });
+    receiver.received.length = 0;
+    receiver.answer(500);
+    await failSync(tenant);
+    clock.advance(minute);
+    await engine.evaluate();
+    const noJitter = engineOn(pool, () => 0);
+    expect(await noJitter.deliver()).toEqual({ delivered: 0, retried: 1, dead: 0 });
+    expect(await noJitter.deliver()).toEqual({ delivered: 0, retried: 1, dead: 0 });
+    expect(receiver.received).toHaveLength(2);
+  });
+
   it("mails notifications through the configured SMTP server", async () => {
     const tenant = await tenantForTest("mail");
     await serviceOf(tenant).createChannel({

@@ -66,14 +66,18 @@ export class AlertEngine {
     });
   }
 
-  /** Sends every due delivery (in rounds of 50, each round's in parallel) and records each outcome. */
+  /** Sends every due delivery once (in rounds of 50, each round's in parallel) and records each outcome. */
   async deliver(signal?: AbortSignal): Promise<DeliveryResult> {
     const { store, clock, settings, senders, logger } = this.#deps;
     const result: DeliveryResult = { delivered: 0, retried: 0, dead: 0 };
     const leaseMs = settings.deliveryTimeoutMs * 3;
+    // Each row is tried once per call: a retry whose jittered delay came out near zero waits for
+    // the next tick instead of spending its attempts in this loop.
+    const tried: string[] = [];
     for (;;) {
       signal?.throwIfAborted();
-      const items = await store.claimDue(clock.now(), leaseMs, claimBatch);
+      const items = await store.claimDue(clock.now(), leaseMs, claimBatch, tried);
+      tried.push(...items.map((item) => item.id));
       await Promise.all(
         items.map(async (item) => {
           const timeout = AbortSignal.timeout(settings.deliveryTimeoutMs);

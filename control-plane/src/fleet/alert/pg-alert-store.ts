@@ -182,7 +182,7 @@ export class PgAlertStore implements AlertStore {
     });
   }
 
-  async claimDue(now: Date, leaseMs: number, limit: number): Promise<OutboxItem[]> {
+  async claimDue(now: Date, leaseMs: number, limit: number, exclude: readonly string[]): Promise<OutboxItem[]> {
     const { rows } = await this.#pool.query<{
       id: string;
       tenant_id: string;
@@ -196,12 +196,12 @@ export class PgAlertStore implements AlertStore {
     }>(
       `UPDATE alert_outbox o SET attempts = o.attempts + 1, last_attempt_at = $1, next_attempt_at = $2
        FROM (SELECT id FROM alert_outbox
-             WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1
+             WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1 AND NOT (id = ANY($4::uuid[]))
              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due,
             alert_channels c
        WHERE o.id = due.id AND c.id = o.channel_id
        RETURNING o.id, o.tenant_id, o.channel_id, o.attempts, o.payload, c.kind, c.url, c.recipients, c.secret`,
-      [now, new Date(now.getTime() + leaseMs), limit],
+      [now, new Date(now.getTime() + leaseMs), limit, exclude],
     );
     return rows.map((row) => ({
       id: row.id,

@@ -107,9 +107,9 @@ export interface AlertStore {
    * Claims up to `limit` due deliveries (not delivered, not dead, next attempt at or before
    * `now`), skipping rows another replica is claiming; each claim counts an attempt and pushes
    * the next attempt `leaseMs` ahead, so a process that dies mid-delivery leaves the row to be
-   * claimed again after the lease (at-least-once).
+   * claimed again after the lease (at-least-once). Rows in `exclude` are not claimed.
    */
-  claimDue(now: Date, leaseMs: number, limit: number): Promise<OutboxItem[]>;
+  claimDue(now: Date, leaseMs: number, limit: number, exclude: readonly string[]): Promise<OutboxItem[]>;
   markDelivered(id: string, now: Date): Promise<void>;
   /** Records a failed attempt; `retryAt` undefined makes it a dead letter. */
   markFailed(id: string, now: Date, error: string, retryAt: Date | undefined): Promise<void>;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   type Alert,
   AlertRuleKind,
+  AlertRuleSchema,
   AlertSchema,
   type AlertService,
   AlertState,
@@ -73,12 +74,7 @@ function channelMessage(channel: ChannelRecord): Channel {
 const ruleMessages = (rules: Map<RuleKind, RuleSetting>): ProtoRule[] =>
   ruleKinds.map((kind) => {
     const rule = rules.get(kind) ?? { kind, enabled: true, threshold: 0 };
-    return {
-      $typeName: "avtech.alert.v1.AlertRule",
-      kind: kindToProto(kind),
-      enabled: rule.enabled,
-      threshold: rule.threshold,
-    };
+    return create(AlertRuleSchema, { kind: kindToProto(kind), enabled: rule.enabled, threshold: rule.threshold });
   });
 
 function pageToken(last: AlertRecord | undefined): string {
