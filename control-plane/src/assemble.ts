@@ -36,6 +36,7 @@ import {
 import { createAuthService, createUserService } from "./core/users/index.ts";
 import {
   AlertEngine,
+  createAlertMetrics,
   createAlertService,
   createSenders,
   createSmtpMailer,
@@ -208,6 +209,7 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     senders: createSenders({ clock, mailer }),
     clock,
     logger,
+    metrics: createAlertMetrics(metrics.registry, () => alertStore.backlog()),
     settings: {
       groupWindowMs: alertConfig.groupWindowSeconds * 1000,
       groupMinAlerts: alertConfig.groupMinAlerts,

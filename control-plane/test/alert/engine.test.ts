@@ -9,11 +9,14 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, createRouterTransport } from "@connectrpc/connect";
 import pg from "pg";
 import pino from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createDbAssetCatalog, createDbPublishSources } from "../../src/core/schedule/index.ts";
 import {
   AlertEngine,
   type AlertEngineSettings,
+  type AlertMetrics,
+  createAlertMetrics,
   createAlertService,
   createSenders,
   createSmtpMailer,
@@ -53,6 +56,9 @@ describe("alerts", () => {
   const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
   const logger = pino({ level: "silent" });
 
+  /** What the engines of this file report (one registry: counters add up over the tests). */
+  const metricsRegistry = new Registry();
+  let metrics: AlertMetrics;
   const engineOn = (enginePool: pg.Pool, random = () => 1) =>
     new AlertEngine({
       store: new PgAlertStore(enginePool),
@@ -60,8 +66,17 @@ describe("alerts", () => {
       clock,
       logger,
       settings,
+      metrics,
       random,
     });
+  const metricValues = async () =>
+    Object.fromEntries(
+      (await metricsRegistry.getMetricsAsJSON()).flatMap((metric) =>
+        metric.values
+          .filter((v) => !("metricName" in v && v.metricName !== metric.name))
+          .map((v) => [`${metric.name}${JSON.stringify(v.labels)}`, v.value]),
+      ),
+    );
   let engine: AlertEngine;
 
   /** AlertService as an admin of `tenantId`, in memory (the RPC checks are in alert-service.test.ts). */
@@ -95,6 +110,8 @@ describe("alerts", () => {
     receiver = await startWebhookReceiver();
     mailSink = await startMailSink();
     mailer = createSmtpMailer({ url: mailSink.url, from: "alerts@avtech.test", timeoutMs: 5000 });
+    const store = new PgAlertStore(pool);
+    metrics = createAlertMetrics(metricsRegistry, () => store.backlog());
     engine = engineOn(pool);
   });
   afterAll(async () => {
@@ -206,6 +223,14 @@ describe("alerts", () => {
     expect(payload).toMatchObject({ type: "alert.opened", tenant_id: tenant, total: 1 });
     expect(payload.alerts.map((a) => [a.screen_id, a.rule, a.event])).toEqual([[deviceId, "screen_offline", "opened"]]);
     expect(payload.id).toBe(first?.headers["x-avtech-delivery"]);
+    expect(await metricValues()).toMatchObject({
+      "avtech_alerts_open{}": 1,
+      'avtech_alert_changes_total{"change":"opened"}': 1,
+      "avtech_alert_notifications_total{}": 1,
+      'avtech_alert_deliveries_total{"outcome":"retried"}': 1,
+      'avtech_alert_deliveries_total{"outcome":"delivered"}': 1,
+      "avtech_alert_deliveries_pending{}": 0,
+    });
 
     // Recovery: the screen heartbeats again; the alert resolves, and that is notified once.
     stream = openStream(server.device(), deviceToken);

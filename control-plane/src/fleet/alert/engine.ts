@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Clock } from "../../platform/clock.ts";
 import { type RetryPolicy, retryDelayMs, type Senders } from "./delivery.ts";
+import type { AlertMetrics } from "./metrics.ts";
 import { type NotificationPolicy, planAlerts, planNotifications } from "./plan.ts";
 import type { AlertStore, PassResult } from "./ports.ts";
 
@@ -21,6 +22,7 @@ export interface AlertEngineDeps {
   clock: Clock;
   logger: Logger;
   settings: AlertEngineSettings;
+  metrics: AlertMetrics;
   /** Jitter source; default Math.random. */
   random?: () => number;
 }
@@ -57,13 +59,16 @@ export class AlertEngine {
   }
 
   /** One evaluation at the clock's now; undefined when another replica is evaluating. */
-  evaluate(): Promise<PassResult | undefined> {
-    const { store, clock, settings } = this.#deps;
+  async evaluate(): Promise<PassResult | undefined> {
+    const { store, clock, settings, metrics } = this.#deps;
     const now = clock.now();
-    return store.runPass(now, settings.maxPerMinute, {
+    const started = performance.now();
+    const result = await store.runPass(now, settings.maxPerMinute, {
       alerts: (screens, rulesOf, open) => planAlerts(screens, rulesOf, open, now),
       notifications: (pending, budgetOf) => planNotifications(pending, budgetOf, now, settings, randomUUID),
     });
+    metrics.evaluated(result, (performance.now() - started) / 1000);
+    return result;
   }
 
   /** Sends every due delivery once (in rounds of 50, each round's in parallel) and records each outcome. */
@@ -104,7 +109,10 @@ export class AlertEngine {
           }
         }),
       );
-      if (items.length < claimBatch) return result;
+      if (items.length < claimBatch) {
+        this.#deps.metrics.delivered(result);
+        return result;
+      }
     }
   }
 

@@ -4,6 +4,8 @@ export type { Mailer, SmtpSettings } from "./email.ts";
 export { createSmtpMailer, recipientsProblem } from "./email.ts";
 export type { AlertEngineDeps, AlertEngineSettings, DeliveryResult } from "./engine.ts";
 export { AlertEngine } from "./engine.ts";
+export type { AlertMetrics } from "./metrics.ts";
+export { createAlertMetrics } from "./metrics.ts";
 export { PgAlertStore } from "./pg-alert-store.ts";
 export type {
   AlertPlan,
@@ -17,6 +19,7 @@ export type {
 } from "./plan.ts";
 export { maxListedAlerts, planAlerts, planNotifications } from "./plan.ts";
 export type {
+  AlertBacklog,
   AlertCursor,
   AlertFilter,
   AlertRecord,

@@ -5,6 +5,7 @@ import { decodeScreenSettings, type StoredSettings } from "../../platform/db/scr
 import { inTransaction, isUuid } from "../pg/sql.ts";
 import type { NotificationPayload, OpenAlert, PendingAlert } from "./plan.ts";
 import type {
+  AlertBacklog,
   AlertCursor,
   AlertFilter,
   AlertRecord,
@@ -230,6 +231,16 @@ export class PgAlertStore implements AlertStore {
   async pruneDelivered(before: Date): Promise<number> {
     const { rowCount } = await this.#pool.query("DELETE FROM alert_outbox WHERE delivered_at < $1", [before]);
     return rowCount ?? 0;
+  }
+
+  async backlog(): Promise<AlertBacklog> {
+    const { rows } = await this.#pool.query<{ open: string; pending: string; dead: string }>(
+      `SELECT (SELECT count(*) FROM alerts WHERE resolved_at IS NULL) AS open,
+              (SELECT count(*) FROM alert_outbox WHERE delivered_at IS NULL AND dead_at IS NULL) AS pending,
+              (SELECT count(*) FROM alert_outbox WHERE dead_at IS NOT NULL) AS dead`,
+    );
+    const row = rows[0];
+    return { open: Number(row?.open ?? 0), pending: Number(row?.pending ?? 0), dead: Number(row?.dead ?? 0) };
   }
 
   async listAlerts(

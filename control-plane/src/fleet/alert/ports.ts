@@ -92,6 +92,14 @@ export interface PassResult {
   queued: number;
 }
 
+/** Counts for the metrics, all tenants. */
+export interface AlertBacklog {
+  open: number;
+  /** Outbox rows not delivered and not dead. */
+  pending: number;
+  dead: number;
+}
+
 /** Everything the alert engine, the deliverer and AlertService read and write. */
 export interface AlertStore {
   /**
@@ -115,6 +123,7 @@ export interface AlertStore {
   markFailed(id: string, now: Date, error: string, retryAt: Date | undefined): Promise<void>;
   /** Deletes delivered rows delivered before `before` (they only served the per-minute bound). */
   pruneDelivered(before: Date): Promise<number>;
+  backlog(): Promise<AlertBacklog>;
 
   listAlerts(
     tenantId: string,
