@@ -4,7 +4,8 @@
  */
 import { createHmac, randomUUID } from "node:crypto";
 import { AlertService } from "@avtech/proto/gen/avtech/alert/v1/alert_pb.js";
-import { PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
+import { HealthSchema, PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, createRouterTransport } from "@connectrpc/connect";
 import pg from "pg";
@@ -290,6 +291,50 @@ describe("alerts", () => {
     clock.advance(minute);
     expect((await engine.evaluate())?.notifications).toBe(0);
     expect(await engine.deliver()).toEqual({ delivered: 0, retried: 0, dead: 0 });
+  });
+
+  it("several replicas evaluating and delivering at once open each alert once and send each notification once", async () => {
+    const tenant = await tenantForTest("replicas");
+    await serviceOf(tenant).createChannel({ name: "ops", target: { case: "webhook", value: { url: receiver.url } } });
+    // Three screens of one tenant with different problems (three rules: below the grouping size),
+    // so three notifications each go out on their own.
+    await pool.query(
+      `WITH s AS (
+         INSERT INTO screens (id, tenant_id, name, hardware_id, timezone, settings, created_at, claimed_at)
+         SELECT gen_random_uuid(), $1::uuid, 'replica ' || n, 'hw-' || $1::text || '-' || n, 'UTC', '{}', $2, $2
+         FROM generate_series(1, 3) AS n RETURNING id, name)
+       INSERT INTO screen_status (screen_id, last_seen_at, stream_open, desired_version, applied_version,
+                                  last_failed_version, last_sync_error, last_health)
+       SELECT id, $2, true, 2, CASE WHEN name = 'replica 1' THEN 1 ELSE 2 END, 2, 'DOWNLOAD_FAILED: 404',
+              CASE name WHEN 'replica 2' THEN $3::bytea WHEN 'replica 3' THEN $4::bytea END FROM s`,
+      [
+        tenant,
+        clock.now(),
+        Buffer.from(toBinary(HealthSchema, create(HealthSchema, { ...healthy, cpuTemperatureCelsius: 90 }))),
+        Buffer.from(toBinary(HealthSchema, create(HealthSchema, { ...healthy, clockSynced: false }))),
+      ],
+    );
+    receiver.received.length = 0;
+    receiver.answer(200);
+    const pools = [1, 2, 3, 4].map(() => new pg.Pool({ connectionString: pgf.db.database.url, max: 2 }));
+    onTestFinished(() => Promise.all(pools.map((p) => p.end())).then(() => undefined));
+    const replicas = pools.map((p) => engineOn(p));
+    const passes = await Promise.all(replicas.map((r) => r.evaluate()));
+    clock.advance(minute);
+    passes.push(...(await Promise.all(replicas.map((r) => r.evaluate()))));
+    const done = passes.filter((p) => p !== undefined);
+    expect(done.reduce((n, p) => n + (p?.opened ?? 0), 0)).toBe(3);
+    expect(done.reduce((n, p) => n + (p?.queued ?? 0), 0)).toBe(3);
+    expect((await alertRows(tenant)).length).toBe(3);
+    const deliveries = await Promise.all(replicas.map((r) => r.deliver()));
+    expect(deliveries.reduce((n, d) => n + d.delivered, 0)).toBe(3);
+    expect(receiver.received).toHaveLength(3);
+    expect(new Set(receiver.received.map((r) => r.headers["x-avtech-delivery"])).size).toBe(3);
+    expect(receiver.received.map((r) => JSON.parse(r.body).alerts[0].rule).sort()).toEqual([
+      "clock_unsynced",
+      "overheated",
+      "sync_failed",
+    ]);
   });
 
   it("a delivery in flight when its process stops is delivered again by the next one (at least once)", async () => {
