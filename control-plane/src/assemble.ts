@@ -1,7 +1,7 @@
 /**
  * The one place the control plane is put together: every service (auth and users, audit, content,
  * schedule, publish, fleet, device, OS updates, report, grpc health and reflection), every plain HTTP route, the
- * interceptors, and the server that mounts them. Each service factory gets the few dependencies it
+ * interceptors, and the server that mounts them. Alerts (src/fleet/alert) are built here too, with their engine. Each service factory gets the few dependencies it
  * names in its own `…Deps` interface; `createServer` (src/platform/server) only mounts what it is given.
  *
  * main.ts runs {@link assembleControlPlane}; so do the demo (through main.ts), the end-to-end tests
@@ -11,6 +11,7 @@
  */
 
 import { accessSync, constants as fsConstants } from "node:fs";
+import { AlertService, file_avtech_alert_v1_alert } from "@avtech/proto/gen/avtech/alert/v1/alert_pb.js";
 import { AuditService, file_avtech_auth_v1_audit } from "@avtech/proto/gen/avtech/auth/v1/audit_pb.js";
 import { AuthService, file_avtech_auth_v1_auth } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
 import { file_avtech_auth_v1_user, UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
@@ -33,6 +34,15 @@ import {
   createScheduleService,
 } from "./core/schedule/index.ts";
 import { createAuthService, createUserService } from "./core/users/index.ts";
+import {
+  AlertEngine,
+  createAlertMetrics,
+  createAlertService,
+  createSenders,
+  createSmtpMailer,
+  type Mailer,
+  PgAlertStore,
+} from "./fleet/alert/index.ts";
 import { type BlobReader, blobReaderFrom, createAssetHandler } from "./fleet/asset-http/index.ts";
 import { createDeviceService, LiveDelivery, startPingSweep } from "./fleet/device/index.ts";
 import {
@@ -97,6 +107,7 @@ export const servedFiles = [
   file_avtech_device_v1_device,
   file_avtech_report_v1_report,
   file_avtech_update_v1_update,
+  file_avtech_alert_v1_alert,
 ];
 
 /** What {@link assembleControlPlane} needs: a migrated database and the process's side effects. */
@@ -117,6 +128,8 @@ export interface AssembledControlPlane {
   server: ControlPlaneServer;
   /** The fleet side: its in-process parts (held streams, presence, live view) and its PostgreSQL stores. */
   fleet: { plane: FleetPlane; stores: PgFleetStores };
+  /** The alert engine, already running every `alerts.evaluateEverySeconds` (tests may also call it directly). */
+  alerts: AlertEngine;
   /**
    * Stops in the order that loses nothing: device streams end first (players reconnect elsewhere
    * with jitter), then the listeners drain, then buffered heartbeats are written. The database
@@ -181,15 +194,55 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     service: createReportService({ reader, principalOf }),
     httpRoute: (access) => createReportRoutes({ reader, access, logger }),
   };
-  const server = buildControlPlaneServer({ ...parts, metrics }, { ...fleet, reports });
-  const stops = [startPingSweep(server.http2Server), fleet.startBackground()];
+  const alertStore = new PgAlertStore(database.pool);
+  const { alerts: alertConfig } = config;
+  const mailer: Mailer | undefined =
+    alertConfig.smtp.url === undefined
+      ? undefined
+      : createSmtpMailer({
+          url: alertConfig.smtp.url,
+          from: alertConfig.smtp.from,
+          timeoutMs: alertConfig.deliveryTimeoutSeconds * 1000,
+        });
+  const alerts = new AlertEngine({
+    store: alertStore,
+    senders: createSenders({ clock, mailer }),
+    clock,
+    logger,
+    metrics: createAlertMetrics(metrics.registry, () => alertStore.backlog()),
+    settings: {
+      groupWindowMs: alertConfig.groupWindowSeconds * 1000,
+      groupMinAlerts: alertConfig.groupMinAlerts,
+      maxPerMinute: alertConfig.maxNotificationsPerMinute,
+      retry: {
+        maxAttempts: alertConfig.maxAttempts,
+        baseMs: alertConfig.retryBaseSeconds * 1000,
+        maxMs: alertConfig.retryMaxSeconds * 1000,
+      },
+      deliveryTimeoutMs: alertConfig.deliveryTimeoutSeconds * 1000,
+    },
+  });
+  const alertService = createAlertService({
+    store: alertStore,
+    clock,
+    principalOf,
+    emailConfigured: mailer !== undefined,
+  });
+  const server = buildControlPlaneServer({ ...parts, metrics }, { ...fleet, reports, alerts: alertService });
+  const stops = [
+    startPingSweep(server.http2Server),
+    fleet.startBackground(),
+    alerts.start(alertConfig.evaluateEverySeconds * 1000),
+  ];
   return {
     server,
     fleet: { plane: fleet, stores: database.stores },
+    alerts,
     async close(graceMs) {
       for (const stop of stops.splice(0)) stop();
       fleet.close();
       await server.close(graceMs);
+      mailer?.close();
       await database.close();
     },
   };
@@ -244,6 +297,8 @@ export interface FleetMount {
   accessRoutes(access: HttpAccess): readonly HttpRoute[];
   /** ReportService and its CSV routes (on PostgreSQL only); UNIMPLEMENTED when absent. */
   reports?: ReportMount;
+  /** AlertService (on PostgreSQL only); UNIMPLEMENTED when absent. */
+  alerts?: ServiceImpl<typeof AlertService>;
 }
 
 /** The proof-of-play reports (src/fleet/report): the service, and its CSV routes behind the core's access checks. */
@@ -290,6 +345,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
     router.service(DeviceService, fleet?.services.device ?? unimplementedService(DeviceService));
     router.service(UpdateService, fleet?.services.update ?? unimplementedService(UpdateService));
     router.service(ReportService, fleet?.reports?.service ?? unimplementedService(ReportService));
+    router.service(AlertService, fleet?.alerts ?? unimplementedService(AlertService));
     registerGrpcStandardServices(router, { files: servedFiles, health: readiness.health });
   };
 

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { AlertsPage } from "./alerts/alerts-page.tsx";
 import { useApi } from "./api/api-context.tsx";
 import { isAdmin, roleLabel } from "./api/session.ts";
 import { FleetPage } from "./fleet/fleet-page.tsx";
@@ -19,6 +20,7 @@ const sections = [
   { id: "schedules", label: "Schedules" },
   { id: "publish", label: "Publish" },
   { id: "updates", label: "OS updates" },
+  { id: "alerts", label: "Alerts" },
 ] as const;
 
 const watchLabels: Record<WatchState, string> = {
@@ -96,6 +98,8 @@ function renderPage(section: string, id: string | undefined) {
       return <PublishPage />;
     case "updates":
       return <UpdatesPage rolloutId={id} />;
+    case "alerts":
+      return <AlertsPage />;
     case "users":
       return <UsersPage />;
     default:

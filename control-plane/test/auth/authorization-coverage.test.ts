@@ -13,10 +13,12 @@
  *    that: a `filter` answers OK with nothing of A's, an `ignored` id is not taken.
  * 3. A screen of B whose own reports (DeviceService) name A's objects changes nothing of A's.
  *    Objects include an OS release (a real signed RAUC bundle) and a rollout of it to the
- *    tenant's screen, so UpdateService and the screens' UpdateReports are covered too.
+ *    tenant's screen, so UpdateService and the screens' UpdateReports are covered too. Alerts, an
+ *    alert channel and a dead letter are covered the same way.
  * 4. After all of it, every row of A's in the database is as it was.
  */
 import { randomUUID } from "node:crypto";
+import { AlertService } from "@avtech/proto/gen/avtech/alert/v1/alert_pb.js";
 import { Role } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
 import { UserService } from "@avtech/proto/gen/avtech/auth/v1/user_pb.js";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
@@ -103,6 +105,10 @@ interface Tenant {
   releaseVersion: string;
   /** A rollout of `release` to `screen`, running, the screen offered the update (PENDING). */
   rollout: string;
+  /** An alert about `screen` (resolved), an alert channel (webhook) and a dead letter of it. */
+  alert: string;
+  channel: string;
+  deadLetter: string;
 }
 
 /**
@@ -126,6 +132,9 @@ const nouns: Record<string, ((t: Tenant) => string) | undefined> = {
   api_token: (t) => t.apiToken,
   release: (t) => t.release,
   rollout: (t) => t.rollout,
+  alert: (t) => t.alert,
+  channel: (t) => t.channel,
+  dead_letter: (t) => t.deadLetter,
   // Audit subjects are any object; a screen is one.
   subject: (t) => t.screen,
   event: undefined,
@@ -266,9 +275,31 @@ describe("on a real control plane with two tenants", () => {
       targets: [{ kind: { case: "screenId", value: screen } }],
       rebootPolicy: RebootPolicy.NOW,
     });
-    if (!video || !playlist || !rule || !command?.command || !user || !apiToken || !release || !rollout) {
+    // A webhook nobody listens on: this tenant's notifications fail (its own rows change, nothing of the other's).
+    const { channel } = await app.client(AlertService, token).createChannel({
+      name: `${slug} hook`,
+      target: { case: "webhook", value: { url: "http://127.0.0.1:9/avtech" } },
+    });
+    if (!video || !playlist || !rule || !command?.command || !user || !apiToken || !release || !rollout || !channel) {
       throw new Error("seeding failed");
     }
+    // An alert and a dead letter take minutes of a screen's silence and failed deliveries to make
+    // (test/alert covers that path); here they are stored as the engine leaves them: the alert
+    // resolved and notified, the letter dead, so the engine running in the background leaves both as they are.
+    const alert = randomUUID();
+    await pool.query(
+      `INSERT INTO alerts (id, tenant_id, screen_id, kind, detail, opened_at, updated_at, resolved_at, open_notified,
+                           resolve_notified)
+       VALUES ($1, $2, $3, 2, 'version 1 failed', now(), now(), now(), true, true)`,
+      [alert, id, screen],
+    );
+    const deadLetter = randomUUID();
+    await pool.query(
+      `INSERT INTO alert_outbox (id, tenant_id, channel_id, notification_id, subject, payload, created_at, attempts,
+                                 next_attempt_at, last_error, dead_at)
+       VALUES ($1, $2, $3, gen_random_uuid(), 'seeded', '{}', now(), 8, now(), 'HTTP 500', now())`,
+      [deadLetter, id, channel.id],
+    );
     return {
       id,
       token,
@@ -288,6 +319,9 @@ describe("on a real control plane with two tenants", () => {
       release: release.id,
       releaseVersion: release.version,
       rollout: rollout.id,
+      alert,
+      channel: channel.id,
+      deadLetter,
     };
   }
 
@@ -447,6 +481,9 @@ describe("on a real control plane with two tenants", () => {
         a.enrollmentKeyId,
         a.release,
         a.rollout,
+        a.alert,
+        a.channel,
+        a.deadLetter,
       ];
       for (const [value, outcome] of answers) {
         const shown =
@@ -579,8 +616,15 @@ describe("on a real control plane with two tenants", () => {
   it("leaves every row of tenant A as it was", async () => {
     expect(before).toContain("screens: 1 rows");
     // The OS update tables are in the picture (by tenant_id, screen_id or rollout_id).
-    for (const table of ["update_releases", "update_rollouts", "update_rollout_screens"]) {
-      expect(before).toContain(`\n${table}: 1 rows\n`);
+    for (const table of [
+      "update_releases",
+      "update_rollouts",
+      "update_rollout_screens",
+      "alerts",
+      "alert_channels",
+      "alert_outbox",
+    ]) {
+      expect(before).toMatch(new RegExp(`^${table}: 1 rows$`, "m"));
     }
     for (const table of ["update_rollout_waves", "update_screen_events"]) {
       expect(before).toMatch(new RegExp(`^${table}: [1-9]\\d* rows$`, "m"));

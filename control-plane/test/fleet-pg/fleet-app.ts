@@ -18,6 +18,8 @@ import { createMigratedDatabase, type MigratedDatabase } from "../lib/migrated-d
 export interface FleetApp {
   db: MigratedDatabase;
   fleet: AssembledControlPlane["fleet"];
+  /** The alert engine (also running on its own every `alerts.evaluateEverySeconds`). */
+  alerts: AssembledControlPlane["alerts"];
   addresses: ServerAddresses;
   /** A Connect (HTTP/1.1) client sending `authorization: Bearer <token>`. */
   client<S extends DescService>(service: S, token: string): Client<S>;
@@ -47,12 +49,13 @@ export async function startFleetApp(sources: Pick<ConfigSources, "env" | "readFi
     clock: systemClock,
     heartbeatFlushMs: 200,
   });
-  const { fleet } = controlPlane;
+  const { fleet, alerts } = controlPlane;
   const addresses = await controlPlane.server.listen();
   const admin = createAdminCommands(db.orm, config.defaultTenantQuota);
   return {
     db,
     fleet,
+    alerts,
     addresses,
     client: (service, token) =>
       createClient(

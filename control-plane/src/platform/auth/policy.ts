@@ -74,7 +74,7 @@ const write = (minRole: RoleName, ids?: MethodPolicy["ids"]): Rule => ({
  * (test/auth/authorization-coverage.test.ts) fails for every RPC in the contracts without an
  * entry, so a new RPC is declared here on purpose, with its role and tenant rule, before it
  * answers anyone. Reads need a viewer, mutations an editor (and are audited), users, the audit
- * log and changes of OS releases and rollouts an admin.
+ * log, changes of OS releases and rollouts, and of alert settings an admin.
  */
 const rules: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   "avtech.auth.v1.AuthService": {
@@ -164,6 +164,21 @@ const rules: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     ExportPlayReport: read("viewer"),
     GetUptimeReport: read("viewer"),
     ExportUptimeReport: read("viewer"),
+  },
+  // Alerts: everyone may look; rules, channels (a webhook's secret, where alerts go), dead letters
+  // and acknowledgements are an admin's.
+  "avtech.alert.v1.AlertService": {
+    ListAlerts: read("viewer"),
+    GetAlert: read("viewer"),
+    AcknowledgeAlert: write("admin"),
+    ListAlertRules: read("viewer"),
+    UpdateAlertRules: write("admin"),
+    CreateChannel: write("admin"),
+    ListChannels: read("viewer"),
+    DeleteChannel: write("admin"),
+    ListDeadLetters: read("viewer"),
+    RetryDeadLetter: write("admin"),
+    DiscardDeadLetter: write("admin"),
   },
   "avtech.device.v1.DeviceService": {
     Register: device,

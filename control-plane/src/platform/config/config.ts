@@ -25,6 +25,28 @@ export const reportSettingDefaults = {
   ingestFlushMs: 1000,
 } as const;
 
+/**
+ * Defaults of the alert settings (`alerts.*` below); src/fleet/alert reads them from the validated
+ * config.
+ */
+export const alertSettingDefaults = {
+  evaluateEverySeconds: 15,
+  groupWindowSeconds: 60,
+  groupMinAlerts: 5,
+  maxNotificationsPerMinute: 10,
+  maxAttempts: 8,
+  retryBaseSeconds: 10,
+  retryMaxSeconds: 3600,
+  deliveryTimeoutSeconds: 10,
+  smtpFrom: "AVTech alerts <alerts@localhost>",
+} as const;
+
+/** Whole numbers in `min..max`; out of range, the message gives the range and the unit. */
+function wholeBetween(min: number, max: number, unit: string) {
+  const range = `must be ${min}..${max} ${unit}`;
+  return z.number().int(`must be whole ${unit}`).min(min, range).max(max, range);
+}
+
 /** Longest command time-to-live (7 days): the limit of `fleet.commandTtlSeconds` and of SendCommand's ttl_seconds. */
 export const maxCommandTtlSeconds = 7 * 24 * 3600;
 
@@ -181,6 +203,42 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Alerts (src/fleet/alert), defaults in {@link alertSettingDefaults}. */
+    alerts: z
+      .object({
+        /** How often the rules are evaluated and due notifications delivered. */
+        evaluateEverySeconds: wholeBetween(1, 300, "seconds").default(alertSettingDefaults.evaluateEverySeconds),
+        /** A tenant's alert changes wait this long from the first, so screens failing together make one notification. */
+        groupWindowSeconds: wholeBetween(0, 600, "seconds").default(alertSettingDefaults.groupWindowSeconds),
+        /** Changes of one rule at once that make one grouped notification. */
+        groupMinAlerts: wholeBetween(2, 100_000, "alerts").default(alertSettingDefaults.groupMinAlerts),
+        /** Notifications per channel per minute, at most; beyond it, changes are folded into one. */
+        maxNotificationsPerMinute: wholeBetween(1, 1000, "notifications").default(
+          alertSettingDefaults.maxNotificationsPerMinute,
+        ),
+        /** Delivery attempts before a notification becomes a dead letter. */
+        maxAttempts: wholeBetween(1, 50, "attempts").default(alertSettingDefaults.maxAttempts),
+        /** First retry delay cap (doubling per attempt, full jitter). */
+        retryBaseSeconds: wholeBetween(1, 3600, "seconds").default(alertSettingDefaults.retryBaseSeconds),
+        /** Longest retry delay. */
+        retryMaxSeconds: wholeBetween(1, 86_400, "seconds").default(alertSettingDefaults.retryMaxSeconds),
+        /** One delivery attempt's time limit (webhook request, SMTP connection). */
+        deliveryTimeoutSeconds: wholeBetween(1, 120, "seconds").default(alertSettingDefaults.deliveryTimeoutSeconds),
+        smtp: z
+          .object({
+            /** smtp:// or smtps:// URL of the server alert e-mail goes through (user:password@ in it if needed); unset = no e-mail channels. */
+            url: z.url({ protocol: /^smtps?$/, error: "must be an smtp:// or smtps:// URL" }).optional(),
+            /** The From address of alert e-mail. */
+            from: z.string().min(3).default(alertSettingDefaults.smtpFrom),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({})
+      .refine((alerts) => alerts.retryBaseSeconds <= alerts.retryMaxSeconds, {
+        message: "alerts.retryBaseSeconds must not exceed alerts.retryMaxSeconds",
+      }),
     sessionTtlHours: z.number().positive().default(12),
     ffprobePath: z.string().min(1).default("/usr/bin/ffprobe"),
     ffmpegPath: z.string().min(1).default("/usr/bin/ffmpeg"),

@@ -176,3 +176,34 @@ describe("loadConfig: report settings", () => {
     ).toThrow(/reports: Unrecognized key: "rawDays"/);
   });
 });
+
+describe("loadConfig: alert settings", () => {
+  it("default to 15 s evaluations, 60 s grouping, 10 notifications a minute, 8 attempts and no SMTP server", () => {
+    expect(loadConfig({ env: {} }).alerts).toEqual({
+      evaluateEverySeconds: 15,
+      groupWindowSeconds: 60,
+      groupMinAlerts: 5,
+      maxNotificationsPerMinute: 10,
+      maxAttempts: 8,
+      retryBaseSeconds: 10,
+      retryMaxSeconds: 3600,
+      deliveryTimeoutSeconds: 10,
+      smtp: { from: "AVTech alerts <alerts@localhost>" },
+    });
+  });
+
+  it("take the SMTP server from the environment over the file", () => {
+    const config = loadConfig({
+      env: { AVTECH_CONFIG: "/c.json", AVTECH_SMTP_URL: "smtps://alerts:pw@mail.example.com:465" },
+      readFile: () => JSON.stringify({ alerts: { smtp: { url: "smtp://old:25", from: "ops@example.com" } } }),
+    });
+    expect(config.alerts.smtp).toEqual({ url: "smtps://alerts:pw@mail.example.com:465", from: "ops@example.com" });
+  });
+
+  it("refuse a URL that is not SMTP and out-of-range numbers, naming the key", () => {
+    const attempt = () =>
+      loadConfig({ env: { AVTECH_SMTP_URL: "https://mail.example.com", AVTECH_ALERT_EVALUATE_SECONDS: "0" } });
+    expect(attempt).toThrow(/alerts\.smtp\.url: must be an smtp:\/\/ or smtps:\/\/ URL/);
+    expect(attempt).toThrow(/alerts\.evaluateEverySeconds: must be 1\.\.300 seconds/);
+  });
+});

@@ -33,6 +33,10 @@ export const tablesWithoutEntities: readonly (string | RegExp)[] = [
   "play_tenant_hourly",
   "screen_uptime_hourly",
   "uptime_recording",
+  "alert_rules",
+  "alerts",
+  "alert_channels",
+  "alert_outbox",
   // Their partitions (src/fleet/report/retention.ts names them), created and dropped at run time.
   /^play_events_d\d{8}$/,
   /^(play_hourly|play_screen_hourly|play_group_clip_hourly|play_group_hourly|play_tenant_hourly|screen_uptime_hourly)_m\d{6}$/,

@@ -6,6 +6,7 @@ import { Migration20261125000000_drop_screen_status_columns } from "./Migration2
 import { Migration20261206160000_screen_list_indexes } from "./Migration20261206160000_screen_list_indexes.ts";
 import { Migration20261206190000_os_updates } from "./Migration20261206190000_os_updates.ts";
 import { Migration20261206200000_play_reports } from "./Migration20261206200000_play_reports.ts";
+import { Migration20261206220000_alerts } from "./Migration20261206220000_alerts.ts";
 
 /**
  * Every migration, oldest first. Listed statically (rather than discovered from the folder) so
@@ -25,4 +26,5 @@ export const migrations: MigrationObject[] = [
   { name: "Migration20261206160000_screen_list_indexes", class: Migration20261206160000_screen_list_indexes },
   { name: "Migration20261206190000_os_updates", class: Migration20261206190000_os_updates },
   { name: "Migration20261206200000_play_reports", class: Migration20261206200000_play_reports },
+  { name: "Migration20261206220000_alerts", class: Migration20261206220000_alerts },
 ];
