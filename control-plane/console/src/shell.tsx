@@ -7,6 +7,7 @@ import { type WatchState, watchFleet } from "./fleet/watch.ts";
 import { LibraryPage } from "./library/library-page.tsx";
 import { PlaylistsPage } from "./playlists/playlists-page.tsx";
 import { PublishPage } from "./publish/publish-page.tsx";
+import { ReportsPage } from "./reports/reports-page.tsx";
 import { SchedulesPage } from "./schedules/schedules-page.tsx";
 import { href, useHashRoute } from "./ui/router.ts";
 import { UpdatesPage } from "./updates/updates-page.tsx";
@@ -18,6 +19,7 @@ const sections = [
   { id: "playlists", label: "Playlists" },
   { id: "schedules", label: "Schedules" },
   { id: "publish", label: "Publish" },
+  { id: "reports", label: "Reports" },
   { id: "updates", label: "OS updates" },
 ] as const;
 
@@ -94,6 +96,8 @@ function renderPage(section: string, id: string | undefined) {
       return <SchedulesPage />;
     case "publish":
       return <PublishPage />;
+    case "reports":
+      return <ReportsPage />;
     case "updates":
       return <UpdatesPage rolloutId={id} />;
     case "users":
