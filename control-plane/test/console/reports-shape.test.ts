@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { reportCsvPath } from "../../console/src/reports/csv.ts";
 import { addDays, hoursOf, lastDays, localDate, zonedMidnight } from "../../console/src/reports/range.ts";
 import {
-  axisMax,
+  countTicks,
   formatSeconds,
   percent,
   playsOverTime,
@@ -189,8 +189,14 @@ describe("the tenant's zone and the zone picker", () => {
 });
 
 describe("chart and export helpers", () => {
-  it("rounds the value axis up to 1, 2 or 5 times a power of ten", () => {
-    expect([0, 1, 3, 7, 10, 11, 40, 999].map(axisMax)).toEqual([1, 1, 5, 10, 10, 20, 50, 1000]);
+  it("puts count gridlines on whole, round numbers, at most five steps up to the largest count", () => {
+    expect(countTicks(0)).toEqual([0, 1]);
+    expect(countTicks(3)).toEqual([0, 1, 2, 3]);
+    expect(countTicks(7)).toEqual([0, 2, 4, 6, 8]);
+    expect(countTicks(10)).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(countTicks(11)).toEqual([0, 5, 10, 15]);
+    expect(countTicks(999)).toEqual([0, 200, 400, 600, 800, 1000]);
+    expect(countTicks(26_000)).toEqual([0, 10_000, 20_000, 30_000]);
   });
 
   it("spells out durations in at most two units", () => {

@@ -1,7 +1,8 @@
+import { type RefObject, useEffect, useRef, useState } from "react";
 import {
   type AssetRanking,
   type AssetTotal,
-  axisMax,
+  countTicks,
   formatSeconds,
   percent,
   type ScreenUptime,
@@ -11,20 +12,8 @@ import {
 /*
  * The Reports page's charts, drawn as SVG by React (no chart library: bars and text are all they
  * need, and SVG text is real text for screen readers, find-in-page and the browser tests). Each
- * bar carries a <title> with its exact value, shown on hover. Widths are in viewBox units; the
- * SVG scales to its card.
+ * bar carries a <title> with its exact value, shown on hover.
  */
-
-const width = 720;
-
-/** Ticks of a value axis: 0, a quarter, … up to `top`, rounded for labels. */
-function ticks(top: number): number[] {
-  return [0, 1, 2, 3, 4].map((n) => (top * n) / 4);
-}
-
-function tickLabel(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
-}
 
 /** A short axis label: "30 Nov" for a day; "14:00" for an hour, its date at midnight. */
 function axisLabel(bucket: TimeBucket): string {
@@ -35,51 +24,74 @@ function axisLabel(bucket: TimeBucket): string {
   );
 }
 
-/** Plays per bucket as vertical bars, with a value axis and a label under every few bars. */
+/** The width of an element in CSS pixels, followed as it resizes (`fallback` before the first layout). */
+function useWidth(fallback: number): [RefObject<HTMLDivElement | null>, number] {
+  const ref = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(fallback);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => setWidth(el.clientWidth || fallback));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [fallback]);
+  return [ref, width];
+}
+
+/**
+ * Plays per bucket as vertical bars, with a count axis and a label under every few bars. Drawn in
+ * CSS pixels at the figure's width (not a scaled viewBox), so text keeps its size on any screen.
+ */
 export function PlaysTimeline({ buckets, caption }: { buckets: readonly TimeBucket[]; caption: string }) {
+  const [box, width] = useWidth(720);
   const height = 220;
-  const left = 44;
+  const left = 40;
+  const right = 8;
   const bottom = 28;
   const top = 8;
-  const plotWidth = width - left - 8;
+  const plotWidth = Math.max(1, width - left - right);
   const plotHeight = height - top - bottom;
-  const max = axisMax(Math.max(0, ...buckets.map((b) => b.plays)));
+  const grid = countTicks(Math.max(0, ...buckets.map((b) => b.plays)));
+  const max = grid.at(-1) ?? 1;
   const slot = plotWidth / Math.max(1, buckets.length);
-  const every = Math.ceil(buckets.length / 12);
+  // One label per ~70 px, so they never overlap.
+  const every = Math.max(1, Math.ceil(70 / slot));
   const total = buckets.reduce((sum, b) => sum + b.plays, 0);
   const y = (value: number) => top + plotHeight - (value / max) * plotHeight;
   return (
     <figure className="report-chart">
-      <figcaption>{caption}</figcaption>
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${caption}: ${total} plays in total`}>
-        {ticks(max).map((tick) => (
-          <g key={tick} className="axis">
-            <line x1={left} x2={width - 8} y1={y(tick)} y2={y(tick)} />
-            <text x={left - 6} y={y(tick) + 4} textAnchor="end">
-              {tickLabel(tick)}
-            </text>
-          </g>
-        ))}
-        {buckets.map((bucket, n) => (
-          <g key={bucket.key} className="bar" data-bucket={bucket.label}>
-            <title>{`${bucket.label}: ${bucket.plays} ${bucket.plays === 1 ? "play" : "plays"}, ${formatSeconds(bucket.seconds)}`}</title>
-            {/* A full-height, transparent hit area, so an empty day still shows its tooltip. */}
-            <rect className="hit" x={left + n * slot} y={top} width={slot} height={plotHeight} />
-            <rect
-              className="fill"
-              x={left + n * slot + slot * 0.15}
-              y={y(bucket.plays)}
-              width={Math.max(1, slot * 0.7)}
-              height={top + plotHeight - y(bucket.plays)}
-            />
-            {n % every === 0 && (
-              <text className="axis-label" x={left + n * slot + slot / 2} y={height - 8} textAnchor="middle">
-                {axisLabel(bucket)}
+      <figcaption className="sr-only">{caption}</figcaption>
+      <div ref={box}>
+        <svg width={width} height={height} role="img" aria-label={`${caption}: ${total} plays in total`}>
+          {grid.map((tick) => (
+            <g key={tick} className="axis">
+              <line x1={left} x2={width - right} y1={y(tick)} y2={y(tick)} />
+              <text x={left - 6} y={y(tick) + 4} textAnchor="end">
+                {tick}
               </text>
-            )}
-          </g>
-        ))}
-      </svg>
+            </g>
+          ))}
+          {buckets.map((bucket, n) => (
+            <g key={bucket.key} className="bar">
+              <title>{`${bucket.label}: ${bucket.plays} ${bucket.plays === 1 ? "play" : "plays"}, ${formatSeconds(bucket.seconds)}`}</title>
+              {/* A full-height, transparent hit area, so an empty bucket still shows its tooltip. */}
+              <rect className="hit" x={left + n * slot} y={top} width={slot} height={plotHeight} />
+              <rect
+                className="fill"
+                x={left + n * slot + slot * 0.15}
+                y={y(bucket.plays)}
+                width={Math.max(1, slot * 0.7)}
+                height={top + plotHeight - y(bucket.plays)}
+              />
+              {n % every === 0 && (
+                <text className="axis-label" x={left + n * slot + slot / 2} y={height - 8} textAnchor="middle">
+                  {axisLabel(bucket)}
+                </text>
+              )}
+            </g>
+          ))}
+        </svg>
+      </div>
     </figure>
   );
 }

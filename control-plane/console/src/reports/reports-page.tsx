@@ -70,7 +70,7 @@ function Reports({ zones, defaultZone }: { zones: readonly string[]; defaultZone
   const period = `${range.dates[0]}-to-${range.dates.at(-1)}`;
   return (
     <>
-      <form className="filters" aria-label="Report range" onSubmit={(e) => e.preventDefault()}>
+      <form className="filters" aria-label="Report options" onSubmit={(e) => e.preventDefault()}>
         <Select
           label="Range"
           value={String(days)}
@@ -99,7 +99,7 @@ function Reports({ zones, defaultZone }: { zones: readonly string[]; defaultZone
       </form>
       <div className="card report-card">
         <div className="card-head">
-          <h2>Plays {bucketing === "day" ? "per day" : "per hour"}</h2>
+          <h2>Plays</h2>
           <CsvButton kind="plays" query={query} fileName={`plays-${period}.csv`} />
         </div>
         {plays.error && (

@@ -153,14 +153,16 @@ export function formatSeconds(seconds: number): string {
 }
 
 /**
- * The top of a value axis: the smallest 1, 2 or 5 × 10ⁿ at or above `max` (at least 1), so the
- * gridlines at quarters fall on round numbers often enough.
+ * The gridlines of a count axis from 0 to at least `max`: at most five steps of 1, 2 or 5 × 10ⁿ
+ * (whole numbers: plays are counted, never halved), the last at or above `max`.
  */
-export function axisMax(max: number): number {
-  if (max <= 1) return 1;
-  const power = 10 ** Math.floor(Math.log10(max));
-  const step = [1, 2, 5, 10].find((m) => m * power >= max) ?? 10;
-  return step * power;
+export function countTicks(max: number): number[] {
+  let step = 1;
+  for (let power = 1; Math.ceil(max / step) > 5; power *= 10) {
+    step = [1, 2, 5, 10].map((m) => m * power).find((s) => Math.ceil(max / s) <= 5) ?? 10 * power;
+  }
+  const steps = Math.max(1, Math.ceil(max / step));
+  return Array.from({ length: steps + 1 }, (_, n) => n * step);
 }
 
 /**
