@@ -4,7 +4,8 @@ import { describeError } from "../api/errors.ts";
 import { useFleetView } from "../fleet/use-fleet.ts";
 import { Select } from "../ui/select.tsx";
 import { AssetBars, PlaysTimeline, UptimeBars, uptimeParts } from "./charts.tsx";
-import { type CsvQuery, downloadCsv, reportCsvPath } from "./csv.ts";
+import { type CsvQuery, reportCsvPath } from "./csv.ts";
+import { downloadCsv } from "./download.ts";
 import { browserZone, lastDays } from "./range.ts";
 import {
   type AssetRanking,
