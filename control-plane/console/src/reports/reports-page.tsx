@@ -1,3 +1,4 @@
+import type { PlayReportRow, UptimeReportRow } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
 import { useMemo, useState } from "react";
 import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
@@ -6,7 +7,7 @@ import { Select } from "../ui/select.tsx";
 import { AssetBars, PlaysTimeline, UptimeBars, uptimeParts } from "./charts.tsx";
 import { type CsvQuery, reportCsvPath } from "./csv.ts";
 import { downloadCsv } from "./download.ts";
-import { browserZone, lastDays } from "./range.ts";
+import { browserZone, lastDays, type ReportRange } from "./range.ts";
 import {
   type AssetRanking,
   type Bucketing,
@@ -136,10 +137,10 @@ function PlaysSection({
   query,
   range,
 }: {
-  rows: Parameters<typeof playsOverTime>[0];
+  rows: readonly PlayReportRow[];
   truncated: boolean;
   query: CsvQuery;
-  range: ReturnType<typeof lastDays>;
+  range: ReportRange;
 }) {
   const [ranking, setRanking] = useState<AssetRanking>("plays");
   const buckets = useMemo(
@@ -189,7 +190,7 @@ function bucketsCaption(bucketing: Bucketing): string {
   return bucketing === "day" ? "Plays per day" : "Plays per hour";
 }
 
-function UptimeSection({ rows, truncated }: { rows: Parameters<typeof uptimeByScreen>[0]; truncated: boolean }) {
+function UptimeSection({ rows, truncated }: { rows: readonly UptimeReportRow[]; truncated: boolean }) {
   const screens = useMemo(() => uptimeByScreen(rows), [rows]);
   if (screens.length === 0) {
     return <p className="empty">No screens in this range. Screens appear here once they are added to the fleet.</p>;
