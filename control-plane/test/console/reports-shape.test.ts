@@ -10,6 +10,7 @@ import {
   percent,
   playsOverTime,
   tenantZone,
+  timeAxisLabels,
   topAssets,
   uptimeByScreen,
   zoneChoices,
@@ -102,6 +103,55 @@ describe("plays over time", () => {
     expect(buckets[0]).toEqual({ key: "2026-12-05T23:00:00.000Z", label: "2026-12-06 00:00", plays: 0, seconds: 0 });
     expect(buckets[10]).toEqual({ key: "2026-12-06T09:00:00.000Z", label: "2026-12-06 10:00", plays: 3, seconds: 30 });
     expect(buckets.reduce((sum, b) => sum + b.plays, 0)).toBe(3);
+  });
+});
+
+describe("the timeline's axis labels", () => {
+  const labels = (buckets: ReturnType<typeof playsOverTime>, room: number) => [...timeAxisLabels(buckets, room)];
+
+  it("labels days with their date, every few days when there is no room for all", () => {
+    const week = playsOverTime([], lastDays(7, new Date("2026-12-06T10:00:00Z"), "UTC"), "day", "UTC");
+    expect(labels(week, 12)).toEqual([
+      [0, "30 Nov"],
+      [1, "1 Dec"],
+      [2, "2 Dec"],
+      [3, "3 Dec"],
+      [4, "4 Dec"],
+      [5, "5 Dec"],
+      [6, "6 Dec"],
+    ]);
+    expect(labels(week, 3).map(([n]) => n)).toEqual([0, 3, 6]);
+  });
+
+  it("labels one day's hours every few hours, and several days' hours at their local midnights", () => {
+    const today = playsOverTime(
+      [],
+      lastDays(1, new Date("2026-12-06T10:00:00Z"), "Europe/Madrid"),
+      "hour",
+      "Europe/Madrid",
+    );
+    expect(labels(today, 4)).toEqual([
+      [0, "6 Dec"],
+      [6, "06:00"],
+      [12, "12:00"],
+      [18, "18:00"],
+    ]);
+    const week = playsOverTime(
+      [],
+      lastDays(7, new Date("2026-12-06T10:00:00Z"), "Europe/Madrid"),
+      "hour",
+      "Europe/Madrid",
+    );
+    expect(week).toHaveLength(168);
+    expect(labels(week, 18)).toEqual([
+      [0, "30 Nov"],
+      [24, "1 Dec"],
+      [48, "2 Dec"],
+      [72, "3 Dec"],
+      [96, "4 Dec"],
+      [120, "5 Dec"],
+      [144, "6 Dec"],
+    ]);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   percent,
   type ScreenUptime,
   type TimeBucket,
+  timeAxisLabels,
 } from "./shape.ts";
 
 /*
@@ -14,15 +15,6 @@ import {
  * need, and SVG text is real text for screen readers, find-in-page and the browser tests). Each
  * bar carries a <title> with its exact value, shown on hover.
  */
-
-/** A short axis label: "30 Nov" for a day; "14:00" for an hour, its date at midnight. */
-function axisLabel(bucket: TimeBucket): string {
-  const [date, time] = bucket.label.split(" ");
-  if (time && time !== "00:00") return time;
-  return new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" }).format(
-    new Date(`${date}T00:00:00Z`),
-  );
-}
 
 /** The width of an element in CSS pixels, followed as it resizes (`fallback` before the first layout). */
 function useWidth(fallback: number): [RefObject<HTMLDivElement | null>, number] {
@@ -54,8 +46,8 @@ export function PlaysTimeline({ buckets, caption }: { buckets: readonly TimeBuck
   const grid = countTicks(Math.max(0, ...buckets.map((b) => b.plays)));
   const max = grid.at(-1) ?? 1;
   const slot = plotWidth / Math.max(1, buckets.length);
-  // One label per ~70 px, so they never overlap.
-  const every = Math.max(1, Math.ceil(70 / slot));
+  // About one label per 70 px, so they never overlap.
+  const labels = timeAxisLabels(buckets, Math.floor(plotWidth / 70));
   const total = buckets.reduce((sum, b) => sum + b.plays, 0);
   const y = (value: number) => top + plotHeight - (value / max) * plotHeight;
   return (
@@ -83,9 +75,9 @@ export function PlaysTimeline({ buckets, caption }: { buckets: readonly TimeBuck
                 width={Math.max(1, slot * 0.7)}
                 height={top + plotHeight - y(bucket.plays)}
               />
-              {n % every === 0 && (
+              {labels.has(n) && (
                 <text className="axis-label" x={left + n * slot + slot / 2} y={height - 8} textAnchor="middle">
-                  {axisLabel(bucket)}
+                  {labels.get(n)}
                 </text>
               )}
             </g>

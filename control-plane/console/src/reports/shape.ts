@@ -53,6 +53,35 @@ export function playsOverTime(
   return buckets;
 }
 
+const shortDate = new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", day: "numeric", month: "short" });
+
+/**
+ * Which bars of a timeline get an axis label, and what it says, for at most about `room` labels:
+ * daily bars their date ("30 Nov"), every few days when crowded; hourly bars of one day every few
+ * hours ("14:00"); hourly bars of several days their local midnights, as dates, so a week of hours
+ * reads by day. Keys are bar indexes.
+ */
+export function timeAxisLabels(buckets: readonly TimeBucket[], room: number): Map<number, string> {
+  const dateOf = (bucket: TimeBucket) => shortDate.format(new Date(`${bucket.label.slice(0, 10)}T00:00:00Z`));
+  const labels = new Map<number, string>();
+  const hourly = buckets.some((bucket) => bucket.label.length > 10);
+  const midnights = buckets.flatMap((bucket, n) => (bucket.label.endsWith(" 00:00") ? [n] : []));
+  if (hourly && midnights.length > 1) {
+    const every = Math.ceil(midnights.length / Math.max(1, room));
+    midnights.forEach((n, k) => {
+      if (k % every === 0) labels.set(n, dateOf(buckets[n] as TimeBucket));
+    });
+    return labels;
+  }
+  const every = Math.ceil(buckets.length / Math.max(1, room));
+  buckets.forEach((bucket, n) => {
+    if (n % every !== 0) return;
+    const time = bucket.label.slice(11);
+    labels.set(n, hourly && time !== "00:00" ? time : dateOf(bucket));
+  });
+  return labels;
+}
+
 /** One asset's plays over the whole range. */
 export interface AssetTotal {
   id: string;
