@@ -146,13 +146,13 @@ describe("the console's Reports page on the real control plane", () => {
     await page.getByRole("link", { name: "Reports" }).waitFor(slow);
   }
 
-  /** Plays per date as the timeline's bars say (their tooltips: "2026-12-05: 3 plays, 30 s"). */
+  /** Plays per bucket as the timeline's bars say (their tooltips: "2026-12-05: 3 plays, 30 s", "2026-12-05 12:00: …"). */
   async function barPlays(): Promise<Record<string, number>> {
     const titles = await page.locator(".report-chart .bar title").allTextContents();
     return Object.fromEntries(
       titles.map((title) => {
-        const [, date, plays] = /^(\S+): (\d+) plays?,/.exec(title) ?? [];
-        return [date, Number(plays)];
+        const [, bucket, plays] = /^(.+): (\d+) plays?,/.exec(title) ?? [];
+        return [bucket, Number(plays)];
       }),
     );
   }
@@ -300,15 +300,24 @@ describe("the console's Reports page on the real control plane", () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it("shows a viewer the reports, and an empty state for a range without plays", async () => {
+  it("shows a viewer the reports, per hour too, and an empty state for a range without plays", async () => {
     await signIn("vic@demo.test");
     await page.getByRole("link", { name: "Reports" }).click();
     await expect
       .poll(() => page.getByTestId("plays-total").textContent(), slow)
       .toBe("7 plays · 2 min 10 s played · UTC");
-    await page.getByLabel("Range").selectOption({ label: "Today" });
-    await page.getByText("No plays in this range.").waitFor(slow);
+    // Hourly over the week: every play started in the 12:00 UTC hour of its day.
     await page.getByLabel("Buckets").selectOption({ label: "Per hour" });
+    await expect
+      .poll(async () => Object.entries(await barPlays()).filter(([, plays]) => plays > 0), slow)
+      .toEqual(
+        Object.entries(expectedBars(7))
+          .filter(([, plays]) => plays > 0)
+          .map(([date, plays]) => [`${date} 12:00`, plays]),
+      );
+    await expect(page.locator(".report-chart .bar").count()).resolves.toBe(168);
+    await page.screenshot({ path: join(artifactsDir, "reports-7-days-hourly.png"), fullPage: true });
+    await page.getByLabel("Range").selectOption({ label: "Today" });
     await page.getByText("No plays in this range.").waitFor(slow);
     expect(pageErrors).toEqual([]);
   });

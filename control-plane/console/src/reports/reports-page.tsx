@@ -1,5 +1,5 @@
 import type { PlayReportRow, UptimeReportRow } from "@avtech/proto/gen/avtech/report/v1/report_pb.js";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
 import { useFleetView } from "../fleet/use-fleet.ts";
@@ -33,11 +33,28 @@ const topAssetCount = 10;
 const uptimeScreenCount = 25;
 
 /**
+ * How long the page waits for the live fleet (whose screens give the default zone) before it
+ * reports in the browser's zone: a fleet stream that cannot connect must not hide the reports.
+ */
+const fleetWaitMs = 3000;
+
+/** False until `ms` have passed since the component mounted. */
+function useElapsed(ms: number): boolean {
+  const [elapsed, setElapsed] = useState(false);
+  useEffect(() => {
+    const timer = setTimeout(() => setElapsed(true), ms);
+    return () => clearTimeout(timer);
+  }, [ms]);
+  return elapsed;
+}
+
+/**
  * Reports: proof of play and uptime over a range of local days, as charts (plays per day or hour,
  * top assets, screens by uptime) with the CSV exports of the same reports. Open to every role.
  */
 export function ReportsPage() {
   const view = useFleetView();
+  const fleetLate = useElapsed(fleetWaitMs);
   // biome-ignore lint/correctness/useExhaustiveDependencies: view.order changes exactly when the set of screens does.
   const zones = useMemo(
     () => [...view.screens.values()].map((screen) => screen.settings?.timezone ?? ""),
@@ -51,7 +68,7 @@ export function ReportsPage() {
           <p className="sub">What your screens played and how long they were up, by local day.</p>
         </div>
       </div>
-      {view.ready ? (
+      {view.ready || fleetLate ? (
         <Reports zones={zones} defaultZone={tenantZone(zones, browserZone())} />
       ) : (
         <p className="muted" aria-busy="true">
