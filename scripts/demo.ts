@@ -22,8 +22,9 @@ import { populateDemoContent } from "./lib/demo-data.ts";
 
 /**
  * `make demo`: an embedded PostgreSQL, the control plane (console included), a demo tenant with
- * generated clips, playlists, dayparts and a publish, 50 simulated screens, and one real player
- * driving mpv that pairs with a code like a new screen in the field. Runs until Ctrl-C; the data
+ * generated clips, playlists, dayparts and a publish, 50 simulated screens that send proof of play
+ * (what the Reports page charts), and one real player driving mpv that pairs with a code like a new
+ * screen in the field. Runs until Ctrl-C; the data
  * in .data/demo survives restarts.
  */
 const root = join(import.meta.dirname, "..");
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   const publish = createClient(PublishService, transport);
 
   step("generating and uploading the demo clips (ffmpeg), creating playlists, dayparts and the default playlist");
-  await populateDemoContent(transport, join(dataDir, "clips"));
+  const { playlistClips } = await populateDemoContent(transport, join(dataDir, "clips"));
 
   step(`starting ${demo.simulatedScreens} simulated screens (fleet simulator, real streams)`);
   const { enrollmentKey } = await fleet.createEnrollmentKey({ name: "demo simulator" });
@@ -96,6 +97,10 @@ async function main(): Promise<void> {
     enrollmentKey,
     hardwareIdPrefix: "demo-sim",
     heartbeatIntervalMs: 15_000,
+    // Proof of play for the Reports page. The simulator does not evaluate schedules: each screen
+    // plays every demo playlist's clips in turn, each for its real length, and sends its finished
+    // plays once a minute over its stream, as the player does.
+    plays: { clips: playlistClips },
   });
   cleanups.unshift(() => simulator.stop());
   await simulator.whenConnected(60_000);
@@ -114,6 +119,8 @@ async function main(): Promise<void> {
   const { results } = await publish.publish({});
   const changed = results.filter((result) => result.changed).length;
   step(`published: ${results.length} screens, ${changed} with a new version`);
+  simulator.startPlays();
+  step("the simulated screens play and send proof of play every minute (console: Reports)");
   const playlistLength = await withTimeout(
     player.playing,
     180_000,

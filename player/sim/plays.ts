@@ -13,6 +13,8 @@ export interface SimulatedClip {
   videoId: string;
   playlistId: string;
   sha256: string;
+  /** How long it plays; the schedule's `clipMs` when unset. */
+  durationMs?: number;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface SimulatedClip {
  */
 export interface SimulatedPlays {
   clips: readonly SimulatedClip[];
-  /** Length of every clip; default 10,000 ms. */
+  /** Length of every clip without a `durationMs` of its own; default 10,000 ms. */
   clipMs?: number;
   /** How often a screen sends its finished plays; default 60,000 ms (the player's default). */
   batchMs?: number;
@@ -49,8 +51,10 @@ export class PlaySchedule {
   /** The plays that ended by `nowMs` and were not taken before, as one PlayEvents message (undefined: none). */
   take(nowMs: number): ConnectRequest | undefined {
     const events = [];
-    while (this.#next + this.#clipMs <= nowMs && events.length < 500) {
+    for (;;) {
       const clip = this.#clips[this.#clip] as SimulatedClip;
+      const ms = clip.durationMs ?? this.#clipMs;
+      if (this.#next + ms > nowMs || events.length >= 500) break;
       events.push(
         create(PlayEventSchema, {
           eventId: randomUUID(),
@@ -58,11 +62,11 @@ export class PlaySchedule {
           videoId: clip.videoId,
           playlistId: clip.playlistId,
           startedAt: timestampFromDate(new Date(this.#next)),
-          endedAt: timestampFromDate(new Date(this.#next + this.#clipMs)),
+          endedAt: timestampFromDate(new Date(this.#next + ms)),
           outcome: PlayOutcome.COMPLETED,
         }),
       );
-      this.#next += this.#clipMs;
+      this.#next += ms;
       this.#clip = (this.#clip + 1) % this.#clips.length;
     }
     if (events.length === 0) return undefined;

@@ -16,6 +16,11 @@ export interface DemoContent {
   videoIds: Map<string, string>;
   /** Playlist id by name. */
   playlists: Record<string, string>;
+  /**
+   * Every playlist's clips in order, with what a screen's proof of play names (the demo's simulated
+   * screens play these).
+   */
+  playlistClips: Array<{ playlistId: string; videoId: string; sha256: string; durationMs: number }>;
 }
 
 /**
@@ -30,17 +35,30 @@ export async function populateDemoContent(transport: Transport, clipsDir: string
   const schedule = createClient(ScheduleService, transport);
   const clips = await ensureDemoClips(clipsDir);
   const videoIds = new Map<string, string>();
+  const videos = new Map<string, { sha256: string; durationMs: number }>();
   for (const clip of clips) {
     const { video } = await content.uploadVideo(uploadStream(clip.path, clip.name));
-    if (video) videoIds.set(clip.name, video.id);
+    if (video) {
+      videoIds.set(clip.name, video.id);
+      videos.set(video.id, { sha256: video.sha256, durationMs: video.durationMs });
+    }
   }
   const ids = (...names: string[]) => names.map((name) => videoIds.get(name) ?? "").filter(Boolean);
-  const playlists = await ensurePlaylists(schedule, {
+  const wanted = {
     "Welcome loop": ids("Welcome to AVTech", "Company news"),
     Breakfast: ids("Breakfast until 11 am", "Welcome to AVTech"),
     Lunch: ids("Lunch menu", "Company news"),
     Evening: ids("Evening specials", "Welcome to AVTech"),
-  });
+  };
+  const playlists = await ensurePlaylists(schedule, wanted);
+  const playlistClips = Object.entries(wanted).flatMap(([name, list]) =>
+    list.map((videoId) => ({
+      playlistId: playlists[name] ?? "",
+      videoId,
+      sha256: videos.get(videoId)?.sha256 ?? "",
+      durationMs: videos.get(videoId)?.durationMs ?? 0,
+    })),
+  );
   const weekdays = [DayOfWeek.MONDAY, DayOfWeek.TUESDAY, DayOfWeek.WEDNESDAY, DayOfWeek.THURSDAY, DayOfWeek.FRIDAY];
   await ensureRules(schedule, [
     {
@@ -58,7 +76,7 @@ export async function populateDemoContent(transport: Transport, clipsDir: string
     target: { kind: { case: "wholeTenant", value: true } },
     playlistId: playlists["Welcome loop"],
   });
-  return { videoIds, playlists };
+  return { videoIds, playlists, playlistClips };
 }
 
 function uploadStream(path: string, name: string): AsyncIterable<UploadVideoRequest> {

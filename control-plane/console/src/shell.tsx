@@ -8,6 +8,7 @@ import { type WatchState, watchFleet } from "./fleet/watch.ts";
 import { LibraryPage } from "./library/library-page.tsx";
 import { PlaylistsPage } from "./playlists/playlists-page.tsx";
 import { PublishPage } from "./publish/publish-page.tsx";
+import { ReportsPage } from "./reports/reports-page.tsx";
 import { SchedulesPage } from "./schedules/schedules-page.tsx";
 import { href, useHashRoute } from "./ui/router.ts";
 import { UpdatesPage } from "./updates/updates-page.tsx";
@@ -19,6 +20,7 @@ const sections = [
   { id: "playlists", label: "Playlists" },
   { id: "schedules", label: "Schedules" },
   { id: "publish", label: "Publish" },
+  { id: "reports", label: "Reports" },
   { id: "updates", label: "OS updates" },
   { id: "alerts", label: "Alerts" },
 ] as const;
@@ -96,6 +98,8 @@ function renderPage(section: string, id: string | undefined) {
       return <SchedulesPage />;
     case "publish":
       return <PublishPage />;
+    case "reports":
+      return <ReportsPage />;
     case "updates":
       return <UpdatesPage rolloutId={id} />;
     case "alerts":
