@@ -82,6 +82,21 @@ describe("the console's Alerts page on the real control plane", () => {
     await page.getByRole("heading", { name: "Alerts", exact: true }).waitFor(slow);
   }
 
+  it("shows the open alert as a badge on the fleet page and in the screen's alert history", async () => {
+    await signIn("ada@demo.test");
+    await page.getByRole("link", { name: "Screens" }).click(slow);
+    const badge = page.getByRole("link", { name: "1 open alert", exact: true });
+    await badge.waitFor(slow);
+    await page.getByRole("link", { name: "Lobby left" }).first().click(slow);
+    const history = page.getByRole("list", { name: "Alerts of this screen" });
+    await history.getByText("Clock not synchronised").waitFor(slow);
+    expect(await history.getByText("Open", { exact: true }).count()).toBe(1);
+    await page.goBack();
+    await badge.click(slow);
+    await page.getByRole("heading", { name: "Alerts", exact: true }).waitFor(slow);
+    expect(pageErrors).toEqual([]);
+  });
+
   it("lets an admin acknowledge, add a channel, change a rule and see and discard a dead letter", async () => {
     await signIn("ada@demo.test");
     const alerts = page.getByRole("list", { name: "Alerts" });

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
 import { crc32, deflateSync } from "node:zlib";
 import { AsyncQueue } from "@avtech/io";
+import { AlertService } from "@avtech/proto/gen/avtech/alert/v1/alert_pb.js";
 import { AuthService, type Principal, PrincipalSchema, Role } from "@avtech/proto/gen/avtech/auth/v1/auth_pb.js";
 import {
   type ApiToken,
@@ -522,6 +523,13 @@ function routes(router: ConnectRouter, state: FakeState, watchers: Set<AsyncQueu
     listScreenUpdates(_req, ctx) {
       who(ctx);
       return { updates: [] };
+    },
+  });
+  // Alerts: the fake has none (the fleet page's badge and a screen's history ask; the real-server test covers them).
+  router.service(AlertService, {
+    listAlerts(_req, ctx) {
+      who(ctx);
+      return { alerts: [] };
     },
   });
   router.service(FleetService, {

@@ -1,7 +1,13 @@
-import { type AlertRule, AlertRuleKind, AlertService, AlertState } from "@avtech/proto/gen/avtech/alert/v1/alert_pb.js";
+import {
+  type Alert,
+  type AlertRule,
+  AlertRuleKind,
+  AlertService,
+  AlertState,
+} from "@avtech/proto/gen/avtech/alert/v1/alert_pb.js";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
 import { isAdmin } from "../api/session.ts";
@@ -65,26 +71,82 @@ function Alerts() {
       {alerts.data?.alerts.length === 0 && <p className="muted">Nothing to report.</p>}
       <ul className="plain-list" aria-label="Alerts">
         {alerts.data?.alerts.map((a) => (
-          <li key={a.id} className="user-row">
-            <span className="grow">
-              <span className={`badge ${a.state === AlertState.OPEN ? "tone-bad" : "tone-good"}`}>
-                {a.state === AlertState.OPEN ? "Open" : "Resolved"}
-              </span>{" "}
-              <strong>{ruleText[a.rule].label}</strong> on{" "}
-              <a href={href("screens", a.screenId)}>{a.screenName || a.screenId}</a>
-              <span className="muted small">
-                {" "}
-                · {a.detail} · opened {formatAgo(a.openedAt)}
-                {a.resolvedAt && ` · resolved ${formatAgo(a.resolvedAt)}`}
-                {a.acknowledgedAt && ` · acknowledged ${formatAgo(a.acknowledgedAt)}`}
-              </span>
-            </span>
+          <AlertRow key={a.id} alert={a} showScreen>
             {isAdmin(principal) && !a.acknowledgedAt && (
               <button type="button" onClick={() => ack.mutate({ alertId: a.id })}>
                 Acknowledge
               </button>
             )}
-          </li>
+          </AlertRow>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** One alert: its state, rule, screen (unless the page is the screen's), what was measured and when. */
+function AlertRow({ alert: a, showScreen, children }: { alert: Alert; showScreen: boolean; children?: ReactNode }) {
+  return (
+    <li className="user-row">
+      <span className="grow">
+        <span className={`badge ${a.state === AlertState.OPEN ? "tone-bad" : "tone-good"}`}>
+          {a.state === AlertState.OPEN ? "Open" : "Resolved"}
+        </span>{" "}
+        <strong>{ruleText[a.rule].label}</strong>
+        {showScreen && (
+          <>
+            {" "}
+            on <a href={href("screens", a.screenId)}>{a.screenName || a.screenId}</a>
+          </>
+        )}
+        <span className="muted small">
+          {" "}
+          · {a.detail} · opened {formatAgo(a.openedAt)}
+          {a.resolvedAt && ` · resolved ${formatAgo(a.resolvedAt)}`}
+          {a.acknowledgedAt && ` · acknowledged ${formatAgo(a.acknowledgedAt)}`}
+        </span>
+      </span>
+      {children}
+    </li>
+  );
+}
+
+/** How often the fleet page's badge and a screen's alert history ask again (alerts are evaluated every 15 s). */
+const alertRefreshMs = 30_000;
+
+/** The fleet page's badge: how many alerts are open, linking to the Alerts page; nothing while none are. */
+export function OpenAlertsBadge() {
+  const open = useQuery(
+    AlertService.method.listAlerts,
+    { state: AlertState.OPEN, pageSize: 500 },
+    { refetchInterval: alertRefreshMs },
+  );
+  if (open.error) return <span className="muted small">alerts unavailable: {describeError(open.error)}</span>;
+  const count = open.data?.alerts.length ?? 0;
+  if (count === 0) return null;
+  const more = open.data?.nextPageToken ? "+" : "";
+  return (
+    <a href={href("alerts")} className="badge tone-bad">
+      {`${count}${more} open ${count === 1 && !more ? "alert" : "alerts"}`}
+    </a>
+  );
+}
+
+/** A screen's alerts, open and resolved, newest first (the screen page). */
+export function ScreenAlertHistory({ screenId }: { screenId: string }) {
+  const list = useQuery(
+    AlertService.method.listAlerts,
+    { screenId, pageSize: 50 },
+    { refetchInterval: alertRefreshMs },
+  );
+  return (
+    <div className="card">
+      <h2>Alerts</h2>
+      {list.error && <p className="error">{describeError(list.error)}</p>}
+      {list.data?.alerts.length === 0 && <p className="muted">No alert was ever raised for this screen.</p>}
+      <ul className="plain-list" aria-label="Alerts of this screen">
+        {list.data?.alerts.map((a) => (
+          <AlertRow key={a.id} alert={a} showScreen={false} />
         ))}
       </ul>
     </div>

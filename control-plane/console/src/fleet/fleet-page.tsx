@@ -4,6 +4,7 @@ import { SyncStatus } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { useQuery } from "@connectrpc/connect-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useDeferredValue, useMemo, useRef, useState } from "react";
+import { OpenAlertsBadge } from "../alerts/alerts-page.tsx";
 import { useApi } from "../api/api-context.tsx";
 import { canEdit, isAdmin } from "../api/session.ts";
 import { formatAgo } from "../ui/format.ts";
@@ -73,7 +74,7 @@ export function FleetPage() {
                 <strong>{view.order.length.toLocaleString()}</strong> screens ·{" "}
                 <span className="tone-text-good">{counts.online.toLocaleString()} online</span> ·{" "}
                 <span className="tone-text-bad">{counts.offline.toLocaleString()} offline</span> ·{" "}
-                <span className="tone-text-bad">{counts.failed.toLocaleString()} sync failed</span>
+                <span className="tone-text-bad">{counts.failed.toLocaleString()} sync failed</span> <OpenAlertsBadge />
               </>
             ) : (
               "Loading the fleet…"

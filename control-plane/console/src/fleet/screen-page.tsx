@@ -4,6 +4,7 @@ import { type CommandRecord, FleetService, type HealthPoint } from "@avtech/prot
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
+import { ScreenAlertHistory } from "../alerts/alerts-page.tsx";
 import { useApi } from "../api/api-context.tsx";
 import { describeError } from "../api/errors.ts";
 import { canEdit } from "../api/session.ts";
@@ -117,6 +118,7 @@ export function ScreenPage({ screenId }: { screenId: string }) {
           <HealthChart key={c.label} points={points} series={c} />
         ))}
       </div>
+      <ScreenAlertHistory screenId={screen.id} />
       <CommandHistory screenId={screen.id} />
       <ScreenUpdateHistory screenId={screen.id} />
     </section>
