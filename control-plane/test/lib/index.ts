@@ -5,5 +5,7 @@
  * control plane's own tests import the modules of test/lib directly.
  */
 
+export type { TestBrowser } from "../console/browser.ts";
+export { ensureConsoleBuilt, launchBrowser } from "../console/browser.ts";
 export type { RealControlPlane, RealControlPlaneOptions } from "./real-control-plane.ts";
 export { startRealControlPlane } from "./real-control-plane.ts";
