@@ -301,6 +301,7 @@ export class UpdateManager {
         type: "Unsupported",
         message: messageOf(error),
         lasting: error instanceof RaucUnavailable && error.missing,
+        busy: error instanceof RaucUnavailable && error.busy,
       };
       this.#imageVersion = fallback;
     }

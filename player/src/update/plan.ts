@@ -14,7 +14,13 @@ import type { InstallResult, RaucStatus } from "./types.ts";
  */
 export type SystemView =
   | { type: "Rauc"; status: RaucStatus }
-  | { type: "Unsupported"; message: string; lasting: boolean };
+  | {
+      type: "Unsupported";
+      message: string;
+      lasting: boolean;
+      /** RAUC answered that it is busy with another operation (an installation running): ask again soon. */
+      busy?: boolean;
+    };
 
 /** Everything the planner looks at; plain data, so {@link planUpdate} stays pure. */
 export interface UpdateCurrent {
@@ -104,7 +110,19 @@ const activePhases = new Set(["downloading", "installing", "rebooting", "confirm
 export function planUpdate(cur: UpdateCurrent, target: UpdateTarget, ctx: UpdatePlanContext): UpdateStep[] {
   const r = cur.record;
   const d = target.osUpdate;
-  if (r && activePhases.has(r.phase)) return planActive(r, cur, target, ctx);
+  const active = r !== undefined && activePhases.has(r.phase);
+  // RAUC's service refuses `rauc status` while it installs (e.g. the bundle a player killed mid-install had
+  // started): not a verdict on the device, so neither a failure nor a report; ask again.
+  if (cur.system.type === "Unsupported" && cur.system.busy === true && (active || d !== undefined)) {
+    return [
+      {
+        action: "waitUntil",
+        at: new Date(cur.now.getTime() + ctx.busyRetryMs),
+        reason: "RAUC is busy with another operation",
+      },
+    ];
+  }
+  if (r && active) return planActive(r, cur, target, ctx);
 
   if (!d) return [];
   if (r && sameUpdate(r, d)) {
@@ -216,6 +234,13 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
       return [{ action: "download" }];
     }
     case "installing": {
+      // An install this player started before it was restarted (a watchdog kill, a crash) went on in RAUC's
+      // service and finished: RAUC made the other slot the next boot with this version. Installing again would
+      // rewrite the slot for nothing (and may be interrupted again).
+      const next = status.slots.find((s) => s.bootname === status.primary);
+      if (r.installAttempts > 0 && next && status.primary !== status.booted && next.bundleVersion === r.version) {
+        return [save(afterInstall(r, { type: "Installed" }, status, cur.bootId, cur.now), cur)];
+      }
       if (!cur.bundle.complete) return [save({ ...r, phase: "downloading", retryAt: undefined }, cur)];
       if (r.retryAt !== undefined && cur.now < new Date(r.retryAt)) {
         return [{ action: "waitUntil", at: new Date(r.retryAt), reason: "RAUC is busy with another installation" }];
