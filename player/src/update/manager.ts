@@ -314,6 +314,8 @@ export class UpdateManager {
         const before = this.#record?.phase;
         await this.#save(step.record);
         if (step.record.phase === "downloading") this.#bytesDone = await this.#partBytes(step.record);
+        // Found installed by an install a previous run started (see planUpdate): RAUC copied the bundle.
+        if (before === "installing" && step.record.phase === "rebooting") await this.#removeBundle(step.record);
         const level = step.record.phase === "failed" || step.record.phase === "rolled-back" ? "warn" : "info";
         d.logger[level](
           {
