@@ -410,6 +410,19 @@ export class UpdateManager {
         });
         return "continue";
       },
+      keepOldSlot: async (step) => {
+        // Best effort: the rollback is reported whatever RAUC answers.
+        try {
+          await d.rauc.markActive(step.slotName);
+          d.logger.warn({ slot: step.slotName }, "rolled back: the old slot is the next boot again");
+        } catch (error) {
+          d.logger.warn(
+            { err: messageOf(error), slot: step.slotName },
+            "rolled back, but could not make the old slot the next boot",
+          );
+        }
+        return "continue";
+      },
       waitUntil: async (step) => {
         d.logger.debug({ until: step.at.toISOString(), reason: step.reason }, "OS update waits");
         this.#arm(step.at);

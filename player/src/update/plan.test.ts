@@ -404,16 +404,24 @@ describe("planUpdate: reboot, health gate, rollback", () => {
 
   it("back on the old slot after its own reboot into the new one: reports the rollback", () => {
     const r = installed({ rebootAttempts: 1 });
-    for (const status of [raucStatus(), raucStatus({ primary: "B" })]) {
-      expect(
-        saved(planUpdate(current({ record: r, bootId: "boot-2", system: { type: "Rauc", status } }), target(), ctx)),
-      ).toMatchObject({
-        phase: "rolled-back",
-        reason: "NOT_HEALTHY",
-        message:
-          "the screen restarted on slot A after the reboot into slot B: the bootloader went back (the new slot did not start)",
-      });
-    }
+    const rolledBack = {
+      phase: "rolled-back",
+      reason: "NOT_HEALTHY",
+      message:
+        "the screen restarted on slot A after the reboot into slot B: the bootloader went back (the new slot did not start)",
+    };
+    // U-Boot went back with the failed slot still first in BOOT_ORDER: A is made the next boot again first.
+    const uBoot = planUpdate(
+      current({ record: r, bootId: "boot-2", system: { type: "Rauc", status: raucStatus({ primary: "B" }) } }),
+      target(),
+      ctx,
+    );
+    expect(uBoot[0]).toEqual({ action: "keepOldSlot", slotName: "rootfs.0" });
+    expect(uBoot[1]?.action === "save" && uBoot[1].record).toMatchObject(rolledBack);
+    expect(uBoot).toHaveLength(2);
+    // Already the next boot (a one-shot trial the firmware dropped): only the report.
+    const primaryA = current({ record: r, bootId: "boot-2", system: { type: "Rauc", status: raucStatus() } });
+    expect(saved(planUpdate(primaryA, target(), ctx))).toMatchObject(rolledBack);
   });
 
   it("a restart it did not ask for (power cut) before the reboot moment: waits again, re-activating the new slot if needed", () => {
