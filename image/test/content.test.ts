@@ -13,6 +13,8 @@ const units = [
   "avtech-grow-data.service",
   "avtech-reboot.path",
   "avtech-reboot.service",
+  "avtech-update-deadline.timer",
+  "avtech-update-deadline.service",
 ];
 
 let work: string;
@@ -28,6 +30,7 @@ async function stageUnits(root: string): Promise<void> {
   await mkdir(join(root, "etc/systemd/system"), { recursive: true });
   await mkdir(join(root, "opt/avtech/node/bin"), { recursive: true });
   await mkdir(join(root, "usr/local/sbin"), { recursive: true });
+  await mkdir(join(root, "usr/local/lib/avtech"), { recursive: true });
   await mkdir(join(root, "usr/lib/systemd"), { recursive: true });
   await cp("/usr/lib/systemd/system", join(root, "usr/lib/systemd/system"), {
     recursive: true,
@@ -39,6 +42,10 @@ async function stageUnits(root: string): Promise<void> {
     await chmod(join(root, program), 0o755);
   }
   await cp(join(roleDir, "files/sbin/avtech-grow-data"), join(root, "usr/local/sbin/avtech-grow-data"));
+  await cp(
+    join(roleDir, "files/ota/avtech-update-deadline"),
+    join(root, "usr/local/lib/avtech/avtech-update-deadline"),
+  );
   for (const unit of units) {
     await cp(join(roleDir, "files/systemd", unit), join(root, "etc/systemd/system", unit));
   }
@@ -205,6 +212,10 @@ describe("disk assembly (the image build's own functions, on a small tree)", () 
     );
     await writeFile(join(root, "etc/machine-id"), "");
     await cp(join(roleDir, "files/sbin/avtech-grow-data"), join(root, "usr/local/sbin/avtech-grow-data"));
+    await cp(
+      join(roleDir, "files/ota/avtech-update-deadline"),
+      join(root, "usr/local/lib/avtech/avtech-update-deadline"),
+    );
     await cp(
       join(roleDir, "files/systemd/avtech-player.service"),
       join(root, "etc/systemd/system/avtech-player.service"),

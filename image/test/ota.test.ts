@@ -5,9 +5,10 @@
  * (installing, falling back, a cut-off install) is in ota.full.test.ts.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type UpdatePhaseName, type UpdateRecord, UpdateStore } from "@avtech/player/update";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageDir, recipe, renderRoleTemplate, roleDir, runProgram } from "./helpers.ts";
 
@@ -180,6 +181,80 @@ describe("the boot state writer RAUC runs as fw_printenv/fw_setenv", () => {
     expect(neither.code).not.toBe(0);
     expect(neither.stderr).toContain("neither");
     expect((await run("fw_printenv")).code).not.toBe(0);
+  });
+});
+
+describe("the backstop for a freshly updated slot whose player never starts (avtech-update-deadline)", () => {
+  /** An update record as the player's own UpdateStore writes it. */
+  const record = (phase: UpdatePhaseName, targetSlot: string): UpdateRecord => ({
+    v: 1,
+    rolloutId: "r1",
+    releaseId: "rel1",
+    version: "2.0.0",
+    compatible: "avtech-rpi-arm64-debian",
+    bundle: { sha256: "a".repeat(64), sizeBytes: 1000, url: "/bundles/x" },
+    rebootPolicy: "now",
+    phase,
+    message: "",
+    fromSlot: targetSlot === "A" ? "B" : "A",
+    fromVersion: "1.0.0",
+    targetSlot,
+    installAttempts: 1,
+    rebootAttempts: 1,
+    activations: 0,
+    bootId: "boot-1",
+    failures: 0,
+    updatedAt: "2026-12-06T22:00:00.000Z",
+  });
+
+  /** Runs the script on a state file and a kernel command line; says whether it asked systemd to reboot. */
+  async function backstop(state: UpdateRecord | undefined, cmdline: string) {
+    const dir = await mkdtemp(join(work, "deadline-"));
+    await mkdir(join(dir, "bin"));
+    await mkdir(join(dir, "v1/update"), { recursive: true });
+    // systemctl as a recorder: the script's one action is `systemctl --no-block reboot`.
+    await writeFile(
+      join(dir, "bin/systemctl"),
+      `#!/bin/sh
+echo "$@" >> "${dir}/systemctl.log"
+`,
+    );
+    await chmod(join(dir, "bin/systemctl"), 0o755);
+    const statePath = join(dir, "v1/update/update.json");
+    if (state !== undefined) await new UpdateStore(statePath).save(state);
+    await writeFile(join(dir, "cmdline"), `${cmdline}\n`);
+    const result = await runProgram(
+      join(roleDir, "files/ota/avtech-update-deadline"),
+      [statePath, join(dir, "cmdline")],
+      {
+        PATH: `${join(dir, "bin")}:${process.env.PATH}`,
+      },
+    );
+    const calls = await readFile(join(dir, "systemctl.log"), "utf8").catch(() => "");
+    return { ...result, calls };
+  }
+
+  const onA = "console=ttyAMA0 root=PARTUUID=41565445-02 rootwait ro rauc.slot=A";
+
+  it("reboots when the booted slot is the update's target and the player never moved it past rebooting", async () => {
+    const r = await backstop(record("rebooting", "A"), onA);
+    expect(r.code).toBe(0);
+    expect(r.calls).toBe("--no-block reboot\n");
+    expect(r.stdout).toContain("slot A was booted for an update and no player took charge of it");
+  });
+
+  it.each([
+    ["the old slot waiting for its reboot moment", record("rebooting", "B"), onA],
+    ["the player running the health gate on the new slot", record("confirming", "A"), onA],
+    ["a confirmed slot", record("healthy", "A"), onA],
+    ["a rolled-back update", record("rolled-back", "A"), onA],
+    ["no update at all", undefined, onA],
+    ["a kernel command line without rauc.slot", record("rebooting", "A"), "console=ttyAMA0 ro"],
+  ])("leaves %s alone", async (_what, state, cmdline) => {
+    const r = await backstop(state, cmdline);
+    expect(r.code).toBe(0);
+    expect(r.calls).toBe("");
+    expect(r.stdout).toContain("nothing to do");
   });
 });
 

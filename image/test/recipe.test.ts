@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadConfig } from "@avtech/control-plane";
 import { deviceNodeFlags } from "@avtech/player/build";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageDir, renderRoleTemplate, repoDir, runProgram } from "./helpers.ts";
@@ -110,7 +111,7 @@ describe("ansible", () => {
   });
 });
 
-describe("the control_plane role's settings checks", () => {
+describe("the control_plane role's settings (TLS, OS updates)", () => {
   /** Runs only the role's settings checks (tag `settings`) on this machine with the given extra variables. */
   async function checkSettings(extra: string): Promise<{ code: number; output: string }> {
     const ansibleDir = join(repoDir, "ansible");
@@ -150,25 +151,32 @@ describe("the control_plane role's settings checks", () => {
     expect(upstream.code, upstream.output).toBe(0);
   });
 
-  it("takes the OS update compatible and keyring together and gives them to the control plane", async () => {
+  it("configures OS updates with the screens' compatible and keyring, both or neither", async () => {
     const tls = "avtech_cp_tls_terminated_upstream=true";
     const half = await checkSettings(`${tls} avtech_cp_update_compatible=avtech-rpi-arm64-debian`);
     expect(half.code).not.toBe(0);
-    expect(half.output).toContain("Set both avtech_cp_update_compatible and avtech_cp_update_keyring");
+    expect(half.output).toContain("Set both avtech_cp_update_compatible");
     const both = await checkSettings(
-      `${tls} avtech_cp_update_compatible=avtech-rpi-arm64-debian avtech_cp_update_keyring=keys/ca.cert.pem`,
+      `${tls} avtech_cp_update_compatible=avtech-rpi-arm64-debian avtech_cp_update_keyring=${imageDir}/keys/dev/ca.cert.pem`,
     );
     expect(both.code, both.output).toBe(0);
 
-    const controlPlaneRole = join(repoDir, "ansible/roles/control_plane");
-    const env = await renderRoleTemplate(
-      "control-plane.env.j2",
-      { avtech_cp_update_compatible: "avtech-rpi-arm64-debian", avtech_cp_update_keyring: "keys/ca.cert.pem" },
-      controlPlaneRole,
-    );
-    expect(env).toContain("AVTECH_UPDATE_COMPATIBLE=avtech-rpi-arm64-debian\n");
-    expect(env).toContain("AVTECH_UPDATE_KEYRING=/etc/avtech/update-keyring.pem\n");
-    const withoutUpdates = await renderRoleTemplate("control-plane.env.j2", {}, controlPlaneRole);
-    expect(withoutUpdates).not.toContain("AVTECH_UPDATE");
+    // The environment file the role writes, read by the control plane's own config loader.
+    const config = async (vars: Record<string, string>) => {
+      const text = await renderRoleTemplate("control-plane.env.j2", vars, join(repoDir, "ansible/roles/control_plane"));
+      const env = Object.fromEntries(
+        text
+          .split("\n")
+          .filter((line) => /^[A-Z_0-9]+=/.test(line))
+          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+      );
+      return loadConfig({ env }).update;
+    };
+    expect(
+      await config({ avtech_cp_update_compatible: "avtech-rpi-arm64-debian", avtech_cp_update_keyring: "/x/ca.pem" }),
+    ).toMatchObject({ compatible: "avtech-rpi-arm64-debian", keyringPath: "/etc/avtech/update-keyring.pem" });
+    const none = await config({});
+    expect(none.compatible).toBeUndefined();
+    expect(none.keyringPath).toBeUndefined();
   });
 });

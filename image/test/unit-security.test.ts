@@ -37,6 +37,10 @@ const ceilings: Record<string, { max: number; why: string }> = {
     max: 9.6,
     why: "root oneshot that removes the player's reboot request and asks systemd to reboot (the player itself may not); not sandboxed yet",
   },
+  "avtech-update-deadline.service": {
+    max: 9.6,
+    why: "root oneshot a while after boot that reads the player's update state and may ask systemd to reboot (the player itself may not); not sandboxed yet",
+  },
   "avtech-cp-backup.service": {
     max: 2.2,
     why: "root (copies the blob store with its owners, runuser to postgres for pg_dump), otherwise sandboxed: no network but the Unix socket, read-only system but the backup folder and its log",

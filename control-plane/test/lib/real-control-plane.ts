@@ -63,6 +63,11 @@ export interface RealControlPlaneOptions {
   postgresAdminUrl?: string;
   /** The server's clock; default the system's. A fixed one keeps date-bound tests (reports) true on any day. */
   clock?: Clock;
+  /**
+   * OS updates (the config's `update`): the RAUC compatible of the fleet's image and the CA keyring its bundles
+   * must chain to. Without it UploadRelease is FAILED_PRECONDITION, as on a control plane configured without them.
+   */
+  update?: { compatible: string; keyringPath: string };
 }
 
 /** Starts PostgreSQL, migrates a new database and serves the control plane on `host` (default loopback). */
@@ -88,6 +93,7 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
         listen: { host: options.host ?? "127.0.0.1", port: 0, http1Port: 0 },
         database: { url: database.url },
         blobDir,
+        ...(options.update === undefined ? {} : { update: options.update }),
       },
     });
     const controlPlane = await assembleControlPlane({

@@ -301,6 +301,7 @@ export class UpdateManager {
         type: "Unsupported",
         message: messageOf(error),
         lasting: error instanceof RaucUnavailable && error.missing,
+        busy: error instanceof RaucUnavailable && error.busy,
       };
       this.#imageVersion = fallback;
     }
@@ -313,6 +314,8 @@ export class UpdateManager {
         const before = this.#record?.phase;
         await this.#save(step.record);
         if (step.record.phase === "downloading") this.#bytesDone = await this.#partBytes(step.record);
+        // Found installed by an install a previous run started (see planUpdate): RAUC copied the bundle.
+        if (before === "installing" && step.record.phase === "rebooting") await this.#removeBundle(step.record);
         const level = step.record.phase === "failed" || step.record.phase === "rolled-back" ? "warn" : "info";
         d.logger[level](
           {
@@ -405,6 +408,19 @@ export class UpdateManager {
           activations: r.activations + 1,
           updatedAt: d.clock.now().toISOString(),
         });
+        return "continue";
+      },
+      keepOldSlot: async (step) => {
+        // Best effort: the rollback is reported whatever RAUC answers.
+        try {
+          await d.rauc.markActive(step.slotName);
+          d.logger.warn({ slot: step.slotName }, "rolled back: the old slot is the next boot again");
+        } catch (error) {
+          d.logger.warn(
+            { err: messageOf(error), slot: step.slotName },
+            "rolled back, but could not make the old slot the next boot",
+          );
+        }
         return "continue";
       },
       waitUntil: async (step) => {

@@ -290,6 +290,56 @@ describe("planUpdate: download and install", () => {
     expect(planUpdate(later, target(), ctx)).toEqual([{ action: "install" }]);
   });
 
+  it("waits, without a failure or a report, while RAUC's service is busy (an installation a killed player started)", () => {
+    const system = {
+      type: "Unsupported",
+      message: "rauc status failed (exit 1): already processing a different method",
+      lasting: false,
+      busy: true,
+    } as const;
+    const wait = [
+      { action: "waitUntil", at: new Date("2026-12-07T12:00:30.000Z"), reason: "RAUC is busy with another operation" },
+    ];
+    for (const r of [record({ phase: "installing", installAttempts: 1 }), record(), undefined]) {
+      expect(planUpdate(current({ record: r, system }), target(), ctx)).toEqual(wait);
+    }
+    expect(planUpdate(current({ system }), target({ osUpdate: undefined }), ctx)).toEqual([]);
+  });
+
+  it("takes an install that finished while the player was restarted as done instead of installing again", () => {
+    const complete = { complete: true, partBytes: 0 };
+    const installedB = raucStatus({
+      primary: "B",
+      slots: [
+        { name: "rootfs.0", class: "rootfs", bootname: "A", state: "booted", bootStatus: "good", bundleVersion: "" },
+        {
+          name: "rootfs.1",
+          class: "rootfs",
+          bootname: "B",
+          state: "inactive",
+          bootStatus: "good",
+          bundleVersion: "2026.12.2",
+        },
+      ],
+    });
+    const interrupted = record({ phase: "installing", installAttempts: 1 });
+    const system = { type: "Rauc", status: installedB } as const;
+    expect(saved(planUpdate(current({ record: interrupted, bundle: complete, system }), target(), ctx))).toMatchObject({
+      phase: "rebooting",
+      targetSlot: "B",
+      installAttempts: 1,
+    });
+    // Not started by this update, or another version in the other slot: install.
+    const notStarted = record({ phase: "installing", installAttempts: 0 });
+    expect(planUpdate(current({ record: notStarted, bundle: complete, system }), target(), ctx)).toEqual([
+      { action: "install" },
+    ]);
+    const older = { type: "Rauc", status: { ...installedB, primary: "A" } } as const;
+    expect(planUpdate(current({ record: interrupted, bundle: complete, system: older }), target(), ctx)).toEqual([
+      { action: "install" },
+    ]);
+  });
+
   it("fails UNSUPPORTED when RAUC disappears before the install", () => {
     const system = { type: "Unsupported", message: "rauc status failed (exit 1): no service", lasting: false } as const;
     expect(saved(planUpdate(current({ record: record(), system }), target(), ctx))).toMatchObject({
@@ -354,16 +404,24 @@ describe("planUpdate: reboot, health gate, rollback", () => {
 
   it("back on the old slot after its own reboot into the new one: reports the rollback", () => {
     const r = installed({ rebootAttempts: 1 });
-    for (const status of [raucStatus(), raucStatus({ primary: "B" })]) {
-      expect(
-        saved(planUpdate(current({ record: r, bootId: "boot-2", system: { type: "Rauc", status } }), target(), ctx)),
-      ).toMatchObject({
-        phase: "rolled-back",
-        reason: "NOT_HEALTHY",
-        message:
-          "the screen restarted on slot A after the reboot into slot B: the bootloader went back (the new slot did not start)",
-      });
-    }
+    const rolledBack = {
+      phase: "rolled-back",
+      reason: "NOT_HEALTHY",
+      message:
+        "the screen restarted on slot A after the reboot into slot B: the bootloader went back (the new slot did not start)",
+    };
+    // U-Boot went back with the failed slot still first in BOOT_ORDER: A is made the next boot again first.
+    const uBoot = planUpdate(
+      current({ record: r, bootId: "boot-2", system: { type: "Rauc", status: raucStatus({ primary: "B" }) } }),
+      target(),
+      ctx,
+    );
+    expect(uBoot[0]).toEqual({ action: "keepOldSlot", slotName: "rootfs.0" });
+    expect(uBoot[1]?.action === "save" && uBoot[1].record).toMatchObject(rolledBack);
+    expect(uBoot).toHaveLength(2);
+    // Already the next boot (a one-shot trial the firmware dropped): only the report.
+    const primaryA = current({ record: r, bootId: "boot-2", system: { type: "Rauc", status: raucStatus() } });
+    expect(saved(planUpdate(primaryA, target(), ctx))).toMatchObject(rolledBack);
   });
 
   it("a restart it did not ask for (power cut) before the reboot moment: waits again, re-activating the new slot if needed", () => {

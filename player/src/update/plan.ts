@@ -14,7 +14,13 @@ import type { InstallResult, RaucStatus } from "./types.ts";
  */
 export type SystemView =
   | { type: "Rauc"; status: RaucStatus }
-  | { type: "Unsupported"; message: string; lasting: boolean };
+  | {
+      type: "Unsupported";
+      message: string;
+      lasting: boolean;
+      /** RAUC answered that it is busy with another operation (an installation running): ask again soon. */
+      busy?: boolean;
+    };
 
 /** Everything the planner looks at; plain data, so {@link planUpdate} stays pure. */
 export interface UpdateCurrent {
@@ -73,6 +79,12 @@ export type UpdateStep =
   | { action: "waitUntil"; at: Date; reason: string }
   /** Make the installed slot (RAUC slot `slotName`) the next boot again (`rauc status mark-active`). */
   | { action: "activate"; slotName: string }
+  /**
+   * Back on the old slot after a rollback: make it (RAUC slot `slotName`) the next boot with fresh tries
+   * (`rauc status mark-active`). Otherwise the failed slot stays first in U-Boot's BOOT_ORDER, and once the old
+   * slot's tries run out (every boot spends one) U-Boot gives both 3 again and boots the failed slot first.
+   */
+  | { action: "keepOldSlot"; slotName: string }
   /** Reboot at the next clip boundary: into the new slot, or away from a new slot that failed its gate. */
   | { action: "reboot"; why: "update" | "failedGate" }
   /** Wait until the new slot is healthy (then mark it good) or `deadline` passes. */
@@ -104,7 +116,19 @@ const activePhases = new Set(["downloading", "installing", "rebooting", "confirm
 export function planUpdate(cur: UpdateCurrent, target: UpdateTarget, ctx: UpdatePlanContext): UpdateStep[] {
   const r = cur.record;
   const d = target.osUpdate;
-  if (r && activePhases.has(r.phase)) return planActive(r, cur, target, ctx);
+  const active = r !== undefined && activePhases.has(r.phase);
+  // RAUC's service refuses `rauc status` while it installs (e.g. the bundle a player killed mid-install had
+  // started): not a verdict on the device, so neither a failure nor a report; ask again.
+  if (cur.system.type === "Unsupported" && cur.system.busy === true && (active || d !== undefined)) {
+    return [
+      {
+        action: "waitUntil",
+        at: new Date(cur.now.getTime() + ctx.busyRetryMs),
+        reason: "RAUC is busy with another operation",
+      },
+    ];
+  }
+  if (r && active) return planActive(r, cur, target, ctx);
 
   if (!d) return [];
   if (r && sameUpdate(r, d)) {
@@ -216,6 +240,13 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
       return [{ action: "download" }];
     }
     case "installing": {
+      // An install this player started before it was restarted (a watchdog kill, a crash) went on in RAUC's
+      // service and finished: RAUC made the other slot the next boot with this version. Installing again would
+      // rewrite the slot for nothing (and may be interrupted again).
+      const next = status.slots.find((s) => s.bootname === status.primary);
+      if (r.installAttempts > 0 && next && status.primary !== status.booted && next.bundleVersion === r.version) {
+        return [save(afterInstall(r, { type: "Installed" }, status, cur.bootId, cur.now), cur)];
+      }
       if (!cur.bundle.complete) return [save({ ...r, phase: "downloading", retryAt: undefined }, cur)];
       if (r.retryAt !== undefined && cur.now < new Date(r.retryAt)) {
         return [{ action: "waitUntil", at: new Date(r.retryAt), reason: "RAUC is busy with another installation" }];
@@ -253,15 +284,12 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
       if (r.bootId === cur.bootId) return rebootWhenQuiet(r, cur, target);
       // The machine restarted on the old slot.
       if (r.rebootAttempts > 0) {
-        return [
-          save(
-            rolledBack(
-              r,
-              `the screen restarted on slot ${status.booted} after the reboot into slot ${r.targetSlot}: the bootloader went back (the new slot did not start)`,
-            ),
-            cur,
-          ),
-        ];
+        return rollback(
+          r,
+          `the screen restarted on slot ${status.booted} after the reboot into slot ${r.targetSlot}: the bootloader went back (the new slot did not start)`,
+          status,
+          cur,
+        );
       }
       // A restart this player did not ask for (a power cut, someone else's reboot) came before the
       // reboot moment. The new slot may not have been tried: a power cut clears a one-shot trial
@@ -269,22 +297,19 @@ function planActive(r: UpdateRecord, cur: UpdateCurrent, target: UpdateTarget, c
       if (status.primary === r.targetSlot) return [save({ ...r, bootId: cur.bootId }, cur)];
       const slot = status.slots.find((s) => s.bootname === r.targetSlot);
       if (!slot || r.activations >= ctx.maxRebootAttempts) {
-        return [
-          save(
-            rolledBack(
-              r,
-              `the screen keeps restarting on slot ${status.booted} and slot ${r.targetSlot} is not the next boot: giving up`,
-            ),
-            cur,
-          ),
-        ];
+        return rollback(
+          r,
+          `the screen keeps restarting on slot ${status.booted} and slot ${r.targetSlot} is not the next boot: giving up`,
+          status,
+          cur,
+        );
       }
       return [{ action: "activate", slotName: slot.name }];
     }
     case "confirming": {
       if (status.booted !== r.targetSlot) {
         const why = r.message.startsWith("not healthy") ? r.message : `slot ${r.targetSlot} was not confirmed healthy`;
-        return [save(rolledBack(r, `${why}; the bootloader went back to slot ${status.booted}`), cur)];
+        return rollback(r, `${why}; the bootloader went back to slot ${status.booted}`, status, cur);
       }
       if (r.bootId !== cur.bootId) {
         return [save({ ...r, bootId: cur.bootId, gateStartedAt: cur.now.toISOString() }, cur)];
@@ -420,6 +445,14 @@ function installedSlot(r: UpdateRecord, status: RaucStatus | undefined): string 
   const booted = status.slots.find((s) => s.bootname === status.booted);
   const other = status.slots.find((s) => s.class === booted?.class && s.bootname !== status.booted && s.bootname);
   return other?.bootname ?? "";
+}
+
+/** The rollback's steps: keep the running (old) slot as the next boot, then record and report ROLLED_BACK. */
+function rollback(r: UpdateRecord, message: string, status: RaucStatus, cur: UpdateCurrent): UpdateStep[] {
+  const running = status.slots.find((s) => s.bootname === status.booted);
+  const keep: UpdateStep[] =
+    running && status.primary !== status.booted ? [{ action: "keepOldSlot", slotName: running.name }] : [];
+  return [...keep, save(rolledBack(r, message), cur)];
 }
 
 function rolledBack(r: UpdateRecord, message: string): UpdateRecord {

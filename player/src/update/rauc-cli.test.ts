@@ -169,6 +169,28 @@ describe("createRaucCli without a usable RAUC", () => {
     });
   });
 
+  it("tells a status refused while RAUC's service is busy from a RAUC that does not answer", async () => {
+    const script = join(dir, "rauc-status-busy");
+    await writeFile(
+      script,
+      "#!/bin/sh\necho '(rauc:2276): rauc-WARNING **: 22:26:25.911: already processing a different method' >&2\nexit 1\n",
+    );
+    await chmod(script, 0o755);
+    const error = await createRaucCli({ command: script })
+      .status()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RaucUnavailable);
+    expect(error).toMatchObject({ busy: true, missing: false });
+    const down = join(dir, "rauc-status-down");
+    await writeFile(down, "#!/bin/sh\necho 'failed to connect to the RAUC service' >&2\nexit 1\n");
+    await chmod(down, 0o755);
+    expect(
+      await createRaucCli({ command: down })
+        .status()
+        .catch((e: unknown) => e),
+    ).toMatchObject({ busy: false, missing: false });
+  });
+
   it("tells a busy RAUC (another installation running) from a refused bundle", async () => {
     const script = join(dir, "rauc");
     await writeFile(

@@ -46,6 +46,7 @@ export function createRaucCli(options: RaucCliOptions = {}): Rauc {
       if (run.code !== 0) {
         throw new RaucUnavailable(
           `rauc status failed (exit ${run.code}): ${firstLine(run.stderr) || firstLine(run.stdout) || "no output"}`,
+          { busy: /already processing a different method/.test(run.stderr) },
         );
       }
       try {

@@ -72,10 +72,17 @@ export interface Rauc {
 export class RaucUnavailable extends Error {
   override name = "RaucUnavailable";
   readonly missing: boolean;
+  /**
+   * RAUC's service is there but busy: RAUC 1.8 takes one D-Bus method at a time and refuses `rauc status`
+   * ("already processing a different method") while an installation runs, e.g. the one a restarted player had
+   * started. That says nothing about whether the device can update.
+   */
+  readonly busy: boolean;
 
-  constructor(message: string, options: { missing?: boolean } = {}) {
+  constructor(message: string, options: { missing?: boolean; busy?: boolean } = {}) {
     super(message);
     this.missing = options.missing ?? false;
+    this.busy = options.busy ?? false;
   }
 }
 

@@ -19,6 +19,8 @@ export class FakeRauc implements Rauc {
   unavailable: string | undefined;
   /** With `unavailable`: there is no rauc at all (a development machine). */
   missing = false;
+  /** With `unavailable`: RAUC's service is busy with another operation (an installation running). */
+  busy = false;
   /** What the next installs answer; default Installed. */
   installResult: InstallResult = { type: "Installed" };
   /** Version written into the target slot by a successful install. */
@@ -50,7 +52,8 @@ export class FakeRauc implements Rauc {
   }
 
   async status(): Promise<RaucStatus> {
-    if (this.unavailable !== undefined) throw new RaucUnavailable(this.unavailable, { missing: this.missing });
+    if (this.unavailable !== undefined)
+      throw new RaucUnavailable(this.unavailable, { missing: this.missing, busy: this.busy });
     return structuredClone(this.state);
   }
 

@@ -408,10 +408,9 @@ describe("OS update: power cut at every phase (state file written, module restar
     const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
     await store().save({ ...(await stagedRecord("installing")), installAttempts: 2 });
     await writeFile(join(updateDir(), `${sha}.raucb`), bundle);
-    let release = () => {};
-    rauc.holdInstall = new Promise((resolve) => {
-      release = resolve;
-    });
+    // The machine dies inside the install: RAUC never finishes it (a restart of the player alone, where RAUC's
+    // service finishes the install, is the next case but one).
+    rauc.holdInstall = new Promise(() => undefined);
     const m = manager(clock);
     await m.open();
     const run = m.setDesired(state());
@@ -422,7 +421,6 @@ describe("OS update: power cut at every phase (state file written, module restar
     // Stopping does not wait for RAUC.
     await restart(m);
     await run;
-    release();
     await writeFile(store().path, onDisk);
     await writeFile(join(updateDir(), `${sha}.raucb`), bundle);
     rauc.holdInstall = undefined;
@@ -458,6 +456,30 @@ describe("OS update: power cut at every phase (state file written, module restar
     await waitFor(() => rebooter.reboots === 1);
     expect(rauc.installs).toHaveLength(2);
     expect((await record()).installAttempts).toBe(2);
+  });
+
+  it("player restarted while RAUC's service finishes the install it started: waits, then goes on without installing again", async () => {
+    const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
+    await store().save({ ...(await stagedRecord("installing")), installAttempts: 1 });
+    await writeFile(join(updateDir(), `${sha}.raucb`), bundle);
+    // RAUC 1.8 refuses `rauc status` while it installs.
+    rauc.unavailable = "rauc status failed (exit 1): already processing a different method";
+    rauc.busy = true;
+    const m = manager(clock);
+    await m.open();
+    await m.setDesired(state());
+    expect(await record()).toMatchObject({ phase: "installing", installAttempts: 1 });
+    expect(reports.map((r) => r.phase)).not.toContain(UpdatePhase.FAILED);
+    // RAUC's service finished: slot B holds the version and boots next.
+    rauc.unavailable = undefined;
+    rauc.busy = false;
+    rauc.slot("B").bundleVersion = "2026.12.2";
+    rauc.state.primary = "B";
+    await clock.advance(30_000);
+    await waitFor(() => rebooter.reboots === 1);
+    expect(rauc.installs).toHaveLength(0);
+    expect(await record()).toMatchObject({ phase: "rebooting", targetSlot: "B", installAttempts: 1 });
+    expect(await readdir(updateDir())).not.toContain(`${sha}.raucb`);
   });
 
   it("installing but the bundle is gone: downloads it again", async () => {

@@ -249,6 +249,12 @@ describe("OS update end to end with the real RAUC", () => {
         "not healthy within 3 s: control-plane stream not up (connect ECONNREFUSED); the bootloader went back to slot B",
     });
     expect(back.facts()).toEqual({ imageVersion: "2026.12.2", bootedSlot: "B" });
+    // The bootloader went back with A still first: the player makes B the next boot again, or U-Boot would
+    // return to A once B's tries ran out.
+    expect((await rauc.status()).primary).toBe("B");
+    expect(await readFile(join(system.dir, "boot", "calls.log"), "utf8")).toMatch(
+      /set-primary A\n(.*\n)*set-primary B\n/,
+    );
     await back.stop();
   }, 120_000);
 });
