@@ -8,6 +8,8 @@ import { createOrm, type MikroORM, migrate } from "./platform/db/orm.ts";
 /** A migrated database connection, plus the embedded PostgreSQL when the config asked for one. */
 export interface OpenDatabase {
   orm: MikroORM;
+  /** Where the migrated database is (the embedded one's `avtech` database when it was started here). */
+  url: string;
   /** Closes the ORM, then stops the embedded PostgreSQL if this process started it. */
   close(): Promise<void>;
 }
@@ -31,6 +33,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   if (applied.length > 0) logger.info({ migrations: applied }, "applied migrations");
   return {
     orm,
+    url,
     async close() {
       await orm.close();
       await stopEmbedded?.();
