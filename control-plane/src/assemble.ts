@@ -119,7 +119,7 @@ export interface ControlPlaneParts {
   clock: Clock;
   /** How often batched heartbeats are written; the fleet stores' default (3 s) when unset. */
   heartbeatFlushMs?: number;
-  /** Limits of the unauthenticated device registration calls; the fleet's defaults when unset. */
+  /** Limits of the unauthenticated device registration calls; `config.registrationLimits` when unset. */
   registrationRateLimits?: RateLimitConfig;
 }
 
@@ -166,7 +166,7 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     clock,
     metricsRegistry: metrics.registry,
     config: config.fleet,
-    rateLimits: parts.registrationRateLimits,
+    rateLimits: parts.registrationRateLimits ?? config.registrationLimits,
     bus: database.bus,
     principalOf,
     update: {

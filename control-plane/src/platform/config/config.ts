@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultRateLimits } from "../rate-limit/index.ts";
 
 const mib = 1024 * 1024;
 
@@ -61,6 +62,17 @@ function secondsBetween(min: number, max: number, why: string) {
 }
 
 /** The validated shape of the control plane's configuration. Defaults are documented in control-plane/README.md. */
+/** A token bucket's settings, defaulting to `defaults`. */
+function bucketLimits(defaults: { burst: number; perSecond: number }) {
+  return z
+    .object({
+      burst: z.number().int().positive().default(defaults.burst),
+      perSecond: z.number().positive().default(defaults.perSecond),
+    })
+    .strict()
+    .prefault({});
+}
+
 export const configSchema = z
   .object({
     listen: z
@@ -131,6 +143,18 @@ export const configSchema = z
       })
       .prefault({}),
     /** Operator settings of the fleet and device services (`FleetConfig` in src/fleet/fleet/config.ts), defaults in {@link fleetSettingDefaults}. */
+    /**
+     * Limits of the unauthenticated Register and CompletePairing calls, per client address and in all,
+     * in each process. Behind a load balancer every screen arrives from the balancer's address, so the
+     * per-address bucket there limits the whole fleet: raise it to what the global one allows.
+     */
+    registrationLimits: z
+      .object({
+        perIp: bucketLimits(defaultRateLimits.perIp),
+        global: bucketLimits(defaultRateLimits.global),
+      })
+      .strict()
+      .prefault({}),
     fleet: z
       .object({
         /** Told to screens in Welcome; offline after 3 missed. */

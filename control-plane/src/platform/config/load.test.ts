@@ -23,6 +23,17 @@ describe("loadConfig", () => {
     expect(config.limits.allowedCodecs).toEqual(["h264", "hevc"]);
   });
 
+  it("keeps the registration limits' defaults and lets the per-address bucket be raised behind a balancer", () => {
+    expect(loadConfig({ env: {} }).registrationLimits).toEqual({
+      perIp: { burst: 60, perSecond: 1 },
+      global: { burst: 500, perSecond: 100 },
+    });
+    const behindBalancer = loadConfig({
+      env: { AVTECH_REGISTRATION_PER_IP_BURST: "500", AVTECH_REGISTRATION_PER_IP_PER_SECOND: "100" },
+    });
+    expect(behindBalancer.registrationLimits.perIp).toEqual({ burst: 500, perSecond: 100 });
+  });
+
   it("is frozen", () => {
     const config = loadConfig({ env: {} });
     expect(Object.isFrozen(config.limits)).toBe(true);

@@ -42,6 +42,9 @@ const envKeys: Record<string, Setter> = {
     ),
   AVTECH_READ_MAX_BYTES: (c, v) => setPath(c, ["limits", "readMaxBytes"], toNumber(v)),
   AVTECH_MAX_CONCURRENT_STREAMS: (c, v) => setPath(c, ["limits", "maxConcurrentStreams"], toNumber(v)),
+  AVTECH_REGISTRATION_PER_IP_BURST: (c, v) => setPath(c, ["registrationLimits", "perIp", "burst"], toNumber(v)),
+  AVTECH_REGISTRATION_PER_IP_PER_SECOND: (c, v) =>
+    setPath(c, ["registrationLimits", "perIp", "perSecond"], toNumber(v)),
   AVTECH_HEARTBEAT_INTERVAL_SECONDS: (c, v) => setPath(c, ["fleet", "heartbeatIntervalSeconds"], toNumber(v)),
   AVTECH_PAIRING_TTL_SECONDS: (c, v) => setPath(c, ["fleet", "pairingTtlSeconds"], toNumber(v)),
   AVTECH_COMMAND_TTL_SECONDS: (c, v) => setPath(c, ["fleet", "commandTtlSeconds"], toNumber(v)),
