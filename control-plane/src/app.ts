@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
+import { type BlobStore, createFsBlobStore, createS3BlobStore } from "./core/content/index.ts";
 import type { Config } from "./platform/config/index.ts";
 import { startEmbeddedPostgres } from "./platform/db/embedded-postgres.ts";
 import { createOrm, type MikroORM, migrate } from "./platform/db/orm.ts";
@@ -62,4 +63,20 @@ export async function prepareBlobDir(config: Config): Promise<string> {
   const dir = resolve(config.blobDir);
   await mkdir(resolve(dir, "tmp"), { recursive: true });
   return dir;
+}
+
+/** The blob store `blobStore.kind` names: the file store in blobDir, or the S3 bucket (temp files in blobDir/tmp). */
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  const dir = await prepareBlobDir(config);
+  const settings = config.blobStore;
+  if (settings.kind === "file") return createFsBlobStore(dir);
+  return createS3BlobStore({
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    region: settings.region,
+    bucket: settings.bucket,
+    ...(settings.accessKeyId ? { accessKeyId: settings.accessKeyId } : {}),
+    ...(settings.secretAccessKey ? { secretAccessKey: settings.secretAccessKey } : {}),
+    forcePathStyle: settings.forcePathStyle,
+    tempDir: resolve(dir, "tmp"),
+  });
 }

@@ -3,9 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openBlobStore } from "../../src/app.ts";
 import { createFsBlobStore, createS3BlobStore } from "../../src/core/content/index.ts";
+import { loadConfig } from "../../src/platform/config/index.ts";
 import { type S3Emulator, startS3Emulator } from "../lib/s3-emulator.ts";
-import { blobOf, describeBlobStoreContract, tempWith } from "./blob-store-contract.ts";
+import { blobOf, describeBlobStoreContract, readAll, tempWith } from "./blob-store-contract.ts";
 
 /** The S3 store's part size in these tests: small, so a 200 KB blob takes four parts. */
 const partBytes = 64 * 1024;
@@ -73,6 +75,39 @@ describe("S3 store: nothing half-written becomes visible", () => {
       expect(await store.exists(sha256)).toBe(false);
     } finally {
       await close();
+    }
+  });
+});
+
+describe("openBlobStore", () => {
+  it("stores in the S3 bucket the config names, and nothing in the blob folder", async () => {
+    const blobDir = await mkdtemp(join(tmpdir(), "avtech-blobdir-"));
+    try {
+      const config = loadConfig({
+        env: {
+          AVTECH_BLOB_DIR: blobDir,
+          AVTECH_BLOB_STORE: "s3",
+          AVTECH_S3_ENDPOINT: s3.endpoint,
+          AVTECH_S3_BUCKET: s3.bucket,
+          AVTECH_S3_ACCESS_KEY_ID: "S3RVER",
+          AVTECH_S3_SECRET_ACCESS_KEY: "S3RVER",
+        },
+      });
+      const store = await openBlobStore(config);
+      const { bytes, sha256 } = blobOf(20_000, 8);
+      await store.putFile(sha256, await tempWith(store, bytes));
+      const fromBucket = createS3BlobStore({
+        endpoint: s3.endpoint,
+        region: "us-east-1",
+        bucket: s3.bucket,
+        accessKeyId: "S3RVER",
+        secretAccessKey: "S3RVER",
+        tempDir: blobDir,
+      });
+      expect((await readAll(await fromBucket.open(sha256))).equals(bytes)).toBe(true);
+      expect(await readdir(blobDir, { recursive: true })).toEqual(["tmp"]);
+    } finally {
+      await rm(blobDir, { recursive: true, force: true });
     }
   });
 });

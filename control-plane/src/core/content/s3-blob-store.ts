@@ -23,8 +23,9 @@ export interface S3BlobStoreOptions {
   endpoint?: string;
   region: string;
   bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
+  /** Both or neither; neither = the AWS SDK's default credential chain. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
   /** Path-style URLs (`endpoint/bucket/key`), which MinIO, Ceph RGW and s3rver expect; default true. */
   forcePathStyle?: boolean;
   /** Local folder for upload temp files (ingest hashes and probes a local file first). */
@@ -51,7 +52,9 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     region: options.region,
     forcePathStyle: options.forcePathStyle ?? true,
-    credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+    ...(options.accessKeyId && options.secretAccessKey
+      ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
+      : {}),
     // One attempt more than the SDK's minimum: a store that is down must fail the upload quickly.
     maxAttempts: 2,
   });

@@ -102,6 +102,33 @@ export const configSchema = z
       })
       .prefault({}),
     blobDir: z.string().min(1).default(".data/blobs"),
+    /**
+     * Where blobs (videos, thumbnails, OS bundles) live: "file" (default) under blobDir, or "s3" in an
+     * S3-compatible bucket, which every replica on every machine shares. Upload temp files stay in
+     * blobDir/tmp either way (ingest hashes and probes a local file before it is stored).
+     */
+    blobStore: z
+      .discriminatedUnion("kind", [
+        z.object({ kind: z.literal("file") }).strict(),
+        z
+          .object({
+            kind: z.literal("s3"),
+            /** e.g. http://minio.internal:9000; unset = AWS for `region`. */
+            endpoint: z.url({ protocol: /^https?$/ }).optional(),
+            region: z.string().min(1).default("us-east-1"),
+            bucket: z.string().min(3),
+            /** Both or neither; neither = the AWS SDK's default chain (AWS_* environment, instance role). */
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKey: z.string().min(1).optional(),
+            /** Path-style URLs, which MinIO and Ceph RGW expect; default true. */
+            forcePathStyle: z.boolean().default(true),
+          })
+          .strict()
+          .refine((s3) => (s3.accessKeyId === undefined) === (s3.secretAccessKey === undefined), {
+            message: "set both blobStore.accessKeyId and blobStore.secretAccessKey, or neither",
+          }),
+      ])
+      .default({ kind: "file" }),
     limits: z
       .object({
         maxUploadBytes: z

@@ -34,6 +34,36 @@ describe("loadConfig", () => {
     expect(behindBalancer.registrationLimits.perIp).toEqual({ burst: 500, perSecond: 100 });
   });
 
+  it("keeps blobs in files by default and in an S3 bucket when blobStore.kind is s3", () => {
+    expect(loadConfig({ env: {} }).blobStore).toEqual({ kind: "file" });
+    const s3 = loadConfig({
+      env: {
+        AVTECH_BLOB_STORE: "s3",
+        AVTECH_S3_ENDPOINT: "http://minio.internal:9000",
+        AVTECH_S3_BUCKET: "avtech",
+        AVTECH_S3_ACCESS_KEY_ID: "key",
+        AVTECH_S3_SECRET_ACCESS_KEY: "secret",
+      },
+    });
+    expect(s3.blobStore).toEqual({
+      kind: "s3",
+      endpoint: "http://minio.internal:9000",
+      region: "us-east-1",
+      bucket: "avtech",
+      accessKeyId: "key",
+      secretAccessKey: "secret",
+      forcePathStyle: true,
+    });
+  });
+
+  it("stops on an S3 store without a bucket, with half its credentials, or S3 keys on the file store", () => {
+    expect(() => loadConfig({ env: { AVTECH_BLOB_STORE: "s3" } })).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({ env: { AVTECH_BLOB_STORE: "s3", AVTECH_S3_BUCKET: "avtech", AVTECH_S3_ACCESS_KEY_ID: "key" } }),
+    ).toThrow(/accessKeyId.*secretAccessKey/);
+    expect(() => loadConfig({ env: { AVTECH_S3_BUCKET: "avtech" } })).toThrow(ConfigError);
+  });
+
   it("is frozen", () => {
     const config = loadConfig({ env: {} });
     expect(Object.isFrozen(config.limits)).toBe(true);
