@@ -3,8 +3,13 @@
  * streaming through the balancer: everything real (HAProxy, PostgreSQL, the control-plane
  * processes as main.ts runs them, the fleet simulator). Needs Debian's haproxy: `make test-full`.
  */
+import { createHash } from "node:crypto";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { createS3BlobStore } from "../../src/core/content/index.ts";
+import { createClipFactory } from "../lib/clips.ts";
+import { startS3Emulator } from "../lib/s3-emulator.ts";
+import { uploadMessages } from "../lib/upload.ts";
 import { type FleetOnCluster, startFleetOnCluster, waitUntil } from "./fleet-on-cluster.ts";
 
 let running: FleetOnCluster | undefined;
@@ -148,4 +153,46 @@ describe("control planes behind HAProxy", () => {
       clearInterval(watcher);
     }
   }, 420_000);
+
+  it("shares media through the S3 store: a clip uploaded through the balancer is served to a screen by every replica", async () => {
+    const s3 = await startS3Emulator();
+    const clips = await createClipFactory();
+    try {
+      const s3Env = {
+        AVTECH_BLOB_STORE: "s3",
+        AVTECH_S3_ENDPOINT: s3.endpoint,
+        AVTECH_S3_BUCKET: s3.bucket,
+        AVTECH_S3_ACCESS_KEY_ID: "S3RVER",
+        AVTECH_S3_SECRET_ACCESS_KEY: "S3RVER",
+      };
+      const f = await startFleetOnCluster({ replicas: 3, screens: 3, replicaEnv: s3Env });
+      running = f;
+      const clip = await clips.video("shared.mp4", { seconds: 2 });
+      const uploaded = await f.content.uploadVideo(uploadMessages(clip, { fileName: "shared.mp4" }));
+      const sha256 = uploaded.video?.sha256 ?? "";
+      const bucket = createS3BlobStore({
+        endpoint: s3.endpoint,
+        region: "us-east-1",
+        bucket: s3.bucket,
+        accessKeyId: "S3RVER",
+        secretAccessKey: "S3RVER",
+        tempDir: clips.path("tmp"),
+      });
+      expect(await bucket.exists(sha256), "the blob is in the bucket").toBe(true);
+      const token = f.sim.screens[0]?.credentials?.deviceToken ?? "";
+      for (const replica of f.cluster.replicas) {
+        const response = await fetch(`${replica.http1Url}/assets/${sha256}`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(response.status, replica.name).toBe(200);
+        const body = Buffer.from(await response.arrayBuffer());
+        expect(createHash("sha256").update(body).digest("hex"), replica.name).toBe(sha256);
+      }
+    } finally {
+      await running?.close();
+      running = undefined;
+      await clips.remove();
+      await s3.close();
+    }
+  }, 240_000);
 });

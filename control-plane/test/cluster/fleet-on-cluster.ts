@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FleetSimulator, type ReconnectPolicy, startFleetSimulator } from "@avtech/fleet-sim";
+import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
 import { type Client, createClient } from "@connectrpc/connect";
@@ -26,6 +27,7 @@ export interface FleetOnCluster {
   /** Clients of the balancer's front (gRPC over h2c), so each call may land on any replica. */
   fleet: Client<typeof FleetService>;
   publish: Client<typeof PublishService>;
+  content: Client<typeof ContentService>;
   screenIds: string[];
   /** The device streams each replica holds, from its /metrics (in `cluster.replicas` order; 0 when it is down). */
   streamsPerReplica(): Promise<number[]>;
@@ -40,6 +42,8 @@ export async function startFleetOnCluster(options: {
   replicas: number;
   screens: number;
   reconnect?: Partial<ReconnectPolicy>;
+  /** Extra environment of every replica, e.g. an S3 blob store. */
+  replicaEnv?: Record<string, string>;
 }): Promise<FleetOnCluster> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
@@ -69,6 +73,7 @@ export async function startFleetOnCluster(options: {
         // Through the balancer every screen registers from one address: let the global bucket be the limit.
         AVTECH_REGISTRATION_PER_IP_BURST: "500",
         AVTECH_REGISTRATION_PER_IP_PER_SECOND: "100",
+        ...options.replicaEnv,
       },
     });
     cleanups.push(() => cluster.stop());
@@ -82,6 +87,7 @@ export async function startFleetOnCluster(options: {
     });
     const fleet = createClient(FleetService, transport);
     const publish = createClient(PublishService, transport);
+    const content = createClient(ContentService, transport);
     const { enrollmentKey } = await fleet.createEnrollmentKey({ name: "cluster test" });
 
     const sim = await startFleetSimulator({
@@ -104,6 +110,7 @@ export async function startFleetOnCluster(options: {
       sim,
       fleet,
       publish,
+      content,
       screenIds,
       query,
       streamsPerReplica: () => Promise.all(cluster.replicas.map((r) => deviceStreams(r.http1Url))),
