@@ -90,7 +90,7 @@ import {
   type HttpRoute,
 } from "./platform/server/http-routes.ts";
 import { createServerMetrics, type ServerMetrics, type TenantTotals } from "./platform/server/metrics.ts";
-import { peerContextValues } from "./platform/server/peer.ts";
+import { createPeerContextValues } from "./platform/server/peer.ts";
 import { createReadiness } from "./platform/server/readiness.ts";
 import { type ControlPlaneServer, createServer } from "./platform/server/server.ts";
 import { unimplementedService } from "./platform/server/unimplemented.ts";
@@ -385,7 +385,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
       }),
       ...(fleet?.streams ?? []),
     ],
-    contextValues: peerContextValues,
+    contextValues: createPeerContextValues(config.listen.trustedProxies),
     fallback,
     readiness,
   });

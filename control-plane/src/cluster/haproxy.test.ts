@@ -17,6 +17,7 @@ describe("renderHaproxyConfig", () => {
     expect(config).toMatch(/balance leastconn/);
     expect(config).toMatch(/option httpchk GET \/readyz/);
     expect(config).toMatch(/timeout tunnel 1h/);
+    expect(config).toMatch(/option forwardfor/);
     expect(config).not.toMatch(/\{\{/);
   });
 

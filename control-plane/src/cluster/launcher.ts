@@ -77,6 +77,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           AVTECH_PORT: String(port),
           AVTECH_HTTP1_PORT: String(http1Port),
           AVTECH_BLOB_DIR: options.blobDir,
+          // HAProxy dials the replicas from this address: its X-Forwarded-For names the screens.
+          AVTECH_TRUSTED_PROXIES: host,
         },
         logFile: join(options.workDir, `${name}.log`),
       });

@@ -70,7 +70,7 @@ export async function startFleetOnCluster(options: {
       workDir,
       replicaEnv: {
         LOG_LEVEL: "warn",
-        // Through the balancer every screen registers from one address: let the global bucket be the limit.
+        // Every simulated screen runs on this one machine (one address): let the global bucket be the limit.
         AVTECH_REGISTRATION_PER_IP_BURST: "500",
         AVTECH_REGISTRATION_PER_IP_PER_SECOND: "100",
         ...options.replicaEnv,

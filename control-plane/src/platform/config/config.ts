@@ -83,6 +83,11 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         /** HTTP/1.1 port for gRPC-Web, Connect and plain HTTP routes; used only without TLS. */
         http1Port: z.number().int().min(0).max(65535).default(8081),
+        /**
+         * Addresses of load balancers in front (HAProxy with `option forwardfor`): for their connections
+         * the client address (rate limits, the fleet view) is read from X-Forwarded-For. Default none.
+         */
+        trustedProxies: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
       })
       .prefault({}),
     tls: z

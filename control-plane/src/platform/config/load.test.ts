@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from "./index.ts";
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {
     const config = loadConfig({ env: {} });
-    expect(config.listen).toEqual({ host: "0.0.0.0", port: 8080, http1Port: 8081 });
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 8080, http1Port: 8081, trustedProxies: [] });
     expect(config.limits.maxUploadBytes).toBe(100 * 1024 * 1024);
     expect(config.limits.minDurationMs).toBe(1000);
     expect(config.limits.maxDurationMs).toBe(20_000);
@@ -62,6 +62,14 @@ describe("loadConfig", () => {
       loadConfig({ env: { AVTECH_BLOB_STORE: "s3", AVTECH_S3_BUCKET: "avtech", AVTECH_S3_ACCESS_KEY_ID: "key" } }),
     ).toThrow(/accessKeyId.*secretAccessKey/);
     expect(() => loadConfig({ env: { AVTECH_S3_BUCKET: "avtech" } })).toThrow(ConfigError);
+  });
+
+  it("reads the trusted proxies as a comma list of IP addresses and refuses anything else", () => {
+    expect(loadConfig({ env: { AVTECH_TRUSTED_PROXIES: "10.0.0.2, ::1" } }).listen.trustedProxies).toEqual([
+      "10.0.0.2",
+      "::1",
+    ]);
+    expect(() => loadConfig({ env: { AVTECH_TRUSTED_PROXIES: "balancer.local" } })).toThrow(ConfigError);
   });
 
   it("is frozen", () => {

@@ -21,6 +21,15 @@ const envKeys: Record<string, Setter> = {
   AVTECH_HOST: (c, v) => setPath(c, ["listen", "host"], v),
   AVTECH_PORT: (c, v) => setPath(c, ["listen", "port"], toNumber(v)),
   AVTECH_HTTP1_PORT: (c, v) => setPath(c, ["listen", "http1Port"], toNumber(v)),
+  AVTECH_TRUSTED_PROXIES: (c, v) =>
+    setPath(
+      c,
+      ["listen", "trustedProxies"],
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
   AVTECH_TLS_CERT: (c, v) => setPath(c, ["tls", "certFile"], v),
   AVTECH_TLS_KEY: (c, v) => setPath(c, ["tls", "keyFile"], v),
   DATABASE_URL: (c, v) => setPath(c, ["database", "url"], v),
