@@ -80,6 +80,8 @@ describe("control planes behind HAProxy", () => {
     if (!victim) throw new Error("no replica to kill");
     const held = before[victimIndex] ?? 0;
     console.log(`streams per replica before: ${before.join(" / ")}; killing ${victim.name} (${held} screens)`);
+    const events = await f.balancerEvents();
+    if (events.length > 0) console.log(`HAProxy before the kill:\n  ${events.join("\n  ")}`);
 
     // Watch every screen: when it drops and when it is welcomed again (100 ms resolution).
     const wasConnected = f.sim.screens.map((s) => s.connected);

@@ -4,7 +4,7 @@
  * token, and `screens` simulated screens (player/sim) enrolled and streaming through the
  * balancer, one HTTP/2 connection each like real players.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FleetSimulator, type ReconnectPolicy, startFleetSimulator } from "@avtech/fleet-sim";
@@ -34,6 +34,8 @@ export interface FleetOnCluster {
   /** Gives the tenant's default playlist a new clip, so the next Publish changes every screen's document. */
   changeContent(round: number): Promise<void>;
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** HAProxy's log lines that mark a replica DOWN or UP, e.g. to explain an uneven spread. */
+  balancerEvents(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -113,6 +115,10 @@ export async function startFleetOnCluster(options: {
       content,
       screenIds,
       query,
+      balancerEvents: async () =>
+        (await readFile(join(workDir, "haproxy.log"), "utf8"))
+          .split("\n")
+          .filter((line) => line.startsWith("[WARNING]") && / is (DOWN|UP)/.test(line)),
       streamsPerReplica: () => Promise.all(cluster.replicas.map((r) => deviceStreams(r.http1Url))),
       changeContent: async (round) => {
         await pool.query(
