@@ -197,4 +197,35 @@ describe("control planes behind HAProxy", () => {
       await s3.close();
     }
   }, 240_000);
+
+  it("loses no publish when every replica's LISTEN connection is cut: they listen again and re-read", async () => {
+    const screens = 150;
+    const f = await startFleetOnCluster({ replicas: 3, screens });
+    running = f;
+    const listeners = async () =>
+      (
+        await f.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = $1",
+          ["LISTEN avtech_screen_wakeup"],
+        )
+      ).map((row) => row.pid);
+    const cut = await listeners();
+    expect(cut).toHaveLength(3);
+    await f.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [cut]);
+    // Published at once: the wake-ups for screens on the other replicas are sent while nobody listens.
+    const since = new Date();
+    await f.changeContent(1);
+    const listeningAtPublish = (await listeners()).length;
+    await f.publish.publish({ targets: [] });
+    console.log(`LISTEN cut on 3 replicas; ${listeningAtPublish} of 3 listening again when the publish was sent`);
+    await waitUntil(
+      async () => (await ackedCount(f, since)) === screens,
+      30_000,
+      async () => `${await ackedCount(f, since)} of ${screens} screens acked a publish made while LISTEN was cut`,
+    );
+    const again = await listeners();
+    expect(again).toHaveLength(3);
+    expect(again.filter((pid) => cut.includes(pid))).toEqual([]);
+    expect(f.sim.stats().connected, "streams stayed up").toBe(screens);
+  }, 240_000);
 });
