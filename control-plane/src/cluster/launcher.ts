@@ -43,6 +43,12 @@ export interface Cluster {
   readonly frontUrl: string;
   readonly replicas: readonly Replica[];
   readonly haproxy: ManagedProcess;
+  /**
+   * Stops one replica gracefully (SIGTERM: NOT_SERVING, device streams ended, GOAWAY, calls drained)
+   * and starts it again on the same ports; resolves once it answers /readyz. `replicas` then lists
+   * the new process.
+   */
+  restartReplica(name: string): Promise<Replica>;
   /** Stops HAProxy and every replica (SIGTERM, then SIGKILL after the grace); nothing is left running. */
   stop(): Promise<void>;
 }
@@ -64,10 +70,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(started.reverse().map((p) => p.stop()));
   };
   try {
-    const replicas: Replica[] = [];
-    for (let n = 1; n <= count; n++) {
-      const name = `replica-${n}`;
-      const [port, http1Port] = [await findFreePort(), await findFreePort()];
+    const startReplica = async (name: string, port: number, http1Port: number): Promise<Replica> => {
       const child = await startProcess(process.execPath, [mainScript], {
         env: {
           ...process.env,
@@ -83,7 +86,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         logFile: join(options.workDir, `${name}.log`),
       });
       started.push(child);
-      replicas.push({ name, port, http1Port, http1Url: `http://${host}:${http1Port}`, process: child });
+      return { name, port, http1Port, http1Url: `http://${host}:${http1Port}`, process: child };
+    };
+    const replicas: Replica[] = [];
+    for (let n = 1; n <= count; n++) {
+      replicas.push(await startReplica(`replica-${n}`, await findFreePort(), await findFreePort()));
     }
     // Started together, waited for together: each replica's start is mostly PostgreSQL round trips.
     const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
@@ -113,6 +120,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       frontUrl,
       replicas,
       haproxy,
+      async restartReplica(name) {
+        const index = replicas.findIndex((r) => r.name === name);
+        const old = replicas[index];
+        if (!old) throw new Error(`no replica named ${name}`);
+        await old.process.stop();
+        // Same ports: HAProxy's configuration names them, and its checks bring the replica back in.
+        const fresh = await startReplica(name, old.port, old.http1Port);
+        replicas[index] = fresh;
+        await waitUntilReady(`${fresh.http1Url}/readyz`, fresh.process, readyTimeoutMs, options.workDir, name);
+        return fresh;
+      },
       stop: stopAll,
     };
   } catch (error) {

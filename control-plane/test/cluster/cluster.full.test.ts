@@ -228,4 +228,34 @@ describe("control planes behind HAProxy", () => {
     expect(again.filter((pid) => cut.includes(pid))).toEqual([]);
     expect(f.sim.stats().connected, "streams stayed up").toBe(screens);
   }, 240_000);
+
+  it("acks a publish on every screen while every replica is restarted in turn (drained, then started again)", async () => {
+    const screens = 150;
+    const f = await startFleetOnCluster({ replicas: 3, screens });
+    running = f;
+    const since = new Date();
+    const started = Date.now();
+    await f.changeContent(1);
+    const publishing = f.publish.publish({ targets: [] });
+    for (const { name } of [...f.cluster.replicas]) {
+      await f.cluster.restartReplica(name);
+      // HAProxy takes it back after two passing checks, 1 s apart.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+    }
+    const restartedAfter = Date.now() - started;
+    const published = await publishing;
+    expect(published.results.filter((r) => r.changed)).toHaveLength(screens);
+    await waitUntil(
+      async () => (await ackedCount(f, since)) === screens && f.sim.stats().connected === screens,
+      180_000,
+      async () =>
+        `${await ackedCount(f, since)} of ${screens} acked and ${f.sim.stats().connected} connected after the rolling restart`,
+    );
+    const spread = await f.streamsPerReplica();
+    console.log(
+      `rolling restart of 3 replicas took ${(restartedAfter / 1000).toFixed(1)} s; all ${screens} screens acked ` +
+        `and connected ${((Date.now() - started) / 1000).toFixed(1)} s after the publish; streams per replica after: ${spread.join(" / ")}`,
+    );
+    expect(spread.reduce((a, b) => a + b, 0)).toBe(screens);
+  }, 300_000);
 });
