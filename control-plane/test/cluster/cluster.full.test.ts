@@ -4,9 +4,13 @@
  * processes as main.ts runs them, the fleet simulator). Needs Debian's haproxy: `make test-full`.
  */
 import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { createS3BlobStore } from "../../src/core/content/index.ts";
+import { findFreePort, startEmbeddedPostgres } from "../../src/platform/db/embedded-postgres.ts";
 import { createClipFactory } from "../lib/clips.ts";
 import { startS3Emulator } from "../lib/s3-emulator.ts";
 import { uploadMessages } from "../lib/upload.ts";
@@ -257,5 +261,59 @@ describe("control planes behind HAProxy", () => {
         `and connected ${((Date.now() - started) / 1000).toFixed(1)} s after the publish; streams per replica after: ${spread.join(" / ")}`,
     );
     expect(spread.reduce((a, b) => a + b, 0)).toBe(screens);
+  }, 300_000);
+
+  it("keeps streams up while PostgreSQL restarts, and a publish after it reaches every screen", async () => {
+    const screens = 150;
+    const root = await mkdtemp(join(tmpdir(), "avtech-pg-restart-"));
+    const port = await findFreePort();
+    const dataDir = join(root, "data");
+    let postgres = await startEmbeddedPostgres({ dataDir, port });
+    try {
+      const f = await startFleetOnCluster({ replicas: 3, screens, postgresAdminUrl: postgres.url });
+      running = f;
+      const stoppedAt = Date.now();
+      await postgres.stop();
+      // Down for a while under heartbeats, with a call that needs the database.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const refused = await f.fleet.listScreens({}).catch((error: unknown) => error);
+      const connectedDuringOutage = f.sim.stats().connected;
+      postgres = await startEmbeddedPostgres({ dataDir, port });
+      const downMs = Date.now() - stoppedAt;
+      // The replicas' pools and LISTEN connections come back on their own; give them their backoff.
+      const since = new Date();
+      let published = false;
+      await waitUntil(
+        async () => {
+          if (!published) {
+            await f.changeContent(1).catch(() => undefined);
+            published = await f.publish.publish({ targets: [] }).then(
+              () => true,
+              () => false,
+            );
+          }
+          return published && (await ackedCount(f, since)) === screens;
+        },
+        120_000,
+        async () =>
+          `${published ? await ackedCount(f, since) : 0} of ${screens} acked a publish after PostgreSQL came back`,
+      );
+      console.log(
+        [
+          `PostgreSQL down ${(downMs / 1000).toFixed(1)} s under 3 replicas and ${screens} screens:`,
+          `  a call needing it during the outage: ${refused instanceof Error ? refused.message : "answered"}`,
+          `  streams up during the outage: ${connectedDuringOutage} of ${screens}; after: ${f.sim.stats().connected}`,
+          `  publish after the restart acked by ${screens} of ${screens} ${((Date.now() - stoppedAt - downMs) / 1000).toFixed(1)} s after PostgreSQL was back`,
+        ].join("\n"),
+      );
+      expect(refused).toBeInstanceOf(Error);
+      expect(connectedDuringOutage).toBe(screens);
+      expect(f.sim.stats().connected).toBe(screens);
+    } finally {
+      await running?.close();
+      running = undefined;
+      await postgres.stop();
+      await rm(root, { recursive: true, force: true });
+    }
   }, 300_000);
 });

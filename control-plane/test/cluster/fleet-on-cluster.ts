@@ -46,21 +46,33 @@ export async function startFleetOnCluster(options: {
   reconnect?: Partial<ReconnectPolicy>;
   /** Extra environment of every replica, e.g. an S3 blob store. */
   replicaEnv?: Record<string, string>;
+  /** A PostgreSQL of the test's own (one it restarts); default the run's (globalSetup). */
+  postgresAdminUrl?: string;
 }): Promise<FleetOnCluster> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
   };
   try {
-    const database = await createTestDatabase();
+    const database = await createTestDatabase(options.postgresAdminUrl);
     cleanups.push(() => database.drop());
+    // The ORM only migrates and makes the tenant: closed at once, so a test that restarts PostgreSQL
+    // does not see its idle connections die.
     const orm = await createOrm({ url: database.url, poolMax: 2 });
-    cleanups.push(() => orm.close());
-    await migrate(orm);
-    const admin = createAdminCommands(orm, { storageBytes: 1024 ** 3, screens: options.screens });
-    const tenant = await admin.createTenant({ slug: "cluster" });
-    const { secret } = await admin.createApiToken({ tenant: "cluster", name: "cluster test", role: "admin" });
+    const { tenant, secret } = await (async () => {
+      try {
+        await migrate(orm);
+        const admin = createAdminCommands(orm, { storageBytes: 1024 ** 3, screens: options.screens });
+        const created = await admin.createTenant({ slug: "cluster" });
+        const token = await admin.createApiToken({ tenant: "cluster", name: "cluster test", role: "admin" });
+        return { tenant: created, secret: token.secret };
+      } finally {
+        await orm.close();
+      }
+    })();
     const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    // An idle connection that PostgreSQL ends (a test restarting it) is replaced on the next query.
+    pool.on("error", () => undefined);
     cleanups.push(() => pool.end());
 
     const workDir = await mkdtemp(join(tmpdir(), "avtech-cluster-"));
