@@ -4,10 +4,11 @@
  * processes as main.ts runs them, the fleet simulator). Needs Debian's haproxy: `make test-full`.
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { createS3BlobStore } from "../../src/core/content/index.ts";
 import { findFreePort, startEmbeddedPostgres } from "../../src/platform/db/embedded-postgres.ts";
@@ -160,7 +161,7 @@ describe("control planes behind HAProxy", () => {
     }
   }, 420_000);
 
-  it("shares media through the S3 store: a clip uploaded through the balancer is served to a screen by every replica", async () => {
+  it("shares media through the S3 store: a clip uploaded through the balancer is served to a screen by every replica; with the store down an upload fails cleanly", async () => {
     const s3 = await startS3Emulator();
     const clips = await createClipFactory();
     try {
@@ -194,6 +195,28 @@ describe("control planes behind HAProxy", () => {
         const body = Buffer.from(await response.arrayBuffer());
         expect(createHash("sha256").update(body).digest("hex"), replica.name).toBe(sha256);
       }
+
+      // The object store down: an upload fails with UNAVAILABLE and leaves nothing (no row, no object, no
+      // temp file); the screens' streams are not touched; once it is back, the first clip is served again.
+      await s3.stop();
+      const other = await clips.video("while-down.mp4", { seconds: 3 });
+      const refused = await f.content
+        .uploadVideo(uploadMessages(other, { fileName: "while-down.mp4" }))
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ConnectError);
+      expect((refused as ConnectError).code).toBe(Code.Unavailable);
+      expect((await f.query<{ n: number }>("SELECT count(*)::int AS n FROM videos"))[0]?.n).toBe(1);
+      expect(await readdir(join(f.blobDir, "tmp")), "no temp file left").toEqual([]);
+      expect(f.sim.stats().connected).toBe(3);
+      await s3.start();
+      const otherSha = createHash("sha256")
+        .update(await readFile(other))
+        .digest("hex");
+      expect(await bucket.exists(otherSha), "nothing of the refused upload in the bucket").toBe(false);
+      const again = await fetch(`${f.cluster.frontUrl}/assets/${sha256}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(again.status).toBe(200);
     } finally {
       await running?.close();
       running = undefined;

@@ -29,6 +29,8 @@ export interface FleetOnCluster {
   publish: Client<typeof PublishService>;
   content: Client<typeof ContentService>;
   screenIds: string[];
+  /** The blob folder the replicas share (with an S3 store: only upload temp files in tmp/). */
+  blobDir: string;
   /** The device streams each replica holds, from its /metrics (in `cluster.replicas` order; 0 when it is down). */
   streamsPerReplica(): Promise<number[]>;
   /** Gives the tenant's default playlist a new clip, so the next Publish changes every screen's document. */
@@ -77,10 +79,11 @@ export async function startFleetOnCluster(options: {
 
     const workDir = await mkdtemp(join(tmpdir(), "avtech-cluster-"));
     cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+    const blobDir = join(workDir, "blobs");
     const cluster = await startCluster({
       replicas: options.replicas,
       databaseUrl: database.url,
-      blobDir: join(workDir, "blobs"),
+      blobDir,
       workDir,
       replicaEnv: {
         LOG_LEVEL: "warn",
@@ -126,6 +129,7 @@ export async function startFleetOnCluster(options: {
       publish,
       content,
       screenIds,
+      blobDir,
       query,
       balancerEvents: async () =>
         (await readFile(join(workDir, "haproxy.log"), "utf8"))
