@@ -8,7 +8,7 @@ import { type ManagedProcess, startProcess } from "./process.ts";
 export interface ClusterOptions {
   /** Number of control-plane processes; default 3. */
   replicas?: number;
-  /** A migrated database every replica shares (they would each migrate it, racing, otherwise). */
+  /** The database every replica shares; migrated or not (each replica migrates at start, one at a time). */
   databaseUrl: string;
   /** The blob folder every replica shares: one machine, one file store (several machines need S3). */
   blobDir: string;
