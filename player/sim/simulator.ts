@@ -90,6 +90,10 @@ export interface SimulatedScreen {
   /** When (Date.now()) each desired-state version arrived. */
   readonly receivedAt: Map<bigint, number>;
   connected: boolean;
+  /** Streams the server has welcomed so far (1 after the first connect, +1 per reconnect). */
+  welcomes: number;
+  /** When (Date.now()) the latest stream was welcomed. */
+  lastWelcomeAt: number | undefined;
 }
 
 /**
@@ -138,6 +142,8 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     appliedVersion: 0n,
     receivedAt: new Map(),
     connected: false,
+    welcomes: 0,
+    lastWelcomeAt: undefined,
   }));
 
   let next = 0;
@@ -264,6 +270,8 @@ async function holdConnected(
   let welcomedAt: number | undefined;
   const welcomed = () => {
     screen.connected = true;
+    screen.welcomes++;
+    screen.lastWelcomeAt = Date.now();
     stats.connected++;
     welcomedAt = Date.now();
   };

@@ -50,6 +50,8 @@ export async function startFleetOnCluster(options: {
   replicaEnv?: Record<string, string>;
   /** A PostgreSQL of the test's own (one it restarts); default the run's (globalSetup). */
   postgresAdminUrl?: string;
+  /** The simulator's stream kind; "lean" costs the shared CPU less for large fleets. Default "connect". */
+  streams?: "connect" | "lean";
 }): Promise<FleetOnCluster> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
@@ -113,6 +115,7 @@ export async function startFleetOnCluster(options: {
       enrollmentKey,
       streamsPerConnection: 1,
       ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+      ...(options.streams ? { streams: options.streams } : {}),
     });
     cleanups.push(() => sim.stop());
     await sim.whenConnected(120_000);
