@@ -14,7 +14,7 @@ IMAGE_APT := mmdebstrap qemu-user-static binfmt-support arch-test binutils-aarch
 # arm64 binaries run under qemu-user during the build: make sure binfmt_misc knows them.
 ENABLE_ARM64_BINFMT := arch-test arm64 >/dev/null 2>&1 || { mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64; }
 
-.PHONY: setup demo test audit test-full test-fresh bench proto proto-check lint typecheck build image update-bundle clean distclean
+.PHONY: setup demo cluster test audit test-full test-fresh bench proto proto-check lint typecheck build image update-bundle clean distclean
 
 ## setup: install Node 24, Debian packages and npm dependencies when missing (idempotent)
 setup:
@@ -23,6 +23,12 @@ setup:
 ## demo: control plane on embedded PostgreSQL, console, demo content and a real player with mpv
 demo: setup build
 	@scripts/demo.sh
+
+## cluster: control-plane replicas (REPLICAS, default 3) on one PostgreSQL (DATABASE_URL, or the embedded one in
+## .data/postgres as `make demo` starts it) behind HAProxy on :8090 (PORT); Ctrl-C stops everything
+cluster: setup
+	@scripts/setup.sh haproxy
+	node control-plane/src/cluster/main.ts --replicas $${REPLICAS:-3} --port $${PORT:-8090}
 
 ## test: the fast test suite (contracts fresh, lint, types, unit + integration tests, security gates)
 test: setup proto-check lint typecheck
@@ -39,7 +45,7 @@ audit:
 ## test-full: everything in `test` plus the heavy suites (*.full.test.ts: image boot, long fault runs, the backup drill
 ## on Debian's PostgreSQL with rsync, as the control_plane role runs them) and test-fresh
 test-full: setup proto-check lint typecheck
-	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu u-boot-qemu systemd-container curl iproute2 postgresql rsync
+	@scripts/setup.sh $(IMAGE_APT) qemu-system-arm ipxe-qemu u-boot-qemu systemd-container curl iproute2 postgresql rsync haproxy
 	@$(ENABLE_ARM64_BINFMT)
 	AVTECH_TEST_FULL=1 vitest run
 	@$(MAKE) --no-print-directory audit

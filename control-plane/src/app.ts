@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
+import { type BlobStore, createFsBlobStore, createS3BlobStore } from "./core/content/index.ts";
 import type { Config } from "./platform/config/index.ts";
 import { startEmbeddedPostgres } from "./platform/db/embedded-postgres.ts";
 import { createOrm, type MikroORM, migrate } from "./platform/db/orm.ts";
@@ -8,6 +9,8 @@ import { createOrm, type MikroORM, migrate } from "./platform/db/orm.ts";
 /** A migrated database connection, plus the embedded PostgreSQL when the config asked for one. */
 export interface OpenDatabase {
   orm: MikroORM;
+  /** Where the migrated database is (the embedded one's `avtech` database when it was started here). */
+  url: string;
   /** Closes the ORM, then stops the embedded PostgreSQL if this process started it. */
   close(): Promise<void>;
 }
@@ -31,6 +34,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   if (applied.length > 0) logger.info({ migrations: applied }, "applied migrations");
   return {
     orm,
+    url,
     async close() {
       await orm.close();
       await stopEmbedded?.();
@@ -59,4 +63,20 @@ export async function prepareBlobDir(config: Config): Promise<string> {
   const dir = resolve(config.blobDir);
   await mkdir(resolve(dir, "tmp"), { recursive: true });
   return dir;
+}
+
+/** The blob store `blobStore.kind` names: the file store in blobDir, or the S3 bucket (temp files in blobDir/tmp). */
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  const dir = await prepareBlobDir(config);
+  const settings = config.blobStore;
+  if (settings.kind === "file") return createFsBlobStore(dir);
+  return createS3BlobStore({
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    region: settings.region,
+    bucket: settings.bucket,
+    ...(settings.accessKeyId ? { accessKeyId: settings.accessKeyId } : {}),
+    ...(settings.secretAccessKey ? { secretAccessKey: settings.secretAccessKey } : {}),
+    forcePathStyle: settings.forcePathStyle,
+    tempDir: resolve(dir, "tmp"),
+  });
 }

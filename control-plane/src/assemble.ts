@@ -90,7 +90,7 @@ import {
   type HttpRoute,
 } from "./platform/server/http-routes.ts";
 import { createServerMetrics, type ServerMetrics, type TenantTotals } from "./platform/server/metrics.ts";
-import { peerContextValues } from "./platform/server/peer.ts";
+import { createPeerContextValues } from "./platform/server/peer.ts";
 import { createReadiness } from "./platform/server/readiness.ts";
 import { type ControlPlaneServer, createServer } from "./platform/server/server.ts";
 import { unimplementedService } from "./platform/server/unimplemented.ts";
@@ -119,7 +119,7 @@ export interface ControlPlaneParts {
   clock: Clock;
   /** How often batched heartbeats are written; the fleet stores' default (3 s) when unset. */
   heartbeatFlushMs?: number;
-  /** Limits of the unauthenticated device registration calls; the fleet's defaults when unset. */
+  /** Limits of the unauthenticated device registration calls; `config.registrationLimits` when unset. */
   registrationRateLimits?: RateLimitConfig;
 }
 
@@ -166,7 +166,7 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
     clock,
     metricsRegistry: metrics.registry,
     config: config.fleet,
-    rateLimits: parts.registrationRateLimits,
+    rateLimits: parts.registrationRateLimits ?? config.registrationLimits,
     bus: database.bus,
     principalOf,
     update: {
@@ -385,7 +385,7 @@ export function buildControlPlaneServer(parts: CoreParts, fleet?: FleetMount): C
       }),
       ...(fleet?.streams ?? []),
     ],
-    contextValues: peerContextValues,
+    contextValues: createPeerContextValues(config.listen.trustedProxies),
     fallback,
     readiness,
   });

@@ -1,6 +1,5 @@
-import { openDatabase, prepareBlobDir } from "./app.ts";
+import { openBlobStore, openDatabase } from "./app.ts";
 import { assembleControlPlane } from "./assemble.ts";
-import { createFsBlobStore } from "./core/content/index.ts";
 import { systemClock } from "./platform/clock.ts";
 import { ConfigError, loadConfig } from "./platform/config/index.ts";
 import { createLogger } from "./platform/logger.ts";
@@ -23,7 +22,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   const database = await openDatabase(config, logger);
-  const blobs = createFsBlobStore(await prepareBlobDir(config));
+  const blobs = await openBlobStore(config);
   const controlPlane = await assembleControlPlane({ config, orm: database.orm, blobs, logger, clock: systemClock });
   await controlPlane.server.listen();
   let stopping = false;

@@ -7,5 +7,11 @@
 
 export type { SimulatedClip, SimulatedPlays } from "./plays.ts";
 export { PlaySchedule } from "./plays.ts";
-export type { FleetSimulator, FleetSimulatorOptions, FleetSimulatorStats, SimulatedScreen } from "./simulator.ts";
-export { startFleetSimulator } from "./simulator.ts";
+export type {
+  FleetSimulator,
+  FleetSimulatorOptions,
+  FleetSimulatorStats,
+  ReconnectPolicy,
+  SimulatedScreen,
+} from "./simulator.ts";
+export { defaultReconnectPolicy, startFleetSimulator } from "./simulator.ts";

@@ -40,7 +40,25 @@ export interface FleetSimulatorOptions {
   streams?: "connect" | "lean";
   /** Proof of play the screens send once {@link FleetSimulator.startPlays} is called; none without it. */
   plays?: SimulatedPlays;
+  /** How screens come back after losing their stream; the player's defaults when unset. */
+  reconnect?: Partial<ReconnectPolicy>;
 }
+
+/**
+ * The player's reconnect policy (player/src/link): full jitter everywhere. A screen that loses a
+ * stable stream waits a random time in [0, spreadMs) before its first try, so when a replica dies
+ * its screens come back spread over `spreadMs` instead of within the first second; attempts that
+ * fail then back off from 1 s doubling to 5 min, each a random time under the cap.
+ */
+export interface ReconnectPolicy {
+  /** Window the first reconnect after a stable stream is drawn from; default 30 000 ms. */
+  spreadMs: number;
+  /** A stream connected (welcomed) this long counts as stable; default 20 000 ms. */
+  stableMs: number;
+}
+
+/** The defaults of {@link ReconnectPolicy}, the same as the player link's. */
+export const defaultReconnectPolicy: ReconnectPolicy = { spreadMs: 30_000, stableMs: 20_000 };
 
 /** Counters of a running simulation. */
 export interface FleetSimulatorStats {
@@ -72,6 +90,10 @@ export interface SimulatedScreen {
   /** When (Date.now()) each desired-state version arrived. */
   readonly receivedAt: Map<bigint, number>;
   connected: boolean;
+  /** Streams the server has welcomed so far (1 after the first connect, +1 per reconnect). */
+  welcomes: number;
+  /** When (Date.now()) the latest stream was welcomed. */
+  lastWelcomeAt: number | undefined;
 }
 
 /**
@@ -120,6 +142,8 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     appliedVersion: 0n,
     receivedAt: new Map(),
     connected: false,
+    welcomes: 0,
+    lastWelcomeAt: undefined,
   }));
 
   let next = 0;
@@ -187,10 +211,20 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
       },
     };
   };
+  const reconnect = { ...defaultReconnectPolicy, ...options.reconnect };
   const running = screens.map((screen, index) =>
     options.streams === "lean"
-      ? holdLeanStream(screen, () => sessionFor(index), frames, heartbeatMs, stats, abort.signal, playsOf(index))
-      : holdStream(screen, clientFor(index), heartbeatMs, stats, abort.signal, playsOf(index)),
+      ? holdLeanStream(
+          screen,
+          () => sessionFor(index),
+          frames,
+          heartbeatMs,
+          stats,
+          abort.signal,
+          playsOf(index),
+          reconnect,
+        )
+      : holdStream(screen, clientFor(index), heartbeatMs, stats, abort.signal, playsOf(index), reconnect),
   );
 
   return {
@@ -221,23 +255,28 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
 
 /**
  * Holds one screen's stream while `signal` lives: `session` runs one connection and calls
- * `welcomed` once the server accepts it; on any end it reconnects with full-jitter backoff
- * (1 s doubling to 5 min, reset by each welcome), so a control-plane restart does not bring
- * every screen back at once.
+ * `welcomed` once the server accepts it; on any end it reconnects by {@link ReconnectPolicy}
+ * (full jitter; a spread first retry after a stable stream; failed attempts back off from 1 s
+ * doubling to 5 min), so a control-plane restart does not bring every screen back at once.
  */
 async function holdConnected(
   screen: SimulatedScreen,
   stats: FleetSimulatorStats,
   signal: AbortSignal,
+  reconnect: ReconnectPolicy,
   session: (welcomed: () => void) => Promise<void>,
 ): Promise<void> {
   let backoffMs = 1000;
+  let welcomedAt: number | undefined;
   const welcomed = () => {
     screen.connected = true;
+    screen.welcomes++;
+    screen.lastWelcomeAt = Date.now();
     stats.connected++;
-    backoffMs = 1000;
+    welcomedAt = Date.now();
   };
   while (!signal.aborted) {
+    welcomedAt = undefined;
     try {
       await session(welcomed);
     } catch {
@@ -249,8 +288,15 @@ async function holdConnected(
       }
     }
     if (signal.aborted) return;
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
-    backoffMs = Math.min(backoffMs * 2, 300_000);
+    let delayMs: number;
+    if (welcomedAt !== undefined && Date.now() - welcomedAt >= reconnect.stableMs) {
+      backoffMs = 1000;
+      delayMs = Math.random() * reconnect.spreadMs;
+    } else {
+      delayMs = Math.random() * backoffMs;
+      backoffMs = Math.min(backoffMs * 2, 300_000);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 }
 
@@ -272,8 +318,9 @@ function holdStream(
   stats: FleetSimulatorStats,
   signal: AbortSignal,
   plays: PlayBatches | undefined,
+  reconnect: ReconnectPolicy,
 ): Promise<void> {
-  return holdConnected(screen, stats, signal, async (welcomed) => {
+  return holdConnected(screen, stats, signal, reconnect, async (welcomed) => {
     const outbox = new AsyncQueue<ConnectRequest>();
     const stopPlays = plays ? startPlayBatches(plays, (message) => outbox.push(message)) : () => undefined;
     let heartbeatTimer: NodeJS.Timeout | undefined;
@@ -353,8 +400,9 @@ function holdLeanStream(
   stats: FleetSimulatorStats,
   signal: AbortSignal,
   plays: PlayBatches | undefined,
+  reconnect: ReconnectPolicy,
 ): Promise<void> {
-  return holdConnected(screen, stats, signal, (welcomed) =>
+  return holdConnected(screen, stats, signal, reconnect, (welcomed) =>
     runLeanStream({
       plays,
       session: sessionFor(),

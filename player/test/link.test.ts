@@ -97,6 +97,17 @@ describe("link", () => {
     expect(d.link.status().state).toBe("connected");
   });
 
+  it("waits a random delay under spreadMs before reconnecting after a stable session ends", async () => {
+    // random() = 0.5: the first connect waits 2.5 ms, the reconnect after the stable session half of spreadMs.
+    await linked({ reconnect: { stableMs: 50, spreadMs: 1600 }, random: () => 0.5 });
+    await cp.waitFor((r) => r.message.case === "hello");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const dropped = Date.now();
+    cp.dropStream();
+    await cp.waitFor((r) => r.message.case === "hello" && cp.ofCase("hello").length === 2);
+    expect(Date.now() - dropped).toBeGreaterThanOrEqual(790);
+  });
+
   it("says which OS release and slot run in Hello, sends update reports, and the last one again after a reconnect", async () => {
     const d = await linked({ os: () => ({ imageVersion: "2026.12.1", bootedSlot: "A" }) });
     const hello = await cp.waitFor((r) => r.message.case === "hello");

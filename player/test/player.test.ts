@@ -32,7 +32,7 @@ function configText(): string {
   return `control_plane_url = "${server.baseUrl}"\nenrollment_key = "ek-1"\ndata_dir = "${dir}"\nlog_level = "silent"\n`;
 }
 
-const fast = { initialMs: 10, maxMs: 50, firstDelayMaxMs: 5 };
+const fast = { initialMs: 10, maxMs: 50, firstDelayMaxMs: 5, spreadMs: 5 };
 
 describe("the wired player (main.ts)", () => {
   it("enrolls, applies a desired state, writes its status, and replays it offline after a restart", async () => {

@@ -284,6 +284,12 @@ const commands: readonly CommandSpec[] = [
     options: { verify: { type: "boolean" }, ...jsonOption },
     positionals: [],
     async run(r) {
+      // It walks blobDir for files no row names, which an S3 bucket has none of: better no report than a wrong one.
+      if (r.config.blobStore.kind !== "file") {
+        throw new AdminCommandError(
+          `blobs check reads the file store only; this control plane keeps blobs in S3 (blobStore.kind "${r.config.blobStore.kind}")`,
+        );
+      }
       const report = await checkBlobs({
         orm: r.database.orm,
         blobs: createFsBlobStore(r.config.blobDir),

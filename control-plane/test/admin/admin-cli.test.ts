@@ -343,6 +343,23 @@ describe("admin blobs check", () => {
   });
 });
 
+describe("admin blobs check on an S3 blob store", () => {
+  it("refuses, naming the S3 store, rather than report every blob missing from the blob folder", async () => {
+    let stderr = "";
+    const code = await runAdminCli(["blobs", "check"], {
+      env: { ...cliEnv(), AVTECH_BLOB_STORE: "s3", AVTECH_S3_BUCKET: "avtech-blobs" },
+      stdout: () => undefined,
+      stderr: (text) => {
+        stderr += text;
+      },
+    });
+    expect(stderr).toContain(
+      'blobs check reads the file store only; this control plane keeps blobs in S3 (blobStore.kind "s3")',
+    );
+    expect(code).not.toBe(0);
+  });
+});
+
 describe("admin blobs check and OS update bundles", () => {
   it("counts a live release's bundle as referenced and names it when it is missing", async () => {
     const bytes = Buffer.from("a RAUC bundle, as far as this check cares");

@@ -24,4 +24,17 @@ describe("migrations", () => {
       await orm.close();
     }
   });
+
+  it("migrates once when several replicas start on a fresh database together", async () => {
+    const fresh = await createTestDatabase();
+    const orms = await Promise.all([1, 2, 3].map(() => createOrm({ url: fresh.url, poolMax: 2 })));
+    try {
+      const results = await Promise.all(orms.map((orm) => migrate(orm)));
+      // One replica applied everything; the others waited for it and found nothing left.
+      expect(results.map((names) => names.length).sort((a, b) => a - b)).toEqual([0, 0, migrations.length]);
+    } finally {
+      await Promise.all(orms.map((orm) => orm.close()));
+      await fresh.drop();
+    }
+  });
 });

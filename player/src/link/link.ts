@@ -48,6 +48,13 @@ export interface ReconnectOptions {
   firstDelayMaxMs?: number;
   /** Connected this long (after Welcome) before the backoff resets; default 20 000 ms. */
   stableMs?: number;
+  /**
+   * Upper bound of the random delay before the first reconnect after a stable session ended;
+   * default 30 000 ms. Without it every screen of a replica that died would retry within the
+   * first backoff cap (1 s) and land on the survivors together; spread over 30 s, even a whole
+   * fleet losing its only replica makes at most ~3.3 % of its reconnects in any one second.
+   */
+  spreadMs?: number;
 }
 
 /** Dependencies of the {@link Link}. */
@@ -93,8 +100,9 @@ export interface LinkStatus {
  * The player's side of DeviceService: registration, then one bidi Connect stream at a time.
  * Hello → Welcome; desired states go to the reconciler; sync reports, heartbeats, proof-of-play
  * batches and command results go up. Reconnects use full-jitter backoff from 1 s to 5 min after
- * a random first delay, and reset it only after a stable session, so a fleet restarted together
- * does not reconnect together. Implements the reconciler's SyncReporter: the latest report is
+ * a random first delay, and reset it only after a stable session, whose loss is followed by a
+ * random delay under `spreadMs`, so a fleet restarted together (or a replica's share of it) does
+ * not reconnect together. Implements the reconciler's SyncReporter: the latest report is
  * kept and sent again at the start of every session (the server may have missed it). OS update
  * reports are kept the same way, apart from sync reports (each kind's latest survives).
  */
@@ -227,8 +235,12 @@ export class Link implements SyncReporter {
         const welcomedAt = !credentials ? undefined : await this.#connectOnce(credentials, signal);
         this.#setState("offline");
         const stableMs = this.#deps.reconnect?.stableMs ?? 20_000;
-        if (welcomedAt && clock.now().getTime() - welcomedAt.getTime() >= stableMs) this.#backoff.reset();
-        await sleep(clock, this.#backoff.next(), signal);
+        if (welcomedAt && clock.now().getTime() - welcomedAt.getTime() >= stableMs) {
+          this.#backoff.reset();
+          await sleep(clock, Math.floor(random() * (this.#deps.reconnect?.spreadMs ?? 30_000)), signal);
+        } else {
+          await sleep(clock, this.#backoff.next(), signal);
+        }
       }
     } catch (error) {
       if (!signal.aborted && !isAbortError(error)) throw error;

@@ -5,7 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import pino from "pino";
 import type { Enrollment } from "../../src/config/index.ts";
 import { systemClock } from "../../src/lib/index.ts";
-import { Link, PlayEventBuffer } from "../../src/link/index.ts";
+import { Link, PlayEventBuffer, type ReconnectOptions } from "../../src/link/index.ts";
 import { requestFileRebooter } from "../../src/update/index.ts";
 import { startDevice, type TestDevice } from "./device.ts";
 import type { FakeControlPlane } from "./fake-control-plane.ts";
@@ -27,6 +27,10 @@ export async function startLinkedDevice(
     dataDir?: string;
     enrollment?: Enrollment;
     os?: () => { imageVersion: string; bootedSlot: string };
+    /** Overrides of the fast reconnect timing below. */
+    reconnect?: ReconnectOptions;
+    /** The link's random source (jitter); default Math.random. */
+    random?: () => number;
   },
 ): Promise<LinkedDevice> {
   const device = await startDevice({
@@ -56,7 +60,8 @@ export async function startLinkedDevice(
     logger,
     heartbeatIntervalSeconds: 15,
     tmpDir: tmpdir(),
-    reconnect: { initialMs: 10, maxMs: 50, firstDelayMaxMs: 5, stableMs: 20_000 },
+    reconnect: { initialMs: 10, maxMs: 50, firstDelayMaxMs: 5, stableMs: 20_000, spreadMs: 5, ...options.reconnect },
+    ...(options.random ? { random: options.random } : {}),
     ...(options.os ? { os: options.os } : {}),
   });
   device.reporter.forward = link;

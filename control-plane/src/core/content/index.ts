@@ -4,6 +4,8 @@ export type { IngestDeps, IngestResult } from "./ingest.ts";
 export { ingestUpload, receiveToFile, storageUsage, syncFile } from "./ingest.ts";
 export type { MediaTools, ProbeInfo, ProcessResult, ProcessRunner } from "./media.ts";
 export { createFfmpegTools, nodeProcessRunner } from "./media.ts";
+export type { S3BlobStoreOptions } from "./s3-blob-store.ts";
+export { createS3BlobStore } from "./s3-blob-store.ts";
 export type { ContentServiceDeps } from "./service.ts";
 export { createContentService, thumbnailPath, videoSnapshot, videoToProto } from "./service.ts";
 export type { AcceptedMedia, MediaLimits } from "./validate.ts";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultRateLimits } from "../rate-limit/index.ts";
 
 const mib = 1024 * 1024;
 
@@ -61,6 +62,17 @@ function secondsBetween(min: number, max: number, why: string) {
 }
 
 /** The validated shape of the control plane's configuration. Defaults are documented in control-plane/README.md. */
+/** A token bucket's settings, defaulting to `defaults`. */
+function bucketLimits(defaults: { burst: number; perSecond: number }) {
+  return z
+    .object({
+      burst: z.number().int().positive().default(defaults.burst),
+      perSecond: z.number().positive().default(defaults.perSecond),
+    })
+    .strict()
+    .prefault({});
+}
+
 export const configSchema = z
   .object({
     listen: z
@@ -71,6 +83,11 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         /** HTTP/1.1 port for gRPC-Web, Connect and plain HTTP routes; used only without TLS. */
         http1Port: z.number().int().min(0).max(65535).default(8081),
+        /**
+         * Addresses of load balancers in front (HAProxy with `option forwardfor`): for their connections
+         * the client address (rate limits, the fleet view) is read from X-Forwarded-For. Default none.
+         */
+        trustedProxies: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
       })
       .prefault({}),
     tls: z
@@ -90,6 +107,33 @@ export const configSchema = z
       })
       .prefault({}),
     blobDir: z.string().min(1).default(".data/blobs"),
+    /**
+     * Where blobs (videos, thumbnails, OS bundles) live: "file" (default) under blobDir, or "s3" in an
+     * S3-compatible bucket, which every replica on every machine shares. Upload temp files stay in
+     * blobDir/tmp either way (ingest hashes and probes a local file before it is stored).
+     */
+    blobStore: z
+      .discriminatedUnion("kind", [
+        z.object({ kind: z.literal("file") }).strict(),
+        z
+          .object({
+            kind: z.literal("s3"),
+            /** e.g. http://minio.internal:9000; unset = AWS for `region`. */
+            endpoint: z.url({ protocol: /^https?$/ }).optional(),
+            region: z.string().min(1).default("us-east-1"),
+            bucket: z.string().min(3),
+            /** Both or neither; neither = the AWS SDK's default chain (AWS_* environment, instance role). */
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKey: z.string().min(1).optional(),
+            /** Path-style URLs, which MinIO and Ceph RGW expect; default true. */
+            forcePathStyle: z.boolean().default(true),
+          })
+          .strict()
+          .refine((s3) => (s3.accessKeyId === undefined) === (s3.secretAccessKey === undefined), {
+            message: "set both blobStore.accessKeyId and blobStore.secretAccessKey, or neither",
+          }),
+      ])
+      .default({ kind: "file" }),
     limits: z
       .object({
         maxUploadBytes: z
@@ -131,6 +175,18 @@ export const configSchema = z
       })
       .prefault({}),
     /** Operator settings of the fleet and device services (`FleetConfig` in src/fleet/fleet/config.ts), defaults in {@link fleetSettingDefaults}. */
+    /**
+     * Limits of the unauthenticated Register and CompletePairing calls, per client address and in all,
+     * in each process. Behind a load balancer every screen arrives from the balancer's address, so the
+     * per-address bucket there limits the whole fleet: raise it to what the global one allows.
+     */
+    registrationLimits: z
+      .object({
+        perIp: bucketLimits(defaultRateLimits.perIp),
+        global: bucketLimits(defaultRateLimits.global),
+      })
+      .strict()
+      .prefault({}),
     fleet: z
       .object({
         /** Told to screens in Welcome; offline after 3 missed. */

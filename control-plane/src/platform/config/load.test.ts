@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from "./index.ts";
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {
     const config = loadConfig({ env: {} });
-    expect(config.listen).toEqual({ host: "0.0.0.0", port: 8080, http1Port: 8081 });
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 8080, http1Port: 8081, trustedProxies: [] });
     expect(config.limits.maxUploadBytes).toBe(100 * 1024 * 1024);
     expect(config.limits.minDurationMs).toBe(1000);
     expect(config.limits.maxDurationMs).toBe(20_000);
@@ -21,6 +21,55 @@ describe("loadConfig", () => {
     expect(config.listen.host).toBe("127.0.0.1");
     expect(config.blobDir).toBe("/srv/blobs");
     expect(config.limits.allowedCodecs).toEqual(["h264", "hevc"]);
+  });
+
+  it("keeps the registration limits' defaults and lets the per-address bucket be raised behind a balancer", () => {
+    expect(loadConfig({ env: {} }).registrationLimits).toEqual({
+      perIp: { burst: 60, perSecond: 1 },
+      global: { burst: 500, perSecond: 100 },
+    });
+    const behindBalancer = loadConfig({
+      env: { AVTECH_REGISTRATION_PER_IP_BURST: "500", AVTECH_REGISTRATION_PER_IP_PER_SECOND: "100" },
+    });
+    expect(behindBalancer.registrationLimits.perIp).toEqual({ burst: 500, perSecond: 100 });
+  });
+
+  it("keeps blobs in files by default and in an S3 bucket when blobStore.kind is s3", () => {
+    expect(loadConfig({ env: {} }).blobStore).toEqual({ kind: "file" });
+    const s3 = loadConfig({
+      env: {
+        AVTECH_BLOB_STORE: "s3",
+        AVTECH_S3_ENDPOINT: "http://minio.internal:9000",
+        AVTECH_S3_BUCKET: "avtech",
+        AVTECH_S3_ACCESS_KEY_ID: "key",
+        AVTECH_S3_SECRET_ACCESS_KEY: "secret",
+      },
+    });
+    expect(s3.blobStore).toEqual({
+      kind: "s3",
+      endpoint: "http://minio.internal:9000",
+      region: "us-east-1",
+      bucket: "avtech",
+      accessKeyId: "key",
+      secretAccessKey: "secret",
+      forcePathStyle: true,
+    });
+  });
+
+  it("stops on an S3 store without a bucket, with half its credentials, or S3 keys on the file store", () => {
+    expect(() => loadConfig({ env: { AVTECH_BLOB_STORE: "s3" } })).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({ env: { AVTECH_BLOB_STORE: "s3", AVTECH_S3_BUCKET: "avtech", AVTECH_S3_ACCESS_KEY_ID: "key" } }),
+    ).toThrow(/accessKeyId.*secretAccessKey/);
+    expect(() => loadConfig({ env: { AVTECH_S3_BUCKET: "avtech" } })).toThrow(ConfigError);
+  });
+
+  it("reads the trusted proxies as a comma list of IP addresses and refuses anything else", () => {
+    expect(loadConfig({ env: { AVTECH_TRUSTED_PROXIES: "10.0.0.2, ::1" } }).listen.trustedProxies).toEqual([
+      "10.0.0.2",
+      "::1",
+    ]);
+    expect(() => loadConfig({ env: { AVTECH_TRUSTED_PROXIES: "balancer.local" } })).toThrow(ConfigError);
   });
 
   it("is frozen", () => {

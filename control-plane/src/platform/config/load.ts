@@ -21,11 +21,27 @@ const envKeys: Record<string, Setter> = {
   AVTECH_HOST: (c, v) => setPath(c, ["listen", "host"], v),
   AVTECH_PORT: (c, v) => setPath(c, ["listen", "port"], toNumber(v)),
   AVTECH_HTTP1_PORT: (c, v) => setPath(c, ["listen", "http1Port"], toNumber(v)),
+  AVTECH_TRUSTED_PROXIES: (c, v) =>
+    setPath(
+      c,
+      ["listen", "trustedProxies"],
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
   AVTECH_TLS_CERT: (c, v) => setPath(c, ["tls", "certFile"], v),
   AVTECH_TLS_KEY: (c, v) => setPath(c, ["tls", "keyFile"], v),
   DATABASE_URL: (c, v) => setPath(c, ["database", "url"], v),
   AVTECH_PG_DATA_DIR: (c, v) => setPath(c, ["database", "embeddedDataDir"], v),
   AVTECH_BLOB_DIR: (c, v) => setPath(c, ["blobDir"], v),
+  AVTECH_BLOB_STORE: (c, v) => setPath(c, ["blobStore", "kind"], v),
+  AVTECH_S3_ENDPOINT: (c, v) => setPath(c, ["blobStore", "endpoint"], v),
+  AVTECH_S3_REGION: (c, v) => setPath(c, ["blobStore", "region"], v),
+  AVTECH_S3_BUCKET: (c, v) => setPath(c, ["blobStore", "bucket"], v),
+  AVTECH_S3_ACCESS_KEY_ID: (c, v) => setPath(c, ["blobStore", "accessKeyId"], v),
+  AVTECH_S3_SECRET_ACCESS_KEY: (c, v) => setPath(c, ["blobStore", "secretAccessKey"], v),
+  AVTECH_S3_FORCE_PATH_STYLE: (c, v) => setPath(c, ["blobStore", "forcePathStyle"], v !== "false"),
   AVTECH_MAX_UPLOAD_BYTES: (c, v) => setPath(c, ["limits", "maxUploadBytes"], toNumber(v)),
   AVTECH_MIN_DURATION_MS: (c, v) => setPath(c, ["limits", "minDurationMs"], toNumber(v)),
   AVTECH_MAX_DURATION_MS: (c, v) => setPath(c, ["limits", "maxDurationMs"], toNumber(v)),
@@ -42,6 +58,9 @@ const envKeys: Record<string, Setter> = {
     ),
   AVTECH_READ_MAX_BYTES: (c, v) => setPath(c, ["limits", "readMaxBytes"], toNumber(v)),
   AVTECH_MAX_CONCURRENT_STREAMS: (c, v) => setPath(c, ["limits", "maxConcurrentStreams"], toNumber(v)),
+  AVTECH_REGISTRATION_PER_IP_BURST: (c, v) => setPath(c, ["registrationLimits", "perIp", "burst"], toNumber(v)),
+  AVTECH_REGISTRATION_PER_IP_PER_SECOND: (c, v) =>
+    setPath(c, ["registrationLimits", "perIp", "perSecond"], toNumber(v)),
   AVTECH_HEARTBEAT_INTERVAL_SECONDS: (c, v) => setPath(c, ["fleet", "heartbeatIntervalSeconds"], toNumber(v)),
   AVTECH_PAIRING_TTL_SECONDS: (c, v) => setPath(c, ["fleet", "pairingTtlSeconds"], toNumber(v)),
   AVTECH_COMMAND_TTL_SECONDS: (c, v) => setPath(c, ["fleet", "commandTtlSeconds"], toNumber(v)),

@@ -1,5 +1,6 @@
 import { Migrator } from "@mikro-orm/migrations";
 import { MikroORM, type Options } from "@mikro-orm/postgresql";
+import pg from "pg";
 import { migrations } from "../migrations/index.ts";
 import { entities } from "./entities.ts";
 
@@ -84,10 +85,26 @@ export async function createOrm(options: OrmOptions): Promise<MikroORM> {
   return MikroORM.init(ormConfig(options));
 }
 
-/** Applies every pending migration; returns their names. */
+/** Advisory-lock key of "migrating the AVTech schema" (any constant no other code of ours locks). */
+const migrationLockKey = 0x41565443;
+
+/**
+ * Applies every pending migration; returns their names. Control-plane replicas started together
+ * on a fresh database would each run the migrations at once and fail on each other's tables, so
+ * this holds a PostgreSQL advisory lock on a connection of its own meanwhile: the first replica
+ * migrates, the others wait and find nothing left. Ending that connection releases the lock, also
+ * when a migration fails.
+ */
 export async function migrate(orm: MikroORM): Promise<string[]> {
-  const applied = await orm.migrator.up();
-  return applied.map((m) => m.name);
+  const lock = new pg.Client({ connectionString: orm.config.get("clientUrl") });
+  await lock.connect();
+  try {
+    await lock.query("SELECT pg_advisory_lock($1)", [migrationLockKey]);
+    const applied = await orm.migrator.up();
+    return applied.map((m) => m.name);
+  } finally {
+    await lock.end();
+  }
 }
 
 export type { MikroORM };

@@ -1,0 +1,51 @@
+import { readFile } from "node:fs/promises";
+
+/** One control-plane replica as HAProxy sees it. */
+export interface BackendServer {
+  name: string;
+  host: string;
+  /** The replica's h2c gRPC port (`listen.port`): streams are sent as HTTP/2 cleartext. */
+  port: number;
+  /** The replica's HTTP/1.1 port (`listen.http1Port`), where the health check asks /readyz. */
+  checkPort: number;
+}
+
+/** What {@link renderHaproxyConfig} fills into the template. */
+export interface HaproxySettings {
+  frontHost: string;
+  frontPort: number;
+  servers: readonly BackendServer[];
+  /**
+   * Global connection cap; default 9 000: each connection costs HAProxy two descriptors (client and
+   * replica side) and this machine caps a process at 20 000.
+   */
+  maxconn?: number;
+}
+
+const templateUrl = new URL("./haproxy.cfg.template", import.meta.url);
+
+/** Reads haproxy.cfg.template beside this module. */
+export async function readHaproxyTemplate(): Promise<string> {
+  return readFile(templateUrl, "utf8");
+}
+
+/**
+ * Fills the template's `{{name}}` placeholders. Throws when one is left unknown, so a template
+ * edit cannot ship a config with a literal `{{…}}` in it.
+ */
+export function renderHaproxyConfig(template: string, settings: HaproxySettings): string {
+  if (settings.servers.length === 0) throw new Error("HAProxy needs at least one backend server");
+  const values: Record<string, string> = {
+    frontHost: settings.frontHost,
+    frontPort: String(settings.frontPort),
+    maxconn: String(settings.maxconn ?? 9_000),
+    servers: settings.servers
+      .map((s) => `  server ${s.name} ${s.host}:${s.port} proto h2 check port ${s.checkPort} check-proto h1`)
+      .join("\n"),
+  };
+  return template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`haproxy.cfg.template: unknown placeholder {{${key}}}`);
+    return value;
+  });
+}
