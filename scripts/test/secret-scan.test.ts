@@ -23,6 +23,8 @@ function planted(): Record<string, string> {
     "signing.pem": String(ed25519),
     "github.env": `GITHUB_TOKEN=gh${"p_"}${random62(36)}\n`,
     "aws.ini": `[default]\naws_access_key_id = AK${"IA"}${random62(16).toUpperCase()}\naws_secret_access_key = ${randomBytes(30).toString("base64").slice(0, 40)}\n`,
+    // The preset's AWS pattern ends in \b, so it misses a key ending in / or + (1 in 32): our own pattern catches it.
+    "aws-slash.ini": `aws_secret_access_key = ${randomBytes(30).toString("base64").slice(0, 39)}/\n`,
     "player.toml": `[control_plane]\nurl = "https://cp.example"\nenrollment_key = "av${"e"}_${randomBytes(32).toString("base64url")}"\n`,
     "console.json": `{ "apiToken": "av${"t"}_${randomBytes(32).toString("base64url")}" }\n`,
     "service.yaml": `oauth:\n  client_secret: ${randomBytes(24).toString("base64url")}9aZ\n`,
