@@ -53,12 +53,18 @@ export function createServerMetrics(tenantTotals: () => Promise<readonly TenantT
     help: "Bytes of newly stored (not deduplicated) uploads",
     registers: [registry],
   });
+  // One query per scrape serves the four gauges below: the first to be collected reads, the others reuse it.
+  let reading: Promise<readonly TenantTotals[]> | undefined;
+  const totalsOfThisScrape = () => {
+    reading ??= tenantTotals().finally(() => setTimeout(() => (reading = undefined), 1000).unref());
+    return reading;
+  };
   new Gauge({
     name: "avtech_stored_bytes",
     help: "Bytes of video stored, all tenants (sum of video sizes)",
     registers: [registry],
     async collect() {
-      this.set((await tenantTotals()).reduce((sum, totals) => sum + totals.storedBytes, 0));
+      this.set((await totalsOfThisScrape()).reduce((sum, totals) => sum + totals.storedBytes, 0));
     },
   });
   new Gauge({
@@ -68,7 +74,7 @@ export function createServerMetrics(tenantTotals: () => Promise<readonly TenantT
     registers: [registry],
     async collect() {
       this.reset();
-      for (const totals of await tenantTotals()) this.set({ tenant: totals.tenant }, totals.storedBytes);
+      for (const totals of await totalsOfThisScrape()) this.set({ tenant: totals.tenant }, totals.storedBytes);
     },
   });
   new Gauge({
@@ -78,7 +84,7 @@ export function createServerMetrics(tenantTotals: () => Promise<readonly TenantT
     registers: [registry],
     async collect() {
       this.reset();
-      for (const totals of await tenantTotals()) this.set({ tenant: totals.tenant }, totals.storageQuotaBytes);
+      for (const totals of await totalsOfThisScrape()) this.set({ tenant: totals.tenant }, totals.storageQuotaBytes);
     },
   });
   new Gauge({
@@ -88,7 +94,7 @@ export function createServerMetrics(tenantTotals: () => Promise<readonly TenantT
     registers: [registry],
     async collect() {
       this.reset();
-      for (const totals of await tenantTotals()) this.set({ tenant: totals.tenant }, totals.screens);
+      for (const totals of await totalsOfThisScrape()) this.set({ tenant: totals.tenant }, totals.screens);
     },
   });
   return {
