@@ -352,6 +352,12 @@ export class UpdateManager {
               path: this.#bundlePath(r),
               headers: d.headers?.(url) ?? {},
               signal: AbortSignal.any([signal, superseded.signal]),
+              // One line per attempt: after a power cut or a dropped link it shows the Range resume at work.
+              onResume: (offset) =>
+                d.logger.info(
+                  { version: r.version, offset, sizeBytes: r.bundle.sizeBytes },
+                  offset > 0 ? "bundle download resumed" : "bundle download started",
+                ),
               onProgress: (bytes) => this.#progress(r, bytes),
             },
           );
