@@ -6,15 +6,23 @@
  *
  * 1. v1 (the image) boots, registers, is claimed through FleetService and plays a published clip;
  * 2. a v2 bundle (the image's own root with another AVTECH_OS_VERSION, made by `make update-bundle`'s function) is
- *    uploaded through UpdateService.UploadRelease and rolled out to the screen with reboot policy NOW: the player
- *    downloads it from /bundles/<sha256>, runs `rauc install`, asks for the reboot; QEMU ends (-no-reboot) and the
- *    test starts it again, as the board's firmware would; slot B boots, the player passes its health gate, marks
- *    the slot good and reports HEALTHY; Hello says v2 and slot B, and the clip plays again;
+ *    uploaded through UpdateService.UploadRelease and rolled out to the screen with reboot policy NOW; the power
+ *    is cut (QEMU killed) twice on the way, as a screen's would be:
+ *    a. in the middle of the download from /bundles/<sha256>: slot A boots again, plays, and the player resumes
+ *       the download with a Range request from the bytes that reached the disk;
+ *    b. in the middle of `rauc install`, while RAUC writes slot B: slot A boots again (RAUC had not made B the
+ *       next boot), plays, and the player runs the install again;
+ *    then the install completes and the player asks for the reboot; QEMU ends (-no-reboot) and the test starts it
+ *    again, as the board's firmware would; slot B boots, the player passes its health gate, marks the slot good
+ *    and reports HEALTHY; Hello says v2 and slot B, and the clip plays again;
  * 3. a v3 bundle whose player unit cannot start (its ExecStart names a missing file) is rolled out: the screen
  *    installs it into slot A and reboots into it; no player runs there, so the image's backstop
  *    (avtech-update-deadline.timer, shortened here for emulation) reboots each boot of it, U-Boot spends slot A's
  *    three tries and boots slot B again, the player there reports ROLLED_BACK and the rollout pauses on its
- *    failure threshold. Nothing in this is done by the test but uploading and creating the rollouts.
+ *    failure threshold;
+ * 4. a REBOOT command: the boot after it starts slot B, which the player put first in BOOT_ORDER after the
+ *    rollback. Nothing in this is done by the test but uploading, creating the rollouts, the power cuts and the
+ *    command.
  *
  * Uses AVTECH_IMAGE (a raw .img from `make image`) when set; otherwise runs image/build.sh up to the raw image.
  * Measured numbers are printed (console.info) and the serial console transcript is kept in
@@ -30,6 +38,7 @@ import {
   type UploadVideoRequest,
   UploadVideoRequestSchema,
 } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
+import { CommandKind } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import { PlaybackState } from "@avtech/proto/gen/avtech/device/v1/health_pb.js";
 import { RebootPolicy, UpdateFailureReason, UpdatePhase } from "@avtech/proto/gen/avtech/device/v1/update_pb.js";
 import { ConnectionState, FleetService, type Screen } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
@@ -127,6 +136,19 @@ function startBoot(): void {
   });
 }
 
+/** Cuts the power: QEMU is killed (SIGKILL, nothing in the guest runs after it) and the next boot starts. */
+async function powerCut(): Promise<void> {
+  const child = qemu;
+  if (child === undefined || child.exitCode !== null) throw new Error("no QEMU is running to cut the power of");
+  // Taken out of the exit handler's view first: this exit is ours, not a guest reboot or a failure.
+  qemu = undefined;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+  log.write(`\n=== AVTECH-TEST: power cut (QEMU killed) ===\n`);
+  startBoot();
+}
+
 const consoleText = () => readFile(consoleLog, "utf8").catch(() => "");
 
 /** The console text of boot `n` so far. */
@@ -188,6 +210,8 @@ async function* releaseParts(path: string, sizeBytes: number, notes: string): As
 
 let screen: Screen | undefined;
 let videoId = "";
+/** The v2 rollout, created by the power-cut steps and finished by the next. */
+let v2Rollout = { id: "", createdAt: 0, bundleBytes: 0, secondInstallSeenAt: 0 };
 
 async function screenNow(): Promise<Screen> {
   const found = (await cp.client(FleetService, cp.adminToken).getScreen({ id: screen?.id ?? "" })).screen;
@@ -224,7 +248,7 @@ async function rolloutScreen(rolloutId: string): Promise<ScreenUpdate | undefine
   return (await cp.client(UpdateService, cp.adminToken).listRolloutScreens({ rolloutId })).screens[0];
 }
 
-/** When the screen entered each phase of a rollout (its history, which the control plane keeps per report). */
+/** When the screen entered each phase of a rollout (its history, which the control plane keeps per phase change). */
 async function phaseTimes(rolloutId: string): Promise<Map<UpdatePhase, number>> {
   const { updates } = await cp.client(UpdateService, cp.adminToken).listScreenUpdates({ screenId: screen?.id ?? "" });
   const times = new Map<UpdatePhase, number>();
@@ -235,6 +259,33 @@ async function phaseTimes(rolloutId: string): Promise<Map<UpdatePhase, number>> 
     times.set(u.phase, Math.min(t, times.get(u.phase) ?? t));
   }
   return times;
+}
+
+/** The player's JSON log lines in boot `n` with message `msg` (the journal copies them to the serial console). */
+async function playerLines(n: number, msg: string): Promise<Record<string, unknown>[]> {
+  const found: Record<string, unknown>[] = [];
+  for (const line of (await bootText(n)).split("\n")) {
+    if (!line.includes(`"msg":"${msg}"`)) continue;
+    try {
+      found.push(JSON.parse(line.slice(line.indexOf("{"))) as Record<string, unknown>);
+    } catch {
+      // A line a kernel message broke in two on the shared serial console: counted as not seen.
+    }
+  }
+  return found;
+}
+
+/** After a power cut: the boot that follows runs slot A again (v1) and plays the clip. */
+async function backOnSlotA(what: string): Promise<number> {
+  const n = boots.length;
+  await waitFor(
+    `slot A to boot after the power cut ${what}`,
+    async () => /AVTech: booting slot A/.test(await bootText(n)),
+    10 * 60_000,
+  );
+  await waitFor(`the clip to play on v1 after the power cut ${what}`, () => playingOn(imageVersion, "A"), 30 * 60_000);
+  expect(await bootText(n)).not.toMatch(/AVTech: booting slot B/);
+  return n;
 }
 
 async function uploadRelease(path: string, notes: string): Promise<Release> {
@@ -437,22 +488,91 @@ describe("OTA rollouts with the real player under QEMU and the real control plan
   );
 
   it(
-    "installs v2 through a rollout, reboots into slot B, confirms it and plays again",
+    "a power cut in the middle of the v2 download: slot A boots, plays, and the download resumes",
     async () => {
       const { good } = await bundlesMade;
       const bundleBytes = (await stat(good)).size;
       const release = await uploadRelease(good, "rollout test v2");
       expect(release.version).toBe(v2);
       expect(release.compatible).toBe(compatible);
-      const updates = cp.client(UpdateService, cp.adminToken);
-      const { rollout } = await updates.createRollout({
+      const { rollout } = await cp.client(UpdateService, cp.adminToken).createRollout({
         releaseId: release.id,
         targets: [{ kind: { case: "screenId", value: screen?.id ?? "" } }],
         wavePercents: [100],
         rebootPolicy: RebootPolicy.NOW,
       });
-      const rolloutId = rollout?.id ?? "";
-      const created = Date.now();
+      v2Rollout = { id: rollout?.id ?? "", createdAt: Date.now(), bundleBytes, secondInstallSeenAt: 0 };
+      let reported = 0n;
+      await waitFor(
+        "a quarter of the bundle downloaded",
+        async () => {
+          const row = await rolloutScreen(v2Rollout.id);
+          if (row !== undefined && row.phase > UpdatePhase.DOWNLOADING) {
+            throw new Error(`the download ended (phase ${UpdatePhase[row.phase]}) before the test could cut it`);
+          }
+          reported = row?.phase === UpdatePhase.DOWNLOADING ? row.bytesDone : 0n;
+          return reported * 4n >= BigInt(bundleBytes);
+        },
+        30 * 60_000,
+      );
+      expect((await rolloutScreen(v2Rollout.id))?.phase).toBe(UpdatePhase.DOWNLOADING);
+      const cutBoot = boots.length;
+      await powerCut();
+      const n = await backOnSlotA("during the download");
+      await waitFor(
+        "the download to go on",
+        async () => (await playerLines(n, "bundle download resumed")).length > 0,
+        10 * 60_000,
+      );
+      const offset = Number((await playerLines(n, "bundle download resumed"))[0]?.offset);
+      // What reached the disk before the cut: at most what was reported (the rest was in the guest's page cache).
+      expect(offset).toBeGreaterThan(0);
+      expect(offset).toBeLessThan(bundleBytes);
+      expect(await playerLines(n, "bundle download started")).toEqual([]);
+      expect(await playerLines(cutBoot, "bundle download started")).toHaveLength(1);
+      console.info(
+        `rollout test: power cut during the download at ${reported} of ${bundleBytes} bytes reported; ` +
+          `the next boot resumed at ${offset} bytes`,
+      );
+    },
+    stepTimeout,
+  );
+
+  it(
+    "a power cut in the middle of rauc install: slot A boots, plays, and the install runs again",
+    async () => {
+      await waitFor(
+        "INSTALLING",
+        async () => (await rolloutScreen(v2Rollout.id))?.phase === UpdatePhase.INSTALLING,
+        30 * 60_000,
+      );
+      const cutBoot = boots.length;
+      // RAUC marks slot B bad, then writes it for a minute or more under TCG: the cut lands inside the write.
+      await waitFor(
+        "RAUC writing slot B",
+        async () => /writing data to device \/dev\/disk\/by-partuuid\/41565445-03/.test(await bootText(cutBoot)),
+        10 * 60_000,
+      );
+      await new Promise((r) => setTimeout(r, 8_000));
+      expect(boots.length).toBe(cutBoot);
+      expect((await rolloutScreen(v2Rollout.id))?.phase).toBe(UpdatePhase.INSTALLING);
+      expect(await bootText(cutBoot)).not.toMatch(/Starting avtech-reboot\.service/);
+      await powerCut();
+      const n = await backOnSlotA("during the install");
+      await waitFor("rauc install again", async () => (await playerLines(n, "rauc install")).length > 0, 20 * 60_000);
+      v2Rollout.secondInstallSeenAt = Date.now();
+      expect((await playerLines(n, "rauc install"))[0]?.attempt).toBe(2);
+      console.info("rollout test: power cut during rauc install; the next boot ran slot A and installed again");
+    },
+    stepTimeout,
+  );
+
+  it(
+    "installs v2 through a rollout, reboots into slot B, confirms it and plays again",
+    async () => {
+      const { id: rolloutId, createdAt: created, bundleBytes } = v2Rollout;
+      expect(rolloutId).not.toBe("");
+      const updates = cp.client(UpdateService, cp.adminToken);
       const bootsBefore = boots.length;
       // The player asks for the reboot: the guest reboots and QEMU ends, which starts the next boot.
       await waitFor("the reboot into the new slot", () => boots.length > bootsBefore, 40 * 60_000);
@@ -493,10 +613,12 @@ describe("OTA rollouts with the real player under QEMU and the real control plan
       const installing = times.get(UpdatePhase.INSTALLING) ?? Number.NaN;
       const rebooting = times.get(UpdatePhase.REBOOTING) ?? Number.NaN;
       const healthy = times.get(UpdatePhase.HEALTHY) ?? Number.NaN;
+      // Two power cuts came before: the download spans one (and the boot after it); the install figure is the
+      // attempt that finished, from when the test saw it start (polling every 2 s).
       console.info(
         `rollout test: bundle ${bundleBytes} bytes (${(bundleBytes / 1024 ** 2).toFixed(0)} MiB); rollout created → ` +
-          `DOWNLOADING ${seconds(downloading - created)}, download ${seconds(installing - downloading)}, ` +
-          `install ${seconds(rebooting - installing)}, REBOOTING → QEMU ended ${seconds(rebootedAt - rebooting)}, ` +
+          `DOWNLOADING ${seconds(downloading - created)}, download with one power cut ${seconds(installing - downloading)}, ` +
+          `second install ${seconds(rebooting - v2Rollout.secondInstallSeenAt)}, REBOOTING → QEMU ended ${seconds(rebootedAt - rebooting)}, ` +
           `reboot → first clip started again ${seconds((playedAgainAt ?? Number.NaN) - rebootedAt)} ` +
           `(control plane shows it playing ${seconds(playingAt - rebootedAt)}), ` +
           `reboot → HEALTHY ${seconds(healthy - rebootedAt)}`,
@@ -560,5 +682,28 @@ describe("OTA rollouts with the real player under QEMU and the real control plan
       console.info(`rollout test: rolled back; "${row?.message}"`);
     },
     rollbackTimeout,
+  );
+
+  it(
+    "after the rollback, a reboot boots slot B again: the player put it first in the boot order",
+    async () => {
+      // U-Boot went back to B with the failed slot A still first in BOOT_ORDER; once B's tries ran out it would
+      // boot A again. The player's `rauc status mark-active` after the rollback puts B first for good.
+      const n = boots.length;
+      await cp
+        .client(FleetService, cp.adminToken)
+        .sendCommand({ screenIds: [screen?.id ?? ""], kind: CommandKind.REBOOT, ttlSeconds: 600 });
+      await waitFor("the reboot", () => boots.length > n, 20 * 60_000);
+      await waitFor(
+        "the boot after it to pick a slot",
+        async () => /AVTech: booting slot [AB]/.test(await bootText(n + 1)),
+        10 * 60_000,
+      );
+      const text = await bootText(n + 1);
+      expect(text).toMatch(/AVTech: BOOT_ORDER=B( A)? BOOT_A_LEFT=/);
+      expect(text).toMatch(/AVTech: booting slot B/);
+      await waitFor("the clip to play on v2 after the reboot", () => playingOn(v2, "B"), 30 * 60_000);
+    },
+    stepTimeout,
   );
 });
