@@ -24,6 +24,7 @@ import {
   nodeCommandRunner,
   type Playback,
   playbackRuntimeDir,
+  startNotifySocketSender,
   startWatchdogLoop,
 } from "./playback/index.ts";
 import { Reconciler, StateStore, type SyncReporter } from "./reconcile/index.ts";
@@ -232,7 +233,19 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   // An installed update (reboot moment, health gate) goes on even before any desired state arrives.
   void updates.runNow();
 
-  const notifier = createSystemdNotifier({ spawn: nodeCommandRunner, env: deps.env ?? {} });
+  const notifySocket = deps.env?.NOTIFY_SOCKET;
+  const notifySender = notifySocket
+    ? startNotifySocketSender({
+        socket: notifySocket,
+        logger: logger.child({ module: "systemd" }),
+        fallback: (assignment) => nodeCommandRunner.run("systemd-notify", [assignment], { env: deps.env }),
+      })
+    : undefined;
+  const notifier = createSystemdNotifier({
+    spawn: nodeCommandRunner,
+    env: deps.env ?? {},
+    ...(notifySender ? { sender: notifySender } : {}),
+  });
   await notifier.ready();
   const watchdogUsec = Number(deps.env?.WATCHDOG_USEC ?? 0);
   let loopBeat = performance.now();
@@ -300,6 +313,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
       abort.abort();
       statusTimer?.cancel();
       stopWatchdog();
+      notifySender?.close();
       timer.stop();
       await running;
       await updates.stop();

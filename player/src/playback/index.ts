@@ -6,6 +6,7 @@ export type { MpvEvent, MpvIpc } from "./ipc.ts";
 export { createMpvIpc, MpvCommandError, MpvIpcClosedError, MpvIpcTimeoutError } from "./ipc.ts";
 export type { MpvPlayback, MpvPlaybackOptions, PlaybackDiagnostic, WatchdogOptions } from "./mpv-playback.ts";
 export { createMpvPlayback } from "./mpv-playback.ts";
+export { type NotifySender, startNotifySocketSender } from "./notify-socket.ts";
 export type { CommandRunner, MpvChild, MpvExit, MpvSpawner } from "./process.ts";
 export { nodeCommandRunner, nodeMpvSpawner } from "./process.ts";
 export type { RestartPolicyOptions } from "./restart-policy.ts";

@@ -33,6 +33,25 @@ describe("createSystemdNotifier", () => {
     expect(runs[0]?.env?.NOTIFY_SOCKET).toBe("/run/systemd/notify");
   });
 
+  it("sends through the long-lived sender when one is given, spawning nothing", async () => {
+    const { runner, runs } = fakeRunner();
+    const sent: string[] = [];
+    const notifier = createSystemdNotifier({
+      spawn: runner,
+      env: { NOTIFY_SOCKET: "@notify" },
+      sender: {
+        async send(assignment) {
+          sent.push(assignment);
+        },
+        close: () => undefined,
+      },
+    });
+    await notifier.ready();
+    await notifier.watchdogPing();
+    expect(sent).toEqual(["READY=1", "WATCHDOG=1"]);
+    expect(runs).toEqual([]);
+  });
+
   it("spawns nothing outside systemd", async () => {
     const { runner, runs } = fakeRunner();
     const notifier = createSystemdNotifier({ spawn: runner, env: {} });

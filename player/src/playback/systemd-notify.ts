@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "../lib/index.ts";
+import type { NotifySender } from "./notify-socket.ts";
 import type { CommandRunner } from "./process.ts";
 
 /** Tells systemd about the service (Type=notify, WatchdogSec). */
@@ -14,8 +15,10 @@ export interface SystemdNotifier {
 
 /** Options of {@link createSystemdNotifier}. */
 export interface SystemdNotifierOptions {
-  /** Runs `systemd-notify`. */
+  /** Runs `systemd-notify` when no `sender` is given. */
   spawn: CommandRunner;
+  /** Sends from one long-lived process ({@link startNotifySocketSender}); preferred, see there. */
+  sender?: NotifySender;
   /** The process environment (NOTIFY_SOCKET comes from it). */
   env: NodeJS.ProcessEnv;
   /** Default "systemd-notify". */
@@ -23,8 +26,9 @@ export interface SystemdNotifierOptions {
 }
 
 /**
- * Node cannot send unix datagrams, so each notification spawns `systemd-notify`. Its pid is not
- * the service's main pid, which is why the unit needs `NotifyAccess=all`. Outside systemd (no
+ * Node cannot send unix datagrams, so notifications leave through a child process: the `sender`
+ * when given, else one `systemd-notify` per message. Either way the sender's pid is not the
+ * service's main pid, which is why the unit needs `NotifyAccess=all`. Outside systemd (no
  * NOTIFY_SOCKET: tests, a developer's shell) nothing is spawned.
  */
 export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdNotifier {
@@ -34,7 +38,8 @@ export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdN
   const env = { ...options.env };
   const send = async (assignment: string) => {
     if (!enabled) return;
-    await options.spawn.run(command, [assignment], { env });
+    if (options.sender) await options.sender.send(assignment);
+    else await options.spawn.run(command, [assignment], { env });
   };
   return {
     enabled,
