@@ -57,9 +57,11 @@ test-fresh:
 	@scripts/setup.sh mmdebstrap systemd-container git
 	scripts/test-fresh.sh
 
-## bench: performance benchmarks, printed as a table and written to bench/results.json
+## bench: performance benchmarks, printed as a table and written to bench/results.json; BENCH=cluster (any part of
+## a script's path) runs only the matching ones
 bench: setup build
-	node bench/run.ts
+	@scripts/setup.sh haproxy
+	node bench/run.ts $(BENCH)
 
 ## proto: regenerate TypeScript from the .proto files
 proto: setup
