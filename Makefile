@@ -25,10 +25,11 @@ demo: setup build
 	@scripts/demo.sh
 
 ## cluster: control-plane replicas (REPLICAS, default 3) on one PostgreSQL (DATABASE_URL, or the embedded one in
-## .data/postgres as `make demo` starts it) behind HAProxy on :8090 (PORT); Ctrl-C stops everything
+## .data/postgres as `make demo` starts it) behind HAProxy on :8090 (PORT; BALANCERS HAProxy processes sharing it,
+## default 1); Ctrl-C stops everything
 cluster: setup
 	@scripts/setup.sh haproxy
-	node control-plane/src/cluster/main.ts --replicas $${REPLICAS:-3} --port $${PORT:-8090}
+	node control-plane/src/cluster/main.ts --replicas $${REPLICAS:-3} --balancers $${BALANCERS:-1} --port $${PORT:-8090}
 
 ## test: the fast test suite (contracts fresh, lint, types, unit + integration tests, security gates)
 test: setup proto-check lint typecheck
@@ -56,9 +57,11 @@ test-fresh:
 	@scripts/setup.sh mmdebstrap systemd-container git
 	scripts/test-fresh.sh
 
-## bench: performance benchmarks, printed as a table and written to bench/results.json
+## bench: performance benchmarks, printed as a table and written to bench/results.json; BENCH=cluster (any part of
+## a script's path) runs only the matching ones
 bench: setup build
-	node bench/run.ts
+	@scripts/setup.sh haproxy
+	node bench/run.ts $(BENCH)
 
 ## proto: regenerate TypeScript from the .proto files
 proto: setup

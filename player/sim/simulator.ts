@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import net from "node:net";
 import { AsyncQueue } from "@avtech/io";
 import { CommandKind, CommandStatus } from "@avtech/proto/gen/avtech/device/v1/command_pb.js";
 import {
@@ -42,6 +43,13 @@ export interface FleetSimulatorOptions {
   plays?: SimulatedPlays;
   /** How screens come back after losing their stream; the player's defaults when unset. */
   reconnect?: Partial<ReconnectPolicy>;
+  /**
+   * Source address of the screens' connections (e.g. "127.0.1.2"); default the system's choice. Every
+   * connection to one server address needs its own local port, and Linux hands out ~28,000
+   * (net.ipv4.ip_local_port_range): simulators on their own loopback addresses hold more screens
+   * against one balancer together than that.
+   */
+  localAddress?: string;
 }
 
 /**
@@ -117,7 +125,11 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
   const clientFor = (index: number) => {
     const slot = Math.floor(index / streamsPerConnection);
     if (!clients[slot]) {
-      const transport = createGrpcTransport({ baseUrl: options.baseUrl, pingIntervalMs: 30_000 });
+      const transport = createGrpcTransport({
+        baseUrl: options.baseUrl,
+        pingIntervalMs: 30_000,
+        ...(options.localAddress ? { nodeOptions: connectFrom(options.localAddress) } : {}),
+      });
       transports[slot] = transport;
       clients[slot] = createClient(DeviceService, transport);
     }
@@ -183,7 +195,7 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     const slot = Math.floor(index / streamsPerConnection);
     let session = sessions[slot];
     if (!session || session.closed || session.destroyed) {
-      session = http2.connect(options.baseUrl);
+      session = http2.connect(options.baseUrl, options.localAddress ? connectFrom(options.localAddress) : {});
       // A failed session fails its streams, which reconnect with backoff on a fresh session.
       session.on("error", () => undefined);
       sessions[slot] = session;
@@ -250,6 +262,21 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
       await Promise.allSettled(running);
       for (const session of sessions) session?.close();
     },
+  };
+}
+
+/**
+ * HTTP/2 session options whose TCP connection leaves from `localAddress` (Node's http2 typings do not
+ * list `localAddress`, so the socket is made here).
+ */
+function connectFrom(localAddress: string): http2.ClientSessionOptions {
+  return {
+    createConnection: (authority: URL) =>
+      net.connect({
+        host: authority.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: Number(authority.port || 80),
+        localAddress,
+      }),
   };
 }
 

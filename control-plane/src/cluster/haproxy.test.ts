@@ -17,8 +17,19 @@ describe("renderHaproxyConfig", () => {
     expect(config).toMatch(/balance leastconn/);
     expect(config).toMatch(/option httpchk GET \/readyz/);
     expect(config).toMatch(/timeout tunnel 1h/);
+    expect(config).toMatch(/default-server .*maxconn 18000/);
     expect(config).toMatch(/option forwardfor/);
     expect(config).not.toMatch(/\{\{/);
+  });
+
+  it("gives a balancer process that shares the front port an address of its own", async () => {
+    const template = await readHaproxyTemplate();
+    const servers = [{ name: "r1", host: "127.0.0.1", port: 9101, checkPort: 9102 }];
+    const shared = renderHaproxyConfig(template, { frontHost: "127.0.0.1", frontPort: 9000, ownPort: 9003, servers });
+    expect(shared).toContain("bind 127.0.0.1:9000\n");
+    expect(shared).toContain("bind 127.0.0.1:9003\n");
+    const alone = renderHaproxyConfig(template, { frontHost: "127.0.0.1", frontPort: 9000, servers });
+    expect(alone.match(/^\s*bind /gm)).toHaveLength(1);
   });
 
   it("refuses a template with a placeholder it does not know", () => {

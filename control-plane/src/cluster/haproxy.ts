@@ -20,6 +20,19 @@ export interface HaproxySettings {
    * replica side) and this machine caps a process at 20 000.
    */
   maxconn?: number;
+  /**
+   * Most streams this balancer process sends to one replica; default 18 000: a replica is capped at 20 000
+   * descriptors like every process here, one per stream plus its database pools and logs. With several
+   * balancer processes each gets its share of that, so an uneven spread cannot push a replica past its cap:
+   * a full replica is skipped (leastconn takes the next) and only when all are full do streams queue.
+   */
+  serverMaxconn?: number;
+  /**
+   * A second address of this one process, besides the shared front: when several HAProxy processes share
+   * `frontPort` (SO_REUSEPORT, which HAProxy sets on Linux by default), the front reaches whichever one the
+   * kernel picks, so each gets a port of its own where its readiness can be checked. Default: none.
+   */
+  ownPort?: number;
 }
 
 const templateUrl = new URL("./haproxy.cfg.template", import.meta.url);
@@ -39,6 +52,11 @@ export function renderHaproxyConfig(template: string, settings: HaproxySettings)
     frontHost: settings.frontHost,
     frontPort: String(settings.frontPort),
     maxconn: String(settings.maxconn ?? 9_000),
+    serverMaxconn: String(settings.serverMaxconn ?? 18_000),
+    ownBind:
+      settings.ownPort === undefined
+        ? "  # (one balancer process: no address of its own)"
+        : `  bind ${settings.frontHost}:${settings.ownPort}`,
     servers: settings.servers
       .map((s) => `  server ${s.name} ${s.host}:${s.port} proto h2 check port ${s.checkPort} check-proto h1`)
       .join("\n"),

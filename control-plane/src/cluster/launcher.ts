@@ -24,6 +24,24 @@ export interface ClusterOptions {
   replicaEnv?: Record<string, string>;
   /** How long a replica may take to answer /readyz 200; default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * HAProxy processes sharing the front port; default 1. Each costs two descriptors per screen and this
+   * machine caps every process at 20,000 (a hard limit nobody here may raise), so one HAProxy holds at most
+   * ~9,000 screens. Several bind the same port with SO_REUSEPORT (HAProxy's default on Linux) and the kernel
+   * spreads new connections over them by a hash of the addresses; each also listens on a port of its own for
+   * its readiness check.
+   */
+  balancers?: number;
+  /**
+   * Most streams one replica takes from all balancers together; default 18 000 (a replica is capped at
+   * 20 000 descriptors here, like every process). Each balancer process gets an equal share.
+   */
+  replicaMaxStreams?: number;
+  /**
+   * Signal every started process gets from the kernel when this process dies (setpriv --pdeathsig), e.g.
+   * SIGTERM for a bench that must leave nothing behind even when it is killed. Default: none.
+   */
+  parentDeathSignal?: NodeJS.Signals;
 }
 
 /** One running control-plane process. */
@@ -42,7 +60,10 @@ export interface Cluster {
   /** Where screens and clients connect (gRPC over h2c, HTTP/1.1 on the same port). */
   readonly frontUrl: string;
   readonly replicas: readonly Replica[];
+  /** The first (or only) HAProxy process. */
   readonly haproxy: ManagedProcess;
+  /** Every HAProxy process sharing the front port ({@link ClusterOptions.balancers}), `haproxy` first. */
+  readonly balancers: readonly ManagedProcess[];
   /**
    * Stops one replica gracefully (SIGTERM: NOT_SERVING, device streams ended, GOAWAY, calls drained)
    * and starts it again on the same ports; resolves once it answers /readyz. `replicas` then lists
@@ -65,6 +86,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const host = options.host ?? "127.0.0.1";
   const count = options.replicas ?? 3;
   if (!Number.isInteger(count) || count < 1) throw new Error(`replicas must be a positive integer, got ${count}`);
+  const balancerCount = options.balancers ?? 1;
+  if (!Number.isInteger(balancerCount) || balancerCount < 1) {
+    throw new Error(`balancers must be a positive integer, got ${balancerCount}`);
+  }
   const started: ManagedProcess[] = [];
   const stopAll = async () => {
     await Promise.all(started.reverse().map((p) => p.stop()));
@@ -84,6 +109,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           AVTECH_TRUSTED_PROXIES: host,
         },
         logFile: join(options.workDir, `${name}.log`),
+        ...(options.parentDeathSignal ? { parentDeathSignal: options.parentDeathSignal } : {}),
       });
       started.push(child);
       return { name, port, http1Port, http1Url: `http://${host}:${http1Port}`, process: child };
@@ -99,27 +125,42 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     );
 
     const frontPort = options.frontPort || (await findFreePort());
-    const configPath = join(options.workDir, "haproxy.cfg");
-    await writeFile(
-      configPath,
-      renderHaproxyConfig(await readHaproxyTemplate(), {
-        frontHost: host,
-        frontPort,
-        servers: replicas.map((r) => ({ name: r.name, host, port: r.port, checkPort: r.http1Port })),
-      }),
-    );
-    // -db: stay in the foreground so this process owns it and SIGTERM stops it.
-    const haproxy = await startProcess(options.haproxyPath ?? "/usr/sbin/haproxy", ["-db", "-f", configPath], {
-      env: process.env,
-      logFile: join(options.workDir, "haproxy.log"),
-    });
-    started.push(haproxy);
+    const template = await readHaproxyTemplate();
+    const servers = replicas.map((r) => ({ name: r.name, host, port: r.port, checkPort: r.http1Port }));
+    const balancers: ManagedProcess[] = [];
+    for (let n = 1; n <= balancerCount; n++) {
+      // The first keeps the names `make cluster` always used (haproxy.cfg, haproxy.log).
+      const name = n === 1 ? "haproxy" : `haproxy-${n}`;
+      const ownPort = balancerCount > 1 ? await findFreePort() : undefined;
+      const configPath = join(options.workDir, `${name}.cfg`);
+      await writeFile(
+        configPath,
+        renderHaproxyConfig(template, {
+          frontHost: host,
+          frontPort,
+          servers,
+          serverMaxconn: Math.floor((options.replicaMaxStreams ?? 18_000) / balancerCount),
+          ...(ownPort === undefined ? {} : { ownPort }),
+        }),
+      );
+      // -db: stay in the foreground so this process owns it and SIGTERM stops it.
+      const haproxy = await startProcess(options.haproxyPath ?? "/usr/sbin/haproxy", ["-db", "-f", configPath], {
+        env: process.env,
+        logFile: join(options.workDir, `${name}.log`),
+        ...(options.parentDeathSignal ? { parentDeathSignal: options.parentDeathSignal } : {}),
+      });
+      started.push(haproxy);
+      balancers.push(haproxy);
+      const checkUrl = `http://${host}:${ownPort ?? frontPort}/readyz`;
+      await waitUntilReady(checkUrl, haproxy, readyTimeoutMs, options.workDir, name);
+    }
     const frontUrl = `http://${host}:${frontPort}`;
-    await waitUntilReady(`${frontUrl}/readyz`, haproxy, readyTimeoutMs, options.workDir, "haproxy");
+    const haproxy = balancers[0] as ManagedProcess;
     return {
       frontUrl,
       replicas,
       haproxy,
+      balancers,
       async restartReplica(name) {
         const index = replicas.findIndex((r) => r.name === name);
         const old = replicas[index];

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,4 +46,35 @@ describe("startProcess", () => {
       startProcess(join(dir, "no-such-haproxy"), [], { env: process.env, logFile: join(dir, "none.log") }),
     ).rejects.toThrow(/could not start .*no-such-haproxy/);
   });
+
+  it("with parentDeathSignal, the kernel stops the child when its parent is killed with SIGKILL", async () => {
+    const moduleUrl = new URL("./process.ts", import.meta.url).href;
+    const script = `
+      const { startProcess } = await import(${JSON.stringify(moduleUrl)});
+      const child = await startProcess(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
+        env: process.env, logFile: ${JSON.stringify(join(dir, "orphan.log"))}, parentDeathSignal: "SIGTERM",
+      });
+      console.log(child.pid);
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout.once("data", (chunk) => resolve(Number(String(chunk)))),
+    );
+    expect(alive(pid)).toBe(true);
+    parent.kill("SIGKILL");
+    const deadline = Date.now() + 5000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive(pid)).toBe(false);
+  });
 });
+
+/** True while `pid` runs (a zombie waiting for its new parent to reap it counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}

@@ -23,14 +23,23 @@ export interface ManagedProcess {
   stop(graceMs?: number): Promise<ProcessExit>;
 }
 
-/** Starts `command` with stdout and stderr appended to `logFile`; rejects if it cannot be spawned. */
+/**
+ * Starts `command` with stdout and stderr appended to `logFile`; rejects if it cannot be spawned.
+ * With `parentDeathSignal` it runs under `setpriv --pdeathsig` (util-linux, which execs it: the pid is
+ * the command's), so the kernel sends it that signal when this process dies, however it dies: a bench
+ * killed with SIGKILL leaves no replica or balancer behind. A missing command then shows as an early
+ * exit with setpriv's message in the log, not as a rejection.
+ */
 export async function startProcess(
   command: string,
   args: readonly string[],
-  options: { env: NodeJS.ProcessEnv; logFile: string },
+  options: { env: NodeJS.ProcessEnv; logFile: string; parentDeathSignal?: NodeJS.Signals },
 ): Promise<ManagedProcess> {
   const log = createWriteStream(options.logFile, { flags: "a" });
-  const child = spawn(command, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+  const argv = options.parentDeathSignal
+    ? ["setpriv", "--pdeathsig", options.parentDeathSignal.replace(/^SIG/, ""), "--", command, ...args]
+    : [command, ...args];
+  const child = spawn(argv[0] as string, argv.slice(1), { env: options.env, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   await new Promise<void>((resolve, reject) => {
