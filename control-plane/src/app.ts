@@ -1,7 +1,15 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { type BlobStore, createFsBlobStore, createS3BlobStore } from "./core/content/index.ts";
+import {
+  type BlobStore,
+  type BlobUrlSigner,
+  createFsBlobStore,
+  createS3BlobStore,
+  createS3UrlSigner,
+  type S3Connection,
+} from "./core/content/index.ts";
+import type { Clock } from "./platform/clock.ts";
 import type { Config } from "./platform/config/index.ts";
 import { startEmbeddedPostgres } from "./platform/db/embedded-postgres.ts";
 import { createOrm, type MikroORM, migrate } from "./platform/db/orm.ts";
@@ -70,13 +78,31 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   const dir = await prepareBlobDir(config);
   const settings = config.blobStore;
   if (settings.kind === "file") return createFsBlobStore(dir);
-  return createS3BlobStore({
+  return createS3BlobStore({ ...s3Connection(settings), tempDir: resolve(dir, "tmp") });
+}
+
+/**
+ * The signer of pre-signed asset URLs when `blobStore.presign` is set (S3 store only), signing with
+ * `clock`'s time; undefined otherwise (screens' downloads go through the replicas).
+ */
+export function openAssetUrlSigner(config: Config, clock: Clock): BlobUrlSigner | undefined {
+  const settings = config.blobStore;
+  if (settings.kind !== "s3" || settings.presign === undefined) return undefined;
+  const { expiresSeconds, publicBaseUrl } = settings.presign;
+  return createS3UrlSigner(s3Connection(settings), {
+    expiresSeconds,
+    ...(publicBaseUrl ? { publicBaseUrl } : {}),
+    now: () => clock.now(),
+  });
+}
+
+function s3Connection(settings: Extract<Config["blobStore"], { kind: "s3" }>): S3Connection {
+  return {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     region: settings.region,
     bucket: settings.bucket,
     ...(settings.accessKeyId ? { accessKeyId: settings.accessKeyId } : {}),
     ...(settings.secretAccessKey ? { secretAccessKey: settings.secretAccessKey } : {}),
     forcePathStyle: settings.forcePathStyle,
-    tempDir: resolve(dir, "tmp"),
-  });
+  };
 }

@@ -43,7 +43,7 @@ import {
   type Mailer,
   PgAlertStore,
 } from "./fleet/alert/index.ts";
-import { type BlobReader, blobReaderFrom, createAssetHandler } from "./fleet/asset-http/index.ts";
+import { type AssetRedirect, type BlobReader, blobReaderFrom, createAssetHandler } from "./fleet/asset-http/index.ts";
 import { createDeviceService, LiveDelivery, startPingSweep } from "./fleet/device/index.ts";
 import {
   createFleetMetrics,
@@ -115,6 +115,12 @@ export interface ControlPlaneParts {
   config: Config;
   orm: MikroORM;
   blobs: BlobStore;
+  /**
+   * Pre-signed URLs of the S3 store (`openAssetUrlSigner`): when given, a screen's GET /assets/<sha256> is
+   * answered with a redirect to one after the usual device-token and tenant checks. Default none: the
+   * replica serves the bytes.
+   */
+  assetUrls?: AssetRedirect;
   logger: Logger;
   clock: Clock;
   /** How often batched heartbeats are written; the fleet stores' default (3 s) when unset. */
@@ -162,6 +168,7 @@ export async function assembleControlPlane(parts: ControlPlaneParts): Promise<As
   const fleet = createFleetPlane({
     stores: database.stores,
     blobs: blobReaderFrom(blobs),
+    ...(parts.assetUrls ? { assetUrls: parts.assetUrls } : {}),
     logger,
     clock,
     metricsRegistry: metrics.registry,
@@ -401,6 +408,8 @@ export interface FleetPlaneDeps {
   stores: FleetStores;
   /** Where /assets/<sha256> reads the bytes. */
   blobs: BlobReader;
+  /** When given, /assets/<sha256> GETs redirect to these pre-signed URLs instead of sending the bytes. */
+  assetUrls?: AssetRedirect;
   logger: Logger;
   /** Where the fleet's metrics are registered (the server's /metrics registry). */
   metricsRegistry: Registry;
@@ -543,7 +552,13 @@ export function createFleetPlane(deps: FleetPlaneDeps): FleetPlane {
           })
         : unimplementedService(UpdateService),
   };
-  const assets = createAssetHandler({ blobs: deps.blobs, screens: stores.screens, assets: stores.assets, logger });
+  const assets = createAssetHandler({
+    blobs: deps.blobs,
+    ...(deps.assetUrls ? { redirect: deps.assetUrls } : {}),
+    screens: stores.screens,
+    assets: stores.assets,
+    logger,
+  });
   const bundles =
     update && createBundleRoute({ blobs: deps.blobs, screens: stores.screens, store: update.store, logger });
   return {

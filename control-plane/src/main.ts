@@ -1,4 +1,4 @@
-import { openBlobStore, openDatabase } from "./app.ts";
+import { openAssetUrlSigner, openBlobStore, openDatabase } from "./app.ts";
 import { assembleControlPlane } from "./assemble.ts";
 import { systemClock } from "./platform/clock.ts";
 import { ConfigError, loadConfig } from "./platform/config/index.ts";
@@ -23,7 +23,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   const database = await openDatabase(config, logger);
   const blobs = await openBlobStore(config);
-  const controlPlane = await assembleControlPlane({ config, orm: database.orm, blobs, logger, clock: systemClock });
+  const controlPlane = await assembleControlPlane({
+    config,
+    orm: database.orm,
+    blobs,
+    assetUrls: openAssetUrlSigner(config, systemClock),
+    logger,
+    clock: systemClock,
+  });
   await controlPlane.server.listen();
   let stopping = false;
   const stop = async (signal: string) => {

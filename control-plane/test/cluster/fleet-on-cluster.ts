@@ -29,6 +29,8 @@ export interface FleetOnCluster {
   publish: Client<typeof PublishService>;
   content: Client<typeof ContentService>;
   screenIds: string[];
+  /** The one tenant's id. */
+  tenantId: string;
   /** The blob folder the replicas share (with an S3 store: only upload temp files in tmp/). */
   blobDir: string;
   /** The device streams each replica holds, from its /metrics (in `cluster.replicas` order; 0 when it is down). */
@@ -50,6 +52,8 @@ export async function startFleetOnCluster(options: {
   replicaEnv?: Record<string, string>;
   /** A PostgreSQL of the test's own (one it restarts); default the run's (globalSetup). */
   postgresAdminUrl?: string;
+  /** The tenant's screen quota; default `screens` (more when real players join too). */
+  screenQuota?: number;
   /** The simulator's stream kind; "lean" costs the shared CPU less for large fleets. Default "connect". */
   streams?: "connect" | "lean";
 }): Promise<FleetOnCluster> {
@@ -66,7 +70,10 @@ export async function startFleetOnCluster(options: {
     const { tenant, secret } = await (async () => {
       try {
         await migrate(orm);
-        const admin = createAdminCommands(orm, { storageBytes: 1024 ** 3, screens: options.screens });
+        const admin = createAdminCommands(orm, {
+          storageBytes: 1024 ** 3,
+          screens: options.screenQuota ?? options.screens,
+        });
         const created = await admin.createTenant({ slug: "cluster" });
         const token = await admin.createApiToken({ tenant: "cluster", name: "cluster test", role: "admin" });
         return { tenant: created, secret: token.secret };
@@ -132,6 +139,7 @@ export async function startFleetOnCluster(options: {
       publish,
       content,
       screenIds,
+      tenantId: tenant.id,
       blobDir,
       query,
       balancerEvents: async () =>

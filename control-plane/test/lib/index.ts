@@ -9,3 +9,5 @@ export type { TestBrowser } from "../console/browser.ts";
 export { ensureConsoleBuilt, launchBrowser } from "../console/browser.ts";
 export type { RealControlPlane, RealControlPlaneOptions } from "./real-control-plane.ts";
 export { startRealControlPlane } from "./real-control-plane.ts";
+export type { S3Emulator } from "./s3-emulator.ts";
+export { startS3Emulator } from "./s3-emulator.ts";

@@ -17,11 +17,11 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import pg from "pg";
 import { createAdminCommands } from "../../src/admin/index.ts";
+import { openAssetUrlSigner, openBlobStore } from "../../src/app.ts";
 import { assembleControlPlane } from "../../src/assemble.ts";
-import { createFsBlobStore } from "../../src/core/content/index.ts";
 import { bearerToken } from "../../src/platform/auth/bearer.ts";
 import { type Clock, systemClock } from "../../src/platform/clock.ts";
-import { loadConfig } from "../../src/platform/config/index.ts";
+import { type ConfigInput, loadConfig } from "../../src/platform/config/index.ts";
 import type { RoleName } from "../../src/platform/db/entities.ts";
 import { createOrm, migrate } from "../../src/platform/db/orm.ts";
 import { createLogger } from "../../src/platform/logger.ts";
@@ -68,6 +68,11 @@ export interface RealControlPlaneOptions {
    * must chain to. Without it UploadRelease is FAILED_PRECONDITION, as on a control plane configured without them.
    */
   update?: { compatible: string; keyringPath: string };
+  /**
+   * The config's `blobStore` (e.g. an S3 bucket with `presign`), opened as main.ts opens it
+   * (openBlobStore, openAssetUrlSigner with `clock`). Default: the file store in a temp folder.
+   */
+  blobStore?: ConfigInput["blobStore"];
 }
 
 /** Starts PostgreSQL, migrates a new database and serves the control plane on `host` (default loopback). */
@@ -94,14 +99,18 @@ export async function startRealControlPlane(options: RealControlPlaneOptions = {
         database: { url: database.url },
         blobDir,
         ...(options.update === undefined ? {} : { update: options.update }),
+        ...(options.blobStore === undefined ? {} : { blobStore: options.blobStore }),
       },
     });
+    const clock = options.clock ?? systemClock;
+    const assetUrls = openAssetUrlSigner(config, clock);
     const controlPlane = await assembleControlPlane({
       config,
       orm,
-      blobs: createFsBlobStore(blobDir),
+      blobs: await openBlobStore(config),
+      ...(assetUrls ? { assetUrls } : {}),
       logger: createLogger(config),
-      clock: options.clock ?? systemClock,
+      clock,
     });
     const addresses = await controlPlane.server.listen();
     cleanups.push(() => controlPlane.close(1000));

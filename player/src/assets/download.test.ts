@@ -142,6 +142,92 @@ describe("AssetCache.download", () => {
     expect(new Uint8Array(await readFile(join(dir, sha)))).toEqual(body);
   });
 
+  describe("through a redirect (pre-signed store URLs, a CDN)", () => {
+    let store: AssetServer;
+    beforeEach(async () => {
+      store = await startAssetServer();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+    const token = { authorization: "Bearer avd_device-token" };
+
+    it("follows /assets to another origin without the device token, and resumes there with Range after a cut", async () => {
+      const body = bytesOf(400_000, 11);
+      const sha = store.add(body);
+      server.redirect(`/assets/${sha}`, `${store.urlOf(sha).href}?X-Amz-Signature=abc`);
+      (store.files.get(sha) as { dropAfterBytes?: number }).dropAfterBytes = 150_000;
+      const cache = cacheAt();
+      const asset = { sha256: sha, sizeBytes: body.length, url: server.urlOf(sha) };
+      const cut = await cache.download(asset, http, { signal, headers: token }).catch((error: unknown) => error);
+      expect(cut).toBeInstanceOf(AssetFailure);
+      expect((cut as AssetFailure).reason).toBe("DOWNLOAD_FAILED");
+      const offsets: number[] = [];
+      await cache.download(asset, http, { signal, headers: token, onResume: (offset) => offsets.push(offset) });
+      expect(offsets).toEqual([150_000]);
+      expect(new Uint8Array(await readFile(join(dir, sha)))).toEqual(body);
+      // Both attempts asked /assets (with the token) first; the store saw the Range and never the token.
+      expect(server.requests.map((r) => r.authorization)).toEqual([token.authorization, token.authorization]);
+      expect(store.requests.map((r) => [r.path, r.range, r.authorization])).toEqual([
+        [`/assets/${sha}?X-Amz-Signature=abc`, undefined, undefined],
+        [`/assets/${sha}?X-Amz-Signature=abc`, "bytes=150000-", undefined],
+      ]);
+    });
+
+    it("keeps the token on a redirect within the control plane's own origin", async () => {
+      const body = bytesOf(10_000, 12);
+      const sha = server.add(body);
+      server.redirect(`/old/${sha}`, `/assets/${sha}`, 301);
+      const url = new URL(`/old/${sha}`, server.baseUrl);
+      await cacheAt().download({ sha256: sha, sizeBytes: body.length, url }, http, { signal, headers: token });
+      expect(server.requests.map((r) => [r.path, r.authorization])).toEqual([
+        [`/old/${sha}`, token.authorization],
+        [`/assets/${sha}`, token.authorization],
+      ]);
+    });
+
+    it("goes back to /assets once when the redirect's target refuses (an expired URL), and succeeds there", async () => {
+      const body = bytesOf(50_000, 13);
+      const sha = store.add(body);
+      server.redirect(`/assets/${sha}`, store.urlOf(sha).href);
+      (store.files.get(sha) as { failNextWith?: number }).failNextWith = 403;
+      await cacheAt().download({ sha256: sha, sizeBytes: body.length, url: server.urlOf(sha) }, http, {
+        signal,
+        headers: token,
+      });
+      expect(new Uint8Array(await readFile(join(dir, sha)))).toEqual(body);
+      expect(server.requests).toHaveLength(2);
+      expect(store.requests).toHaveLength(2);
+    });
+
+    it("fails with DOWNLOAD_FAILED on a redirect loop or a Location that is not http(s), without a signed query in the message", async () => {
+      const sha = sha256Of(bytesOf(10, 14));
+      server.redirect(`/assets/${sha}`, `/assets/${sha}`, 302);
+      const loop = await downloadAsset(
+        { sha256: sha, sizeBytes: 10, url: server.urlOf(sha) },
+        { http, path: join(dir, sha), signal },
+      ).catch((error: unknown) => error);
+      expect((loop as AssetFailure).reason).toBe("DOWNLOAD_FAILED");
+      expect((loop as Error).message).toMatch(/more than 5 redirects/);
+      const other = sha256Of(bytesOf(10, 15));
+      server.redirect(`/assets/${other}`, "file:///etc/passwd");
+      const bad = await downloadAsset(
+        { sha256: other, sizeBytes: 10, url: server.urlOf(other) },
+        { http, path: join(dir, other), signal },
+      ).catch((error: unknown) => error);
+      expect((bad as Error).message).toMatch(/without a usable http\(s\) Location/);
+      const gone = sha256Of(bytesOf(10, 16));
+      server.redirect(`/assets/${gone}`, `${store.urlOf(gone).href}?X-Amz-Signature=secret`);
+      const missing = await downloadAsset(
+        { sha256: gone, sizeBytes: 10, url: server.urlOf(gone) },
+        { http, path: join(dir, gone), signal },
+      ).catch((error: unknown) => error);
+      expect((missing as AssetFailure).reason).toBe("ASSET_NOT_FOUND");
+      expect((missing as Error).message).toContain(`redirected to ${store.urlOf(gone).href})`);
+      expect((missing as Error).message).not.toContain("secret");
+    });
+  });
+
   it("reports ASSET_NOT_FOUND on 404", async () => {
     const sha = "a".repeat(64);
     const failure = await cacheAt()

@@ -5,7 +5,7 @@ import { WriteBehind, type WriteBehindOptions } from "@avtech/io";
 import { fsyncDir, isAbortError, isDiskError, isENOENT, messageOf } from "../storage/index.ts";
 import { AssetFailure } from "./failure.ts";
 import { cpuHasSha256Instructions, inlineHasher, type StreamHasher, workerHasher } from "./hasher.ts";
-import type { HttpGetter } from "./http.ts";
+import type { HttpGetter, HttpResponse } from "./http.ts";
 
 /** Downloads at least this large may hash on a worker thread (see {@link DownloadContext.hashing}). */
 export const workerHashThresholdBytes = 8 * 1024 * 1024;
@@ -134,12 +134,14 @@ async function fetchInto(
 
     const headers: Record<string, string> = { ...ctx.headers };
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    let response: Awaited<ReturnType<HttpGetter["get"]>>;
-    try {
-      response = await ctx.http.get(req.url, headers, ctx.signal);
-    } catch (error) {
-      throw networkFailure(req, error);
+    let fetched = await getFollowingRedirects(req, ctx, headers);
+    if (fetched.redirectedTo !== undefined && fetched.response.status !== 200 && fetched.response.status !== 206) {
+      // A pre-signed URL that expired between the redirect and the request (or a CDN failing): ask the
+      // control plane once more, which signs for the current time, before reporting a failure.
+      fetched.response.body.destroy();
+      fetched = await getFollowingRedirects(req, ctx, headers);
     }
+    const { response } = fetched;
     let start = offset;
     if (response.status === 200) {
       start = 0;
@@ -157,12 +159,13 @@ async function fetchInto(
     } else {
       response.body.destroy();
       if (response.status === 416) await rm(part, { force: true });
+      const where = fetched.redirectedTo === undefined ? "" : ` (redirected to ${withoutQuery(fetched.redirectedTo)})`;
       if (response.status === 404 || response.status === 410) {
-        throw new AssetFailure("ASSET_NOT_FOUND", `GET ${req.url.href}: ${response.status}`, {
+        throw new AssetFailure("ASSET_NOT_FOUND", `GET ${req.url.href}${where}: ${response.status}`, {
           assetSha256: req.sha256,
         });
       }
-      throw new AssetFailure("DOWNLOAD_FAILED", `GET ${req.url.href}: HTTP ${response.status}`, {
+      throw new AssetFailure("DOWNLOAD_FAILED", `GET ${req.url.href}${where}: HTTP ${response.status}`, {
         assetSha256: req.sha256,
       });
     }
@@ -177,6 +180,78 @@ async function fetchInto(
   } finally {
     hasher.close();
   }
+}
+
+/** Redirects followed for one request; the control plane sends one (/assets → the object store or a CDN). */
+export const maxRedirects = 5;
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+/** Request headers that carry credentials: never sent to an origin other than the asset URL's own. */
+const credentialHeaders = new Set(["authorization", "cookie", "proxy-authorization"]);
+
+interface Fetched {
+  response: HttpResponse;
+  /** The URL that answered when the first one redirected; undefined when it answered itself. */
+  redirectedTo?: URL;
+}
+
+/**
+ * GETs `req.url`, following redirects (at most {@link maxRedirects}) as a browser's fetch does:
+ * the Range header goes along (a pre-signed S3 URL or a CDN serves ranges like /assets), and the
+ * credential headers (the device token) are dropped as soon as a hop leaves the original origin,
+ * so the token never reaches the object store, a CDN or their logs. Failures are AssetFailures.
+ */
+async function getFollowingRedirects(
+  req: DownloadRequest,
+  ctx: DownloadContext,
+  headers: Readonly<Record<string, string>>,
+): Promise<Fetched> {
+  let url = req.url;
+  let sent = headers;
+  for (let hop = 0; ; hop++) {
+    let response: HttpResponse;
+    try {
+      response = await ctx.http.get(url, sent, ctx.signal);
+    } catch (error) {
+      throw networkFailure(req, error);
+    }
+    const redirectedTo = url === req.url ? undefined : url;
+    if (!redirectStatuses.has(response.status)) return redirectedTo ? { response, redirectedTo } : { response };
+    response.body.destroy();
+    const location = response.headers.location;
+    let next: URL | undefined;
+    try {
+      next = location ? new URL(location, url) : undefined;
+    } catch {
+      next = undefined;
+    }
+    if (next === undefined || (next.protocol !== "http:" && next.protocol !== "https:")) {
+      throw new AssetFailure(
+        "DOWNLOAD_FAILED",
+        `GET ${req.url.href}: HTTP ${response.status} without a usable http(s) Location (${location ?? "none"}); will retry`,
+        { assetSha256: req.sha256 },
+      );
+    }
+    if (hop + 1 > maxRedirects) {
+      throw new AssetFailure(
+        "DOWNLOAD_FAILED",
+        `GET ${req.url.href}: more than ${maxRedirects} redirects; will retry`,
+        {
+          assetSha256: req.sha256,
+        },
+      );
+    }
+    if (next.origin !== req.url.origin) {
+      sent = Object.fromEntries(Object.entries(sent).filter(([name]) => !credentialHeaders.has(name.toLowerCase())));
+    }
+    url = next;
+  }
+}
+
+/** A URL for messages and logs: a pre-signed query string is a credential (anyone holding it may read). */
+function withoutQuery(url: URL): string {
+  return `${url.origin}${url.pathname}`;
 }
 
 /**

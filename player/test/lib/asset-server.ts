@@ -9,12 +9,15 @@ export interface ServedFile {
   dropAfterBytes?: number;
   /** Answer 404. */
   missing?: boolean;
+  /** Answer this status (e.g. 403, an expired pre-signed URL) to the NEXT request only. */
+  failNextWith?: number;
 }
 
 /** A request the server saw. */
 export interface SeenRequest {
   path: string;
   range: string | undefined;
+  authorization: string | undefined;
 }
 
 /** A local HTTP server with Range support and fault switches, on port 0. */
@@ -27,6 +30,8 @@ export interface AssetServer {
   /** Serves `body` under its sha256 and returns the sha. */
   add(body: Uint8Array): string;
   urlOf(name: string): URL;
+  /** Answers GET `path` with `status` and `Location: location` (e.g. /assets → a pre-signed store URL). */
+  redirect(path: string, location: string, status?: number): void;
   close(): Promise<void>;
 }
 
@@ -52,6 +57,7 @@ export function bytesOf(size: number, seed: number): Uint8Array {
 export async function startAssetServer(): Promise<AssetServer> {
   const files = new Map<string, ServedFile>();
   const requests: SeenRequest[] = [];
+  const redirects = new Map<string, { location: string; status: number }>();
   let baseUrl = "";
   const api: AssetServer = {
     get baseUrl() {
@@ -66,6 +72,9 @@ export async function startAssetServer(): Promise<AssetServer> {
       return sha;
     },
     urlOf: (name) => new URL(`/assets/${name}`, baseUrl),
+    redirect(path, location, status = 307) {
+      redirects.set(path, { location, status });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -74,10 +83,21 @@ export async function startAssetServer(): Promise<AssetServer> {
   };
   const server: Server = createServer((req, res) => {
     const path = req.url ?? "/";
-    requests.push({ path, range: req.headers.range });
-    const file = files.get(path.replace(/^\/assets\//, ""));
+    requests.push({ path, range: req.headers.range, authorization: req.headers.authorization });
+    const redirect = redirects.get(path);
+    if (redirect) {
+      res.writeHead(redirect.status, { location: redirect.location }).end();
+      return;
+    }
+    // A query (a pre-signed URL's signature) does not name another file.
+    const file = files.get((path.split("?")[0] ?? "").replace(/^\/assets\//, ""));
     if (!file || file.missing) {
       res.writeHead(404).end("not found");
+      return;
+    }
+    if (file.failNextWith !== undefined) {
+      res.writeHead(file.failNextWith).end("refused");
+      file.failNextWith = undefined;
       return;
     }
     const size = file.body.length;

@@ -14,6 +14,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "./blob-store.ts";
 
@@ -48,22 +49,9 @@ const shaPattern = /^[0-9a-f]{64}$/;
  * the name → DATA_LOSS; a missing blob → an Error with code ENOENT (as the file store).
  */
 export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
-  const client = new S3Client({
-    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    region: options.region,
-    forcePathStyle: options.forcePathStyle ?? true,
-    ...(options.accessKeyId && options.secretAccessKey
-      ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
-      : {}),
-    // One attempt more than the SDK's minimum: a store that is down must fail the upload quickly.
-    maxAttempts: 2,
-  });
+  const client = s3ClientOf(options);
   const bucket = options.bucket;
   const partBytes = options.partBytes ?? 8 * 1024 * 1024;
-  const keyOf = (sha256: string): string => {
-    if (!shaPattern.test(sha256)) throw new Error(`not a lowercase hex sha256: ${sha256}`);
-    return `sha256/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
-  };
   const head = async (sha256: string): Promise<number | undefined> => {
     const key = keyOf(sha256);
     try {
@@ -164,6 +152,83 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       }
     }
   }
+}
+
+/** The store's connection settings: {@link S3BlobStoreOptions} without the upload ones. */
+export type S3Connection = Omit<S3BlobStoreOptions, "tempDir" | "partBytes">;
+
+function s3ClientOf(options: S3Connection): S3Client {
+  return new S3Client({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    region: options.region,
+    forcePathStyle: options.forcePathStyle ?? true,
+    ...(options.accessKeyId && options.secretAccessKey
+      ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
+      : {}),
+    // One attempt more than the SDK's minimum: a store that is down must fail the upload quickly.
+    maxAttempts: 2,
+  });
+}
+
+function keyOf(sha256: string): string {
+  if (!shaPattern.test(sha256)) throw new Error(`not a lowercase hex sha256: ${sha256}`);
+  return `sha256/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
+}
+
+/** Pre-signed GET URLs of stored blobs (the /assets redirect's source). */
+export interface BlobUrlSigner {
+  /** A URL anyone holding it may GET the blob from, without other credentials, for a while. */
+  urlFor(sha256: string): Promise<string>;
+}
+
+/** How {@link createS3UrlSigner} signs (`blobStore.presign` in the config). */
+export interface S3PresignOptions {
+  /** The least time a URL handed out stays valid, and the length of a signing bucket (see createS3UrlSigner). */
+  expiresSeconds: number;
+  /** Replaces the signed URL's scheme, host and port and prefixes its path (a CDN in front of the store). */
+  publicBaseUrl?: string;
+  /** The time signatures are computed from (the control plane's clock). */
+  now(): Date;
+}
+
+/**
+ * Signs GET URLs of the store's objects (SigV4 query signing, `@aws-sdk/s3-request-presigner`).
+ *
+ * Why time buckets: a CDN caches one response per URL. Signing with the current time would make
+ * every request's URL different (X-Amz-Date and the signature change each second), so the CDN
+ * would fetch every download from the store. Instead the signing date is the start of the current
+ * bucket of `expiresSeconds` (rounded down on the epoch) and the URL lives two buckets: every
+ * request within a bucket gets the identical URL for an object, and a URL handed out even in the
+ * bucket's last second is still valid `expiresSeconds` later (at most twice that). Nothing of the
+ * screen is in the URL, so screens of one tenant share it; only a screen that passed /assets' device-token
+ * and tenant check is given it. The URL is never put into desired-state documents, whose hash must not
+ * change with time. Signing does no network I/O (credentials from the default chain may be fetched once).
+ */
+export function createS3UrlSigner(connection: S3Connection, presign: S3PresignOptions): BlobUrlSigner {
+  const client = s3ClientOf(connection);
+  const bucketMs = presign.expiresSeconds * 1000;
+  const base = presign.publicBaseUrl === undefined ? undefined : new URL(presign.publicBaseUrl);
+  return {
+    async urlFor(sha256) {
+      const bucketStart = Math.floor(presign.now().getTime() / bucketMs) * bucketMs;
+      let signed: string;
+      try {
+        signed = await getSignedUrl(client, new GetObjectCommand({ Bucket: connection.bucket, Key: keyOf(sha256) }), {
+          signingDate: new Date(bucketStart),
+          expiresIn: 2 * presign.expiresSeconds,
+        });
+      } catch (error) {
+        // Only credentials resolution can fail here (the default chain's instance metadata, say).
+        throw unavailable(error, `signing a URL for ${sha256}`);
+      }
+      if (base === undefined) return signed;
+      const url = new URL(signed);
+      const publicUrl = new URL(base.href);
+      publicUrl.pathname = `${base.pathname.replace(/\/+$/, "")}${url.pathname}`;
+      publicUrl.search = url.search;
+      return publicUrl.href;
+    },
+  };
 }
 
 /** The temp file in buffers of `partBytes` (the last one shorter), read as a stream. */

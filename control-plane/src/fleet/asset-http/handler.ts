@@ -34,9 +34,20 @@ export function blobReaderFrom(store: {
   };
 }
 
+/** Where a screen may fetch a blob itself: pre-signed URLs of the object store (or a CDN in front of it). */
+export interface AssetRedirect {
+  /** A URL that serves the blob's bytes (with Range) to whoever holds it, for a while; no other credentials. */
+  urlFor(sha256: string): Promise<string>;
+}
+
 /** Dependencies of {@link createAssetHandler}. */
 export interface AssetHandlerDeps {
   blobs: BlobReader;
+  /**
+   * When given, a GET that passes the device-token and tenant checks is answered 307 with the URL
+   * `redirect` gives, not with the bytes; HEAD and If-None-Match are still answered here. Default none.
+   */
+  redirect?: AssetRedirect;
   screens: Pick<ScreenStore, "findByTokenHash">;
   assets: AssetCatalog;
   logger: Logger;
@@ -49,14 +60,16 @@ type Response = ServerResponse | Http2ServerResponse;
  * GET/HEAD /assets/<sha256> for screens: authorised by the device token (the check DeviceService.Connect
  * makes, {@link authenticateScreen}; 401 with its message otherwise), only assets of the
  * screen's tenant (others answer 404 exactly like a missing one, so nothing leaks), with Range
- * (206/416), If-Range, ETag = the sha256 and immutable caching. Returns false for other paths so
- * the caller can fall through to the Connect handler.
+ * (206/416), If-Range, ETag = the sha256 and immutable caching; with `redirect` (pre-signed S3 URLs)
+ * a GET that passes those checks is answered 307 to the object instead. Returns false for other
+ * paths so the caller can fall through to the Connect handler.
  */
 export function createAssetHandler(deps: AssetHandlerDeps): (req: Request, res: Response) => boolean {
   return createScreenBlobHandler({
     prefix: "/assets/",
     what: "asset",
     blobs: deps.blobs,
+    ...(deps.redirect ? { redirect: deps.redirect } : {}),
     screens: deps.screens,
     mayRead: (screen, sha256) => deps.assets.tenantHasAsset(screen.tenantId, sha256),
     logger: deps.logger,
@@ -70,6 +83,8 @@ export interface ScreenBlobHandlerDeps {
   /** What the blobs are, for messages ("asset", "bundle"). */
   what: string;
   blobs: BlobReader;
+  /** See {@link AssetHandlerDeps.redirect}; default none (the bytes are sent from here). */
+  redirect?: AssetRedirect;
   screens: Pick<ScreenStore, "findByTokenHash">;
   /** The access rule: may this screen read the blob with this sha256? Refused ones answer 404 like missing ones. */
   mayRead(screen: ScreenRecord, sha256: string): Promise<boolean>;
@@ -86,9 +101,16 @@ export function createScreenBlobHandler(deps: ScreenBlobHandlerDeps): (req: Requ
     const path = (req.url ?? "").split("?")[0] ?? "";
     if (!path.startsWith(deps.prefix)) return false;
     serve(deps, req, res, path.slice(deps.prefix.length)).catch((error: unknown) => {
-      deps.logger.error({ err: error, path }, `${deps.what} request failed`);
-      if (!res.headersSent) send(res, 500, `${deps.what} could not be read`);
-      else res.destroy();
+      // The object store down (ConnectError UNAVAILABLE from the S3 store) is a 503 the screen retries,
+      // not a server fault: one warning per request, no stack.
+      const unavailable = error instanceof ConnectError && error.code === Code.Unavailable;
+      if (unavailable) deps.logger.warn({ path, reason: error.rawMessage }, `${deps.what} request failed`);
+      else deps.logger.error({ err: error, path }, `${deps.what} request failed`);
+      if (res.headersSent) res.destroy();
+      else if (unavailable) {
+        res.setHeader("retry-after", "5");
+        send(res, 503, `${deps.what} storage unavailable; try again later`);
+      } else send(res, 500, `${deps.what} could not be read`);
     });
     return true;
   };
@@ -108,10 +130,22 @@ async function serve(deps: ScreenBlobHandlerDeps, req: Request, res: Response, s
     return send(res, 401, error.rawMessage);
   }
   if (!isSha256Hex(sha256)) return send(res, 404, `no such ${deps.what}`);
+  const etag = `"${sha256}"`;
+  if (deps.redirect && req.method === "GET" && req.headers["if-none-match"] !== etag) {
+    if (!(await deps.mayRead(screen, sha256))) return send(res, 404, `no such ${deps.what}`);
+    // No HEAD to the store first: saving the store that round trip per download is the point. A blob
+    // missing from the store answers 404 there, which the player reports like this route's 404.
+    const location = await deps.redirect.urlFor(sha256);
+    res.statusCode = 307;
+    res.setHeader("location", location);
+    // The answer is for one authenticated screen: no shared cache may keep it (the target URL may be cached).
+    res.setHeader("cache-control", "private, no-store");
+    res.end();
+    return;
+  }
   const stat = (await deps.mayRead(screen, sha256)) ? await deps.blobs.stat(sha256) : undefined;
   if (!stat) return send(res, 404, `no such ${deps.what}`);
 
-  const etag = `"${sha256}"`;
   res.setHeader("etag", etag);
   res.setHeader("cache-control", "public, max-age=31536000, immutable");
   res.setHeader("accept-ranges", "bytes");

@@ -1,2 +1,2 @@
-export type { AssetHandlerDeps, BlobReader, ScreenBlobHandlerDeps } from "./handler.ts";
+export type { AssetHandlerDeps, AssetRedirect, BlobReader, ScreenBlobHandlerDeps } from "./handler.ts";
 export { blobReaderFrom, createAssetHandler, createScreenBlobHandler } from "./handler.ts";

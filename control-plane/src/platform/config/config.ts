@@ -42,6 +42,15 @@ export const alertSettingDefaults = {
   smtpFrom: "AVTech alerts <alerts@localhost>",
 } as const;
 
+/** Defaults of `blobStore.presign` (pre-signed asset URLs, S3 store only). */
+export const presignDefaults = { expiresSeconds: 3600 } as const;
+
+/**
+ * Longest `blobStore.presign.expiresSeconds`: a URL is signed to live two buckets of this length,
+ * and S3 (SigV4) refuses pre-signed URLs valid for more than 7 days (604,800 s).
+ */
+export const maxPresignExpiresSeconds = 302_400;
+
 /** Whole numbers in `min..max`; out of range, the message gives the range and the unit. */
 function wholeBetween(min: number, max: number, unit: string) {
   const range = `must be ${min}..${max} ${unit}`;
@@ -113,26 +122,75 @@ export const configSchema = z
      * blobDir/tmp either way (ingest hashes and probes a local file before it is stored).
      */
     blobStore: z
-      .discriminatedUnion("kind", [
-        z.object({ kind: z.literal("file") }).strict(),
-        z
-          .object({
-            kind: z.literal("s3"),
-            /** e.g. http://minio.internal:9000; unset = AWS for `region`. */
-            endpoint: z.url({ protocol: /^https?$/ }).optional(),
-            region: z.string().min(1).default("us-east-1"),
-            bucket: z.string().min(3),
-            /** Both or neither; neither = the AWS SDK's default chain (AWS_* environment, instance role). */
-            accessKeyId: z.string().min(1).optional(),
-            secretAccessKey: z.string().min(1).optional(),
-            /** Path-style URLs, which MinIO and Ceph RGW expect; default true. */
-            forcePathStyle: z.boolean().default(true),
-          })
-          .strict()
-          .refine((s3) => (s3.accessKeyId === undefined) === (s3.secretAccessKey === undefined), {
-            message: "set both blobStore.accessKeyId and blobStore.secretAccessKey, or neither",
-          }),
-      ])
+      .discriminatedUnion(
+        "kind",
+        [
+          z
+            .object({
+              kind: z.literal("file"),
+              // Named here only to refuse it with a message that says what to change (strict would say "unrecognized key").
+              presign: z
+                .undefined({
+                  error:
+                    'pre-signed URLs need the S3 store: set blobStore.kind to "s3" (AVTECH_BLOB_STORE=s3) or drop blobStore.presign',
+                })
+                .optional(),
+            })
+            .strict(),
+          z
+            .object({
+              kind: z.literal("s3"),
+              /** e.g. http://minio.internal:9000; unset = AWS for `region`. */
+              endpoint: z.url({ protocol: /^https?$/ }).optional(),
+              region: z.string().min(1).default("us-east-1"),
+              bucket: z.string().min(3),
+              /** Both or neither; neither = the AWS SDK's default chain (AWS_* environment, instance role). */
+              accessKeyId: z.string().min(1).optional(),
+              secretAccessKey: z.string().min(1).optional(),
+              /** Path-style URLs, which MinIO and Ceph RGW expect; default true. */
+              forcePathStyle: z.boolean().default(true),
+              /**
+               * When set, a screen's GET /assets/<sha256> (device token and tenant checked as always) is answered
+               * with a redirect to a pre-signed GET URL of the object instead of the bytes, so the object store
+               * or a CDN in front of it carries the downloads. Unset = every download goes through a replica.
+               */
+              presign: z
+                .object({
+                  /**
+                   * The least time a URL handed out stays valid. URLs are signed per time bucket of this length
+                   * (one identical URL per object per bucket, which a CDN can cache) and live two buckets.
+                   */
+                  expiresSeconds: z
+                    .number()
+                    .int("must be whole seconds")
+                    .min(1, "must be a positive number of seconds")
+                    .max(
+                      maxPresignExpiresSeconds,
+                      `must be at most ${maxPresignExpiresSeconds} seconds: URLs live twice this, and S3 refuses pre-signed URLs valid for more than 7 days`,
+                    )
+                    .default(presignDefaults.expiresSeconds),
+                  /**
+                   * e.g. https://cdn.example.com: replaces the scheme, host and port of the signed URL (its path is
+                   * prefixed), so screens fetch through a CDN that forwards path and query to the store. Unset = the
+                   * store's own URL.
+                   */
+                  publicBaseUrl: z
+                    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+                    .optional(),
+                })
+                .strict()
+                .optional(),
+            })
+            .strict()
+            .refine((s3) => (s3.accessKeyId === undefined) === (s3.secretAccessKey === undefined), {
+              message: "set both blobStore.accessKeyId and blobStore.secretAccessKey, or neither",
+            }),
+        ],
+        {
+          // Reached when S3 or presign settings come without a kind (e.g. only AVTECH_S3_PRESIGN_EXPIRES_SECONDS).
+          error: 'must be "file" or "s3" (AVTECH_BLOB_STORE); the S3 settings and blobStore.presign need "s3"',
+        },
+      )
       .default({ kind: "file" }),
     limits: z
       .object({

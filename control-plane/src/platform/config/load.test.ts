@@ -64,6 +64,54 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: { AVTECH_S3_BUCKET: "avtech" } })).toThrow(ConfigError);
   });
 
+  it("turns on pre-signed asset URLs for the S3 store with blobStore.presign or its environment variables", () => {
+    const s3 = { AVTECH_BLOB_STORE: "s3", AVTECH_S3_BUCKET: "avtech" };
+    expect(loadConfig({ env: s3 }).blobStore).not.toHaveProperty("presign");
+    expect(
+      loadConfig({ env: s3, overrides: { blobStore: { kind: "s3", bucket: "avtech", presign: {} } } }).blobStore,
+    ).toMatchObject({ presign: { expiresSeconds: 3600 } });
+    expect(
+      loadConfig({
+        env: {
+          ...s3,
+          AVTECH_S3_PRESIGN_EXPIRES_SECONDS: "600",
+          AVTECH_S3_PRESIGN_PUBLIC_BASE_URL: "https://cdn.example.com/media",
+        },
+      }).blobStore,
+    ).toMatchObject({ presign: { expiresSeconds: 600, publicBaseUrl: "https://cdn.example.com/media" } });
+  });
+
+  it("stops on pre-signing without the S3 store, a non-positive or too long expiry, or a bad public URL, naming the key", () => {
+    const messageOf = (env: Record<string, string>) => {
+      try {
+        loadConfig({ env });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error("the configuration was accepted");
+    };
+    expect(messageOf({ AVTECH_S3_PRESIGN_EXPIRES_SECONDS: "600" })).toMatch(
+      /blobStore\.kind: must be "file" or "s3" \(AVTECH_BLOB_STORE\); the S3 settings and blobStore\.presign need "s3"/,
+    );
+    expect(messageOf({ AVTECH_BLOB_STORE: "file", AVTECH_S3_PRESIGN_EXPIRES_SECONDS: "600" })).toMatch(
+      /blobStore\.presign: pre-signed URLs need the S3 store: set blobStore\.kind to "s3"/,
+    );
+    const s3 = { AVTECH_BLOB_STORE: "s3", AVTECH_S3_BUCKET: "avtech" };
+    expect(messageOf({ ...s3, AVTECH_S3_PRESIGN_EXPIRES_SECONDS: "0" })).toMatch(
+      /blobStore\.presign\.expiresSeconds: must be a positive number of seconds/,
+    );
+    expect(messageOf({ ...s3, AVTECH_S3_PRESIGN_EXPIRES_SECONDS: "-60" })).toMatch(
+      /blobStore\.presign\.expiresSeconds: must be a positive/,
+    );
+    expect(messageOf({ ...s3, AVTECH_S3_PRESIGN_EXPIRES_SECONDS: "400000" })).toMatch(
+      /blobStore\.presign\.expiresSeconds: must be at most 302400 seconds/,
+    );
+    expect(messageOf({ ...s3, AVTECH_S3_PRESIGN_PUBLIC_BASE_URL: "cdn.example.com" })).toMatch(
+      /blobStore\.presign\.publicBaseUrl: must be an http/,
+    );
+  });
+
   it("reads the trusted proxies as a comma list of IP addresses and refuses anything else", () => {
     expect(loadConfig({ env: { AVTECH_TRUSTED_PROXIES: "10.0.0.2, ::1" } }).listen.trustedProxies).toEqual([
       "10.0.0.2",

@@ -42,6 +42,8 @@ const envKeys: Record<string, Setter> = {
   AVTECH_S3_ACCESS_KEY_ID: (c, v) => setPath(c, ["blobStore", "accessKeyId"], v),
   AVTECH_S3_SECRET_ACCESS_KEY: (c, v) => setPath(c, ["blobStore", "secretAccessKey"], v),
   AVTECH_S3_FORCE_PATH_STYLE: (c, v) => setPath(c, ["blobStore", "forcePathStyle"], v !== "false"),
+  AVTECH_S3_PRESIGN_EXPIRES_SECONDS: (c, v) => setPath(c, ["blobStore", "presign", "expiresSeconds"], toNumber(v)),
+  AVTECH_S3_PRESIGN_PUBLIC_BASE_URL: (c, v) => setPath(c, ["blobStore", "presign", "publicBaseUrl"], v),
   AVTECH_MAX_UPLOAD_BYTES: (c, v) => setPath(c, ["limits", "maxUploadBytes"], toNumber(v)),
   AVTECH_MIN_DURATION_MS: (c, v) => setPath(c, ["limits", "minDurationMs"], toNumber(v)),
   AVTECH_MAX_DURATION_MS: (c, v) => setPath(c, ["limits", "maxDurationMs"], toNumber(v)),
