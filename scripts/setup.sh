@@ -109,8 +109,9 @@ system_npm_globalconfig=$(PATH=$system_path npm config get globalconfig 2>/dev/n
 ensure_node
 export PATH="$toolchain/node/bin:$PATH"
 # rauc checks uploaded OS bundles in the control plane and installs them on the player (dbus-daemon: its tests run a RAUC service); the tests build bundles with squashfs-tools and a dev CA with openssl; u-boot-tools and libubootenv-tool build and read the image's boot script and U-Boot environment.
+# haproxy: the control_plane role's test renders its HAProxy configuration and checks it with `haproxy -c`.
 ensure_apt ffmpeg mpv chromium fonts-dejavu-core python3-grpcio ca-certificates xz-utils \
   mtools dosfstools e2fsprogs fdisk ansible ansible-lint \
-  u-boot-tools libubootenv-tool rauc squashfs-tools dbus-daemon openssl "$@"
+  u-boot-tools libubootenv-tool rauc squashfs-tools dbus-daemon openssl haproxy "$@"
 ensure_promtool
 ensure_node_modules

@@ -41,6 +41,10 @@ const ceilings: Record<string, { max: number; why: string }> = {
     max: 9.6,
     why: "root oneshot a while after boot that reads the player's update state and may ask systemd to reboot (the player itself may not); not sandboxed yet",
   },
+  "avtech-control-plane@.service": {
+    max: 3.2,
+    why: "a replica behind HAProxy (instance = replica number): as the server, but no capabilities (unprivileged ports) and no kernel logs, clock or hostname",
+  },
   "avtech-cp-backup.service": {
     max: 2.2,
     why: "root (copies the blob store with its owners, runuser to postgres for pg_dump), otherwise sandboxed: no network but the Unix socket, read-only system but the backup folder and its log",
@@ -96,8 +100,10 @@ describe("systemd-analyze security of every unit we ship", () => {
 
   it.each(Object.entries(ceilings))("%s stays at or under its ceiling", async (unit, { max }) => {
     expect(units.has(unit), `${unit} is not shipped any more: remove its ceiling`).toBe(true);
-    const security = await runProgram("systemd-analyze", ["security", "--offline=true", `--root=${root}`, unit]);
-    const exposure = new RegExp(`Overall exposure level for ${unit.replace(".", "\\.")}: ([\\d.]+)`).exec(
+    // A template unit (name@.service) is analysed as one of its instances.
+    const analysed = unit.replace(/@\.service$/, "@1.service");
+    const security = await runProgram("systemd-analyze", ["security", "--offline=true", `--root=${root}`, analysed]);
+    const exposure = new RegExp(`Overall exposure level for ${analysed.replace(".", "\\.")}: ([\\d.]+)`).exec(
       security.stdout,
     );
     expect(exposure, security.stdout + security.stderr).not.toBeNull();

@@ -34,7 +34,7 @@ describe("renderHaproxyConfig", () => {
 
   it("refuses a template with a placeholder it does not know", () => {
     expect(() =>
-      renderHaproxyConfig("bind {{frontHost}}:{{nope}}", {
+      renderHaproxyConfig("bind {{front_host}}:{{nope}}", {
         frontHost: "h",
         frontPort: 1,
         servers: [{ name: "r1", host: "h", port: 2, checkPort: 3 }],

@@ -43,20 +43,25 @@ export async function readHaproxyTemplate(): Promise<string> {
 }
 
 /**
- * Fills the template's `{{name}}` placeholders. Throws when one is left unknown, so a template
+ * Fills the template's `{{name}}` placeholders (snake_case, because the Ansible role renders the same file with
+ * Jinja and these are its variable names there). Throws when one is left unknown, so a template
  * edit cannot ship a config with a literal `{{…}}` in it.
  */
 export function renderHaproxyConfig(template: string, settings: HaproxySettings): string {
   if (settings.servers.length === 0) throw new Error("HAProxy needs at least one backend server");
   const values: Record<string, string> = {
-    frontHost: settings.frontHost,
-    frontPort: String(settings.frontPort),
+    front_host: settings.frontHost,
+    front_port: String(settings.frontPort),
     maxconn: String(settings.maxconn ?? 9_000),
-    serverMaxconn: String(settings.serverMaxconn ?? 18_000),
-    ownBind:
+    server_maxconn: String(settings.serverMaxconn ?? 18_000),
+    own_bind:
       settings.ownPort === undefined
         ? "  # (one balancer process: no address of its own)"
         : `  bind ${settings.frontHost}:${settings.ownPort}`,
+    // Filled by the Ansible control_plane role (HAProxy as the haproxy user, TLS on the front); make cluster runs
+    // HAProxy as its caller on cleartext, so it fills nothing there.
+    global_options: "",
+    bind_options: "",
     servers: settings.servers
       .map((s) => `  server ${s.name} ${s.host}:${s.port} proto h2 check port ${s.checkPort} check-proto h1`)
       .join("\n"),
