@@ -49,6 +49,7 @@ import { type Cluster, startCluster } from "../src/cluster/index.ts";
 import { bearerToken } from "../src/platform/auth/bearer.ts";
 import { startEmbeddedPostgres } from "../src/platform/db/embedded-postgres.ts";
 import { createOrm, migrate } from "../src/platform/db/orm.ts";
+import { setRoundContent } from "../test/lib/round-content.ts";
 import { quantile } from "./lib/bench-app.ts";
 import { postgresCpuSeconds, processCpuSeconds } from "./lib/proc-cpu.ts";
 
@@ -367,24 +368,7 @@ async function runSize(size: number): Promise<SizeResult> {
     });
     for (let round = 1; round <= publishes; round++) {
       // A new clip in the tenant's default playlist, as ScheduleService stores it: every screen's document changes.
-      await db.query(
-        `WITH video AS (
-           INSERT INTO videos (id, tenant_id, sha256, size_bytes, duration_ms, codec, width, height, name, original_name,
-                               content_type, created_by, created_at)
-           VALUES (gen_random_uuid(), $1, $2, 1000000, 5000, 'h264', 1920, 1080, $3, 'clip.mp4', 'video/mp4', 'bench', now())
-           RETURNING id
-         ), playlist AS (
-           INSERT INTO playlists (id, tenant_id, name, created_at, updated_at)
-           VALUES (gen_random_uuid(), $1, $3, now(), now()) RETURNING id
-         ), item AS (
-           INSERT INTO playlist_items (id, playlist_id, position, video_id)
-           SELECT gen_random_uuid(), playlist.id, 0, video.id FROM playlist, video
-         )
-         INSERT INTO default_playlists (id, tenant_id, scope, playlist_id)
-         SELECT gen_random_uuid(), $1, 'tenant', id FROM playlist
-         ON CONFLICT (tenant_id, scope) DO UPDATE SET playlist_id = excluded.playlist_id`,
-        [tenantId, round.toString(16).padStart(64, "0"), `round ${round}`],
-      );
+      await setRoundContent(db, tenantId, round);
       const before = await cpuNow();
       const started = performance.now();
       const response = await publishClient.publish({ targets: [] }, { timeoutMs: ackTimeoutMs });

@@ -32,6 +32,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import pg from "pg";
 import { reportMetrics } from "../../bench/metric.ts";
 import { bearerToken } from "../src/platform/auth/bearer.ts";
+import { setRoundContent } from "../test/lib/round-content.ts";
 import { startAssembledBench } from "./lib/assembled-bench.ts";
 import { quantile } from "./lib/bench-app.ts";
 import { postgresCpuSeconds, processCpuSeconds } from "./lib/proc-cpu.ts";
@@ -72,27 +73,6 @@ const { enrollmentKey } = await fleetClient.createEnrollmentKey({ name: "bench" 
 // counts stored acks (one indexed count; cheap next to what it measures).
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
-const setRoundContent = async (round: number) => {
-  const sha256 = round.toString(16).padStart(64, "0");
-  await db.query(
-    `WITH video AS (
-       INSERT INTO videos (id, tenant_id, sha256, size_bytes, duration_ms, codec, width, height, name, original_name,
-                           content_type, created_by, created_at)
-       VALUES (gen_random_uuid(), $1, $2, 1000000, 5000, 'h264', 1920, 1080, $3, 'clip.mp4', 'video/mp4', 'bench', now())
-       RETURNING id
-     ), playlist AS (
-       INSERT INTO playlists (id, tenant_id, name, created_at, updated_at)
-       VALUES (gen_random_uuid(), $1, $3, now(), now()) RETURNING id
-     ), item AS (
-       INSERT INTO playlist_items (id, playlist_id, position, video_id)
-       SELECT gen_random_uuid(), playlist.id, 0, video.id FROM playlist, video
-     )
-     INSERT INTO default_playlists (id, tenant_id, scope, playlist_id)
-     SELECT gen_random_uuid(), $1, 'tenant', id FROM playlist
-     ON CONFLICT (tenant_id, scope) DO UPDATE SET playlist_id = excluded.playlist_id`,
-    [tenant.id, sha256, `round ${round}`],
-  );
-};
 const ackedCount = async (version: number) => {
   const { rows } = await db.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM screen_status WHERE applied_version >= $1",
@@ -175,7 +155,7 @@ const allAcked = async (round: number, started: number) => {
 };
 try {
   for (let round = 1; round <= publishes; round++) {
-    await setRoundContent(round);
+    await setRoundContent(db, tenant.id, round);
     const serverCpu = process.cpuUsage();
     const childCpu = await processCpuSeconds(child.pid ?? 0);
     const pgCpu = await postgresCpuSeconds(pgDataDir);

@@ -18,6 +18,7 @@ import { createAdminCommands } from "../../src/admin/index.ts";
 import { type Cluster, startCluster } from "../../src/cluster/index.ts";
 import { bearerToken } from "../../src/platform/auth/bearer.ts";
 import { createOrm, migrate } from "../../src/platform/db/orm.ts";
+import { setRoundContent } from "../lib/round-content.ts";
 import { createTestDatabase } from "../lib/test-database.ts";
 
 /** A running cluster with a simulated fleet on it. */
@@ -147,27 +148,7 @@ export async function startFleetOnCluster(options: {
           .split("\n")
           .filter((line) => line.startsWith("[WARNING]") && / is (DOWN|UP)/.test(line)),
       streamsPerReplica: () => Promise.all(cluster.replicas.map((r) => deviceStreams(r.http1Url))),
-      changeContent: async (round) => {
-        await pool.query(
-          `WITH video AS (
-             INSERT INTO videos (id, tenant_id, sha256, size_bytes, duration_ms, codec, width, height, name,
-                                 original_name, content_type, created_by, created_at)
-             VALUES (gen_random_uuid(), $1, $2, 1000000, 5000, 'h264', 1920, 1080, $3, 'clip.mp4', 'video/mp4',
-                     'cluster test', now())
-             RETURNING id
-           ), playlist AS (
-             INSERT INTO playlists (id, tenant_id, name, created_at, updated_at)
-             VALUES (gen_random_uuid(), $1, $3, now(), now()) RETURNING id
-           ), item AS (
-             INSERT INTO playlist_items (id, playlist_id, position, video_id)
-             SELECT gen_random_uuid(), playlist.id, 0, video.id FROM playlist, video
-           )
-           INSERT INTO default_playlists (id, tenant_id, scope, playlist_id)
-           SELECT gen_random_uuid(), $1, 'tenant', id FROM playlist
-           ON CONFLICT (tenant_id, scope) DO UPDATE SET playlist_id = excluded.playlist_id`,
-          [tenant.id, round.toString(16).padStart(64, "0"), `round ${round}`],
-        );
-      },
+      changeContent: (round) => setRoundContent(pool, tenant.id, round),
       close,
     };
   } catch (error) {
