@@ -157,4 +157,26 @@ describe("the fleet simulator's proof of play", () => {
       }
     }
   });
+
+  it("counts each screen's plays, and sends none after stopPlays", async () => {
+    simulator.stopPlays();
+    const receivedBy = () => {
+      const counts = new Map<string, number>();
+      for (const { token, request } of plane.received) {
+        if (request.message.case !== "playEvents") continue;
+        counts.set(token, (counts.get(token) ?? 0) + request.message.value.events.length);
+      }
+      return counts;
+    };
+    // What each screen says it sent is what reached the server, once the last batches have arrived.
+    const sentBy = () => new Map(simulator.screens.map((s) => [`token-${s.hardwareId}`, s.playEventsSent]));
+    await expect.poll(receivedBy, { timeout: 3000 }).toEqual(sentBy());
+    expect([...sentBy().values()].reduce((a, b) => a + b, 0)).toBe(simulator.stats().playEventsSent);
+    expect(Math.min(...sentBy().values())).toBeGreaterThan(0);
+    // Several batch intervals later, nothing more was sent or counted.
+    const stoppedAt = simulator.stats().playEventsSent;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(simulator.stats().playEventsSent).toBe(stoppedAt);
+    expect(receivedBy()).toEqual(sentBy());
+  });
 });

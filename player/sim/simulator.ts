@@ -87,6 +87,11 @@ export interface FleetSimulator {
   whenConnected(timeoutMs: number): Promise<void>;
   /** Every screen starts playing its clips now and sends its plays (needs `plays` in the options). */
   startPlays(): void;
+  /**
+   * Screens hand no more plays to their streams from now on, so the counts of what was sent stop
+   * moving and a test can wait for the store to match them (plays finished and not yet sent are dropped).
+   */
+  stopPlays(): void;
   stop(): Promise<void>;
 }
 
@@ -102,6 +107,8 @@ export interface SimulatedScreen {
   welcomes: number;
   /** When (Date.now()) the latest stream was welcomed. */
   lastWelcomeAt: number | undefined;
+  /** Play events this screen handed to its stream (its share of {@link FleetSimulatorStats.playEventsSent}). */
+  playEventsSent: number;
 }
 
 /**
@@ -156,6 +163,7 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     connected: false,
     welcomes: 0,
     lastWelcomeAt: undefined,
+    playEventsSent: 0,
   }));
 
   let next = 0;
@@ -204,6 +212,7 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
   };
   const frames = new LeanFrames();
   let playsFrom: number | undefined;
+  let playsStopped = false;
   const schedules = new Map<number, PlaySchedule>();
   const playsOf = (index: number): PlayBatches | undefined => {
     const plays = options.plays;
@@ -211,14 +220,17 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     return {
       everyMs: plays.batchMs ?? 60_000,
       take: () => {
-        if (playsFrom === undefined) return undefined;
+        if (playsFrom === undefined || playsStopped) return undefined;
         let schedule = schedules.get(index);
         if (!schedule) {
           schedule = new PlaySchedule(plays, playsFrom, index);
           schedules.set(index, schedule);
         }
         const message = schedule.take(Date.now());
-        if (message?.message.case === "playEvents") stats.playEventsSent += message.message.value.events.length;
+        if (message?.message.case === "playEvents") {
+          stats.playEventsSent += message.message.value.events.length;
+          (screens[index] as SimulatedScreen).playEventsSent += message.message.value.events.length;
+        }
         return message;
       },
     };
@@ -256,6 +268,9 @@ export async function startFleetSimulator(options: FleetSimulatorOptions): Promi
     startPlays: () => {
       if (!options.plays) throw new Error("startPlays needs plays in the simulator's options");
       playsFrom ??= Date.now();
+    },
+    stopPlays: () => {
+      playsStopped = true;
     },
     stop: async () => {
       abort.abort();

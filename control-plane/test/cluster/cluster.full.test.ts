@@ -3,7 +3,7 @@
  * streaming through the balancer: everything real (HAProxy, PostgreSQL, the control-plane
  * processes as main.ts runs them, the fleet simulator). Needs Debian's haproxy: `make test-full`.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +30,24 @@ async function ackedCount(f: FleetOnCluster, since: Date): Promise<number> {
     [since],
   );
   return rows[0]?.n ?? 0;
+}
+
+/** Play events stored per screen (raw rows; the dedup key makes a resent event one row). */
+async function storedPlays(f: FleetOnCluster): Promise<Map<string, number>> {
+  const rows = await f.query<{ screen_id: string; n: number }>(
+    "SELECT screen_id, count(*)::int AS n FROM play_events GROUP BY screen_id",
+  );
+  return new Map(rows.map((row) => [row.screen_id, row.n] as const));
+}
+
+/** True when both maps hold the same counts for the same keys (a key with 0 may be missing from either). */
+function sameCounts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  for (const key of new Set([...a.keys(), ...b.keys()])) if ((a.get(key) ?? 0) !== (b.get(key) ?? 0)) return false;
+  return true;
+}
+
+function sum(counts: ReadonlyMap<string, number>): number {
+  return [...counts.values()].reduce((a, b) => a + b, 0);
 }
 
 async function succeededCount(f: FleetOnCluster, commandIds: string[]): Promise<number> {
@@ -300,23 +318,78 @@ describe("control planes behind HAProxy", () => {
     expect(spread.reduce((a, b) => a + b, 0)).toBe(screens);
   }, 300_000);
 
-  it("keeps streams up while PostgreSQL restarts, and a publish after it reaches every screen", async () => {
+  it("keeps streams up while PostgreSQL restarts; heartbeats and play events sent during the outage are stored, each play once; a publish after it reaches every screen", async () => {
     const screens = 150;
     const root = await mkdtemp(join(tmpdir(), "avtech-pg-restart-"));
     const port = await findFreePort();
     const dataDir = join(root, "data");
     let postgres = await startEmbeddedPostgres({ dataDir, port });
     try {
-      const f = await startFleetOnCluster({ replicas: 3, screens, postgresAdminUrl: postgres.url });
+      const f = await startFleetOnCluster({
+        replicas: 3,
+        screens,
+        postgresAdminUrl: postgres.url,
+        // Heartbeats every 5 s (the shortest interval players take) and 1 s clips reported every 2 s:
+        // every screen writes both several times while PostgreSQL is down.
+        replicaEnv: { AVTECH_HEARTBEAT_INTERVAL_SECONDS: "5" },
+        plays: {
+          clips: [1, 2].map((n) => ({
+            videoId: randomUUID(),
+            playlistId: randomUUID(),
+            sha256: createHash("sha256").update(`clip ${n}`).digest("hex"),
+          })),
+          clipMs: 1_000,
+          batchMs: 2_000,
+        },
+      });
       running = f;
-      const stoppedAt = Date.now();
+      const screenIdOf = new Map(f.sim.screens.map((s) => [s.credentials?.deviceId ?? "", s]));
+      f.sim.startPlays();
+      // Plays flowing into the store before the outage.
+      await waitUntil(
+        async () => (await storedPlays(f)).size === screens,
+        30_000,
+        async () => `${(await storedPlays(f)).size} of ${screens} screens had a play stored before the outage`,
+      );
+      const sentBefore = f.sim.stats().playEventsSent;
+      const stoppedAt = new Date();
       await postgres.stop();
-      // Down for a while under heartbeats, with a call that needs the database.
+      // Down for a while under heartbeats and plays, with a call that needs the database.
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       const refused = await f.fleet.listScreens({}).catch((error: unknown) => error);
       const connectedDuringOutage = f.sim.stats().connected;
+      // What the screens sent is fixed from here: everything sent is then expected in the store exactly once.
+      f.sim.stopPlays();
+      const sentDuringOutage = f.sim.stats().playEventsSent - sentBefore;
       postgres = await startEmbeddedPostgres({ dataDir, port });
-      const downMs = Date.now() - stoppedAt;
+      const backAt = new Date();
+      const downMs = backAt.getTime() - stoppedAt.getTime();
+
+      // Play events the replicas held (their writes failed) are retried: wait until each screen has
+      // exactly what it sent. More than sent would be a duplicate; the wait would then time out.
+      const sentPerScreen = () => new Map([...screenIdOf].map(([id, screen]) => [id, screen.playEventsSent] as const));
+      await waitUntil(
+        async () => sameCounts(await storedPlays(f), sentPerScreen()),
+        120_000,
+        async () =>
+          `${sum(await storedPlays(f))} of ${f.sim.stats().playEventsSent} play events stored ` +
+          `${((Date.now() - backAt.getTime()) / 1000).toFixed(0)} s after PostgreSQL was back`,
+      );
+      const drainMs = Date.now() - backAt.getTime();
+      // Heartbeats: every screen's last_seen_at moves past the outage's end (its streams' heartbeats,
+      // held behind the play writes, are handled and flushed), and the health samples of heartbeats
+      // handled during the outage (their flushes failed and were put back) are stored.
+      const seenAfter = async () =>
+        (
+          await f.query<{ n: number }>("SELECT count(*)::int AS n FROM screen_status WHERE last_seen_at > $1", [backAt])
+        )[0]?.n ?? 0;
+      await waitUntil(
+        async () => (await seenAfter()) === screens,
+        60_000,
+        async () => `${await seenAfter()} of ${screens} screens seen after PostgreSQL was back`,
+      );
+      const seenAfterMs = Date.now() - backAt.getTime();
+
       // The replicas' pools and LISTEN connections come back on their own; give them their backoff.
       const since = new Date();
       let published = false;
@@ -335,22 +408,64 @@ describe("control planes behind HAProxy", () => {
         async () =>
           `${published ? await ackedCount(f, since) : 0} of ${screens} acked a publish after PostgreSQL came back`,
       );
+      const ackedAfterMs = Date.now() - backAt.getTime();
+
+      const stored = await storedPlays(f);
+      const rolledUp = new Map(
+        (
+          await f.query<{ screen_id: string; n: number }>(
+            "SELECT screen_id, sum(plays)::int AS n FROM play_screen_hourly GROUP BY screen_id",
+          )
+        ).map((row) => [row.screen_id, row.n] as const),
+      );
+      const storedAfterRestart =
+        (
+          await f.query<{ n: number }>("SELECT count(*)::int AS n FROM play_events WHERE received_at >= $1", [backAt])
+        )[0]?.n ?? 0;
+      const samplesDuringOutage =
+        (
+          await f.query<{ n: number }>("SELECT count(*)::int AS n FROM health_samples WHERE at >= $1 AND at < $2", [
+            stoppedAt,
+            backAt,
+          ])
+        )[0]?.n ?? 0;
+      const failedPlayWrites = (await f.replicaLogLines("play event write failed")).length;
+      const failedFlushes = (await f.replicaLogLines("heartbeat flush failed")).length;
       console.log(
         [
           `PostgreSQL down ${(downMs / 1000).toFixed(1)} s under 3 replicas and ${screens} screens:`,
           `  a call needing it during the outage: ${refused instanceof Error ? refused.message : "answered"}`,
-          `  streams up during the outage: ${connectedDuringOutage} of ${screens}; after: ${f.sim.stats().connected}`,
-          `  publish after the restart acked by ${screens} of ${screens} ${((Date.now() - stoppedAt - downMs) / 1000).toFixed(1)} s after PostgreSQL was back`,
+          `  streams up during the outage: ${connectedDuringOutage} of ${screens}; after: ${f.sim.stats().connected}; ` +
+            `reconnects: ${f.sim.screens.filter((s) => s.welcomes > 1).length}`,
+          `  play events sent during the outage: ${sentDuringOutage}; ${f.sim.stats().playEventsSent} sent in all, ` +
+            `${sum(stored)} stored (${storedAfterRestart} written after the restart), ${sum(rolledUp)} counted in the rollups; ` +
+            `all stored ${(drainMs / 1000).toFixed(1)} s after PostgreSQL was back`,
+          `  failed writes logged by the replicas: ${failedPlayWrites} play event writes, ${failedFlushes} heartbeat flushes`,
+          `  health samples of heartbeats handled during the outage, stored after it: ${samplesDuringOutage}; ` +
+            `every screen's last_seen_at past the outage's end ${(seenAfterMs / 1000).toFixed(1)} s after it`,
+          `  publish after the restart acked by ${screens} of ${screens} ${(ackedAfterMs / 1000).toFixed(1)} s after PostgreSQL was back`,
         ].join("\n"),
       );
       expect(refused).toBeInstanceOf(Error);
       expect(connectedDuringOutage).toBe(screens);
       expect(f.sim.stats().connected).toBe(screens);
+      expect(
+        f.sim.screens.every((s) => s.welcomes === 1),
+        "no stream dropped",
+      ).toBe(true);
+      expect(sentDuringOutage).toBeGreaterThan(0);
+      // Each screen's plays once in the raw table and once in the rollups, however often a write was retried.
+      expect(stored).toEqual(sentPerScreen());
+      expect(rolledUp).toEqual(stored);
+      expect(storedAfterRestart).toBeGreaterThan(0);
+      expect(samplesDuringOutage).toBeGreaterThan(0);
+      // The failed writes were reported, not swallowed.
+      expect(failedPlayWrites).toBeGreaterThan(0);
     } finally {
       await running?.close();
       running = undefined;
       await postgres.stop();
       await rm(root, { recursive: true, force: true });
     }
-  }, 300_000);
+  }, 360_000);
 });

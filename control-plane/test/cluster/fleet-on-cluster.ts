@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type FleetSimulator, type ReconnectPolicy, startFleetSimulator } from "@avtech/fleet-sim";
+import { type FleetSimulator, type ReconnectPolicy, type SimulatedPlays, startFleetSimulator } from "@avtech/fleet-sim";
 import { ContentService } from "@avtech/proto/gen/avtech/content/v1/content_pb.js";
 import { FleetService } from "@avtech/proto/gen/avtech/fleet/v1/fleet_pb.js";
 import { PublishService } from "@avtech/proto/gen/avtech/publish/v1/publish_pb.js";
@@ -41,6 +41,8 @@ export interface FleetOnCluster {
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
   /** HAProxy's log lines that mark a replica DOWN or UP, e.g. to explain an uneven spread. */
   balancerEvents(): Promise<string[]>;
+  /** The lines of every replica's log (JSON, pino) that carry `msg` (e.g. to count failed writes). */
+  replicaLogLines(msg: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,8 @@ export async function startFleetOnCluster(options: {
   screenQuota?: number;
   /** The simulator's stream kind; "lean" costs the shared CPU less for large fleets. Default "connect". */
   streams?: "connect" | "lean";
+  /** Proof of play the screens send once `sim.startPlays()` is called; none by default. */
+  plays?: SimulatedPlays;
 }): Promise<FleetOnCluster> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const close = async () => {
@@ -124,6 +128,7 @@ export async function startFleetOnCluster(options: {
       streamsPerConnection: 1,
       ...(options.reconnect ? { reconnect: options.reconnect } : {}),
       ...(options.streams ? { streams: options.streams } : {}),
+      ...(options.plays ? { plays: options.plays } : {}),
     });
     cleanups.push(() => sim.stop());
     await sim.whenConnected(120_000);
@@ -147,6 +152,13 @@ export async function startFleetOnCluster(options: {
         (await readFile(join(workDir, "haproxy.log"), "utf8"))
           .split("\n")
           .filter((line) => line.startsWith("[WARNING]") && / is (DOWN|UP)/.test(line)),
+      replicaLogLines: async (msg) => {
+        const texts = await Promise.all(
+          cluster.replicas.map((r) => readFile(join(workDir, `${r.name}.log`), "utf8").catch(() => "")),
+        );
+        const needle = JSON.stringify(msg);
+        return texts.flatMap((text) => text.split("\n")).filter((line) => line.includes(`"msg":${needle}`));
+      },
       streamsPerReplica: () => Promise.all(cluster.replicas.map((r) => deviceStreams(r.http1Url))),
       changeContent: (round) => setRoundContent(pool, tenant.id, round),
       close,
