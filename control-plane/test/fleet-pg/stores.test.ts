@@ -195,6 +195,21 @@ describe("fleet stores on PostgreSQL under concurrency", () => {
     expect(elapsedMs).toBeLessThan(5000);
   });
 
+  it("keeps a screen's pending heartbeat when a write that takes it along fails, and the next flush stores it", async () => {
+    const [id] = await pgf.bareScreens(tenant, "hb-kept-", 1);
+    if (!id) throw new Error("no screen");
+    await pgf.pool.query("INSERT INTO screen_status (screen_id, stream_open) VALUES ($1, true)", [id]);
+    const statuses = new PgScreenStatusStore(pgf.pool);
+    const seen = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await statuses.patch(id, { lastSeenAt: seen, playback: undefined });
+    // A non-heartbeat patch takes the pending heartbeat with it; this one fails (the int column
+    // overflows), as any write does while PostgreSQL is down (a stream closing during an outage).
+    await expect(statuses.patch(id, { streamOpen: false, heartbeatIntervalSeconds: 2 ** 40 })).rejects.toThrow();
+    expect(statuses.pendingCount).toBe(1);
+    expect(await statuses.flush()).toBe(1);
+    expect((await statuses.get(id))?.lastSeenAt).toEqual(seen);
+  });
+
   it("group-commits 500 concurrent acks: applied versions only rise, and only the raising ack reports the desired version", async () => {
     const ids = await pgf.bareScreens(tenant, "ack-", 250);
     const statuses = new PgScreenStatusStore(pgf.pool);

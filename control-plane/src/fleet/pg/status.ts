@@ -152,12 +152,25 @@ export class PgScreenStatusStore implements ScreenStatusStore {
     const list = names.map((key) => `"${columns[key]}"`);
     const placeholders = names.map((_, index) => `$${index + 2}`);
     const updates = list.map((column) => `${column} = excluded.${column}`);
-    await this.#pool.query(
-      `INSERT INTO screen_status (screen_id${list.map((c) => `, ${c}`).join("")})
-       VALUES ($1${placeholders.map((p) => `, ${p}`).join("")})
-       ON CONFLICT (screen_id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`,
-      [screenId, ...values],
-    );
+    try {
+      await this.#pool.query(
+        `INSERT INTO screen_status (screen_id${list.map((c) => `, ${c}`).join("")})
+         VALUES ($1${placeholders.map((p) => `, ${p}`).join("")})
+         ON CONFLICT (screen_id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`,
+        [screenId, ...values],
+      );
+    } catch (error) {
+      // The caller hears of its own fields' failure; the heartbeat fields this write took along
+      // (and any in the patch: the screen was seen then) would otherwise be lost without a word,
+      // e.g. a stream closing while PostgreSQL is down. Back for the next flush; newer pending values win.
+      const volatile: Volatile = {};
+      if (merged.lastSeenAt) volatile.lastSeenAt = merged.lastSeenAt;
+      if (merged.lastHealth) volatile.lastHealth = merged.lastHealth;
+      if (merged.playback) volatile.playback = merged.playback;
+      if (Object.keys(volatile).length > 0)
+        this.#pending.set(screenId, { ...volatile, ...this.#pending.get(screenId) });
+      throw error;
+    }
   }
 
   /** A stream opening (streamOpen + lastSeenAt), a heartbeat (lastSeenAt + playback), a stream closing. */
