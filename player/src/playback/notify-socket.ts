@@ -64,7 +64,8 @@ export function startNotifySocketSender(options: NotifySocketSenderOptions): Not
     });
     started.on("exit", (code, signal) => {
       if (child === started) child = undefined;
-      if (code !== 0 || signal !== null) logger.warn({ code, signal }, "the notify socket sender exited");
+      // SIGTERM is systemd stopping the whole unit, the player with it: nothing to report.
+      if (code !== 0 && signal !== "SIGTERM") logger.warn({ code, signal }, "the notify socket sender exited");
     });
     return started;
   };
