@@ -105,6 +105,12 @@ function saved(steps: UpdateStep[]): UpdateRecord {
   return step.record;
 }
 
+/** A rollback's steps: the running slot made the next boot again (mark-active), then the record saved. */
+function rolledBackSteps(steps: UpdateStep[]): UpdateRecord {
+  expect(steps[0]).toEqual({ action: "keepOldSlot", slotName: "rootfs.0" });
+  return saved(steps.slice(1));
+}
+
 function hours(startMinute: number, endMinute: number, days: DayOfWeek[] = []): DisplayHours {
   return create(DisplayHoursSchema, { window: { startMinute, endMinute }, daysOfWeek: days });
 }
@@ -419,9 +425,13 @@ describe("planUpdate: reboot, health gate, rollback", () => {
     expect(uBoot[0]).toEqual({ action: "keepOldSlot", slotName: "rootfs.0" });
     expect(uBoot[1]?.action === "save" && uBoot[1].record).toMatchObject(rolledBack);
     expect(uBoot).toHaveLength(2);
-    // Already the next boot (a one-shot trial the firmware dropped): only the report.
+    // RAUC already names A primary: its U-Boot backend skips a slot with no tries left, while BOOT_ORDER may still
+    // start with the failed B (the rollout test under QEMU saw "A B" with A=0 after rolling back from A). A is made
+    // the next boot all the same.
     const primaryA = current({ record: r, bootId: "boot-2", system: { type: "Rauc", status: raucStatus() } });
-    expect(saved(planUpdate(primaryA, target(), ctx))).toMatchObject(rolledBack);
+    const again = planUpdate(primaryA, target(), ctx);
+    expect(again[0]).toEqual({ action: "keepOldSlot", slotName: "rootfs.0" });
+    expect(again[1]?.action === "save" && again[1].record).toMatchObject(rolledBack);
   });
 
   it("a restart it did not ask for (power cut) before the reboot moment: waits again, re-activating the new slot if needed", () => {
@@ -437,7 +447,7 @@ describe("planUpdate: reboot, health gate, rollback", () => {
     expect(planUpdate(lost, target(), ctx)).toEqual([{ action: "activate", slotName: "rootfs.1" }]);
     // After three of those it gives up.
     const again = current({ record: installed({ activations: 3 }), bootId: "boot-2" });
-    expect(saved(planUpdate(again, target(), ctx))).toMatchObject({
+    expect(rolledBackSteps(planUpdate(again, target(), ctx))).toMatchObject({
       phase: "rolled-back",
       message: "the screen keeps restarting on slot A and slot B is not the next boot: giving up",
     });
@@ -487,19 +497,21 @@ describe("planUpdate: reboot, health gate, rollback", () => {
       bootId: "boot-2",
       message: "not healthy within 300 s: control-plane stream not up (ECONNREFUSED)",
     });
-    expect(saved(planUpdate(current({ record: confirming, bootId: "boot-3" }), target(), ctx))).toMatchObject({
-      phase: "rolled-back",
-      reason: "NOT_HEALTHY",
-      message:
-        "not healthy within 300 s: control-plane stream not up (ECONNREFUSED); the bootloader went back to slot A",
-    });
+    expect(rolledBackSteps(planUpdate(current({ record: confirming, bootId: "boot-3" }), target(), ctx))).toMatchObject(
+      {
+        phase: "rolled-back",
+        reason: "NOT_HEALTHY",
+        message:
+          "not healthy within 300 s: control-plane stream not up (ECONNREFUSED); the bootloader went back to slot A",
+      },
+    );
     const unfinished = record({
       phase: "confirming",
       targetSlot: "B",
       bootId: "boot-2",
       message: "booted slot B; confirming health",
     });
-    expect(saved(planUpdate(current({ record: unfinished, bootId: "boot-3" }), target(), ctx)).message).toBe(
+    expect(rolledBackSteps(planUpdate(current({ record: unfinished, bootId: "boot-3" }), target(), ctx)).message).toBe(
       "slot B was not confirmed healthy; the bootloader went back to slot A",
     );
   });

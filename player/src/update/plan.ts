@@ -450,8 +450,10 @@ function installedSlot(r: UpdateRecord, status: RaucStatus | undefined): string 
 /** The rollback's steps: keep the running (old) slot as the next boot, then record and report ROLLED_BACK. */
 function rollback(r: UpdateRecord, message: string, status: RaucStatus, cur: UpdateCurrent): UpdateStep[] {
   const running = status.slots.find((s) => s.bootname === status.booted);
-  const keep: UpdateStep[] =
-    running && status.primary !== status.booted ? [{ action: "keepOldSlot", slotName: running.name }] : [];
+  // Always, even when RAUC already names the running slot primary: its U-Boot backend calls the first slot of
+  // BOOT_ORDER *with tries left* primary, so a failed slot that spent its tries still heads BOOT_ORDER (seen under
+  // QEMU: "A B", A=0) and comes first again once U-Boot refills both. mark-active rewrites the order itself.
+  const keep: UpdateStep[] = running ? [{ action: "keepOldSlot", slotName: running.name }] : [];
   return [...keep, save(rolledBack(r, message), cur)];
 }
 
