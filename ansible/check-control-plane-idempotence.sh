@@ -142,6 +142,8 @@ if [[ $mode == cluster ]]; then
   log "replicas trust: $trusted"
   servers=$(in_container grep -c '^  server ' /etc/haproxy/haproxy.cfg) || die "no server lines in haproxy.cfg"
   log "haproxy.cfg servers: $servers"
+  connections=$(in_container runuser -u postgres -- psql -Atc 'SHOW max_connections') || die "cannot ask PostgreSQL"
+  log "PostgreSQL max_connections: $connections"
 fi
 active=$(in_container systemctl is-active "${units[@]}" postgresql.service avtech-cp-backup.timer | tr '\n' ' ')
 log "units: $active"

@@ -79,6 +79,8 @@ describe("ansible control_plane role", () => {
     }
     expect(out).toMatch(/replicas trust: AVTECH_TRUSTED_PROXIES=127\.0\.0\.1\n/);
     expect(out).toMatch(/haproxy\.cfg servers: 3\n/);
+    // 3 replicas x 33 connections + 20 for the tools: above Debian's default of 100.
+    expect(out).toMatch(/PostgreSQL max_connections: 119\n/);
     expect(out).toMatch(/units: (active ){6}\n/);
     expect(out).toMatch(/back to one: \d+ s: .* failed=0 /);
     expect(out).toMatch(/active after going back to one: avtech-control-plane\.service \n/);
