@@ -10,8 +10,8 @@ import { lstat, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "@avtech/control-plane";
+import { readHaproxyTemplate, renderHaproxyConfig } from "@avtech/control-plane/cluster";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readHaproxyTemplate, renderHaproxyConfig } from "../../control-plane/src/cluster/haproxy.ts";
 import { renderRoleTemplate, repoDir, runProgram } from "./helpers.ts";
 
 const ansibleDir = join(repoDir, "ansible");
