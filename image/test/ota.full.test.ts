@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { readPartitions } from "@avtech/provisioning";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageDir, recipe, repoDir, roleDir } from "./helpers.ts";
-import { addToPartition, builtImage, consoleJournal, qemuArgs } from "./qemu.ts";
+import { addToPartition, builtImage, consoleJournal, qemuArgs, slotAVersion } from "./qemu.ts";
 
 const transcriptPath = join(repoDir, "test-artifacts/image/ota-console.log");
 /** Each test boots the guest up to four times under TCG (2–4 min a boot on 2 shared cores). */
@@ -94,8 +94,6 @@ let consoleLog: string;
 let log: WriteStream;
 let qemu: ChildProcess | undefined;
 let bootCount = 0;
-/** AVTECH_OS_VERSION of the image's own root (its /etc/avtech/os-release). */
-let imageVersion = "";
 /** Console text per boot (index 0 = boot 1). */
 const boots: string[] = [];
 
@@ -239,23 +237,8 @@ beforeAll(async () => {
   const slotA = partitions[1];
   if (slotA === undefined) throw new Error("no root slot A (partition 2)");
 
-  // The image must trust the key the test signs with; its os-release names its version.
-  const [keyring, osRelease] = (
-    await recipe(
-      `dd if="$D" of="$W/a.img" bs=1M iflag=skip_bytes,count_bytes skip=${slotA.offsetBytes} count=${slotA.sizeBytes} conv=sparse status=none
-       debugfs -R "cat /etc/rauc/keyring.pem" "$W/a.img" 2>/dev/null; echo "@@"
-       debugfs -R "cat /etc/avtech/os-release" "$W/a.img" 2>/dev/null; rm "$W/a.img"`,
-      { D: disk, W: work },
-    )
-  ).split("@@\n");
-  if (keyring !== (await readFile(join(keys, "ca.cert.pem"), "utf8"))) {
-    throw new Error(
-      `the image's /etc/rauc/keyring.pem is not ${keys}/ca.cert.pem: set AVTECH_KEYS_DIR to the keys the image was built with`,
-    );
-  }
-  imageVersion = /^AVTECH_OS_VERSION=(.+)$/m.exec(osRelease ?? "")?.[1] ?? "";
-  expect(osRelease).toContain(`AVTECH_RAUC_COMPATIBLE=${compatible}\n`);
-  expect(imageVersion).not.toBe("");
+  // The image must trust the key the test signs with, and its os-release must name its version and compatible.
+  await slotAVersion(disk, slotA, work, keys, compatible);
 
   // Test-only units in slot A (and so in the bundles made from it): the journal on the console, the reporting
   // unit, the as-player unit, a marker naming the system. The player itself is not started: nothing here needs it.

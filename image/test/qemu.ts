@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { imageDir, recipe } from "./helpers.ts";
@@ -97,4 +97,38 @@ export async function addToPartition(
      rm "$P" "$S"`,
     { D: disk, P: part, S: script, C: commands.join("\n") },
   );
+}
+
+/**
+ * Slot A of `disk` (partition 2 at `slotA`): checks that its RAUC keyring is `keys`/ca.cert.pem (what the test
+ * signs with or the control plane trusts) and that its /etc/avtech/os-release names `compatible`; returns its
+ * AVTECH_OS_VERSION. `work` holds a temporary copy of the slot.
+ */
+export async function slotAVersion(
+  disk: string,
+  slotA: { offsetBytes: number; sizeBytes: number },
+  work: string,
+  keys: string,
+  compatible: string,
+): Promise<string> {
+  const [keyring, osRelease = ""] = (
+    await recipe(
+      `dd if="$D" of="$W/a.img" bs=1M iflag=skip_bytes,count_bytes skip=${slotA.offsetBytes} count=${slotA.sizeBytes} conv=sparse status=none
+       debugfs -R "cat /etc/rauc/keyring.pem" "$W/a.img" 2>/dev/null; echo "@@"
+       debugfs -R "cat /etc/avtech/os-release" "$W/a.img" 2>/dev/null; rm "$W/a.img"`,
+      { D: disk, W: work },
+    )
+  ).split("@@\n");
+  if (keyring !== (await readFile(join(keys, "ca.cert.pem"), "utf8"))) {
+    throw new Error(
+      `the image's /etc/rauc/keyring.pem is not ${keys}/ca.cert.pem: set AVTECH_KEYS_DIR to the keys the image was built with`,
+    );
+  }
+  if (!osRelease.includes(`AVTECH_RAUC_COMPATIBLE=${compatible}\n`)) {
+    throw new Error(`the image's /etc/avtech/os-release does not name compatible ${compatible}: ${osRelease}`);
+  }
+  const version = /^AVTECH_OS_VERSION=(.+)$/m.exec(osRelease)?.[1];
+  if (version === undefined)
+    throw new Error(`the image's /etc/avtech/os-release names no AVTECH_OS_VERSION: ${osRelease}`);
+  return version;
 }

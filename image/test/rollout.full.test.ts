@@ -60,7 +60,7 @@ import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageDir, recipe, repoDir } from "./helpers.ts";
-import { addToPartition, builtImage, consoleJournal, qemuArgs } from "./qemu.ts";
+import { addToPartition, builtImage, consoleJournal, qemuArgs, slotAVersion } from "./qemu.ts";
 
 const transcriptPath = join(repoDir, "test-artifacts/image/rollout-console.log");
 const keys = process.env.AVTECH_KEYS_DIR ?? join(imageDir, "keys/dev");
@@ -324,20 +324,7 @@ beforeAll(async () => {
   if (slotA === undefined) throw new Error("no root slot A (partition 2)");
 
   // The control plane must trust exactly what the image trusts.
-  const [keyring, osRelease] = (
-    await recipe(
-      `dd if="$D" of="$W/a.img" bs=1M iflag=skip_bytes,count_bytes skip=${slotA.offsetBytes} count=${slotA.sizeBytes} conv=sparse status=none
-       debugfs -R "cat /etc/rauc/keyring.pem" "$W/a.img" 2>/dev/null; echo "@@"
-       debugfs -R "cat /etc/avtech/os-release" "$W/a.img" 2>/dev/null; rm "$W/a.img"`,
-      { D: disk, W: work },
-    )
-  ).split("@@\n");
-  if (keyring !== (await readFile(join(keys, "ca.cert.pem"), "utf8"))) {
-    throw new Error(`the image's keyring is not ${keys}/ca.cert.pem: set AVTECH_KEYS_DIR to the image's keys`);
-  }
-  imageVersion = /^AVTECH_OS_VERSION=(.+)$/m.exec(osRelease ?? "")?.[1] ?? "";
-  expect(osRelease).toContain(`AVTECH_RAUC_COMPATIBLE=${compatible}\n`);
-  expect(imageVersion).not.toBe("");
+  imageVersion = await slotAVersion(disk, slotA, work, keys, compatible);
 
   cp = await startRealControlPlane({
     host: "127.0.0.1",
