@@ -21,7 +21,7 @@
  *    three tries and boots slot B again, the player there reports ROLLED_BACK and the rollout pauses on its
  *    failure threshold;
  * 4. a REBOOT command: the boot after it starts slot B, which the player put first in BOOT_ORDER after the
- *    rollback. Nothing in this is done by the test but uploading, creating the rollouts, the power cuts and the
+ *    rollback; once healthy the player marks B good, so a second REBOOT finds B with all its tries again. Nothing in this is done by the test but uploading, creating the rollouts, the power cuts and the
  *    command.
  *
  * Uses AVTECH_IMAGE (a raw .img from `make image`) when set; otherwise runs image/build.sh up to the raw image.
@@ -275,10 +275,17 @@ async function playerLines(n: number, msg: string): Promise<Record<string, unkno
   return found;
 }
 
+/** The slot the player of boot `n` logged it marked good once healthy (confirmRunningSlot), or undefined. */
+async function markedGood(n: number): Promise<string | undefined> {
+  const [line] = await playerLines(n, "healthy: the running slot is marked good");
+  return line === undefined ? undefined : String(line.slot);
+}
+
 /**
  * After a power cut: the next boot that starts a slot starts slot A again (v1), which plays the clip. Returns that
  * boot's number. Boots before it may only be U-Boot's reset when no slot has a try left: every boot of slot A
- * spends one and only an update's health gate gives them back (image/README.md), so the cuts use them up.
+ * spends one, and only a player that became healthy on that boot gives it back (image/README.md), so cuts that
+ * come before that use them up.
  */
 async function backOnSlotA(what: string): Promise<number> {
   const first = boots.length;
@@ -484,6 +491,7 @@ describe("OTA rollouts with the real player under QEMU and the real control plan
       const s = await screenNow();
       expect(s.imageVersion).toBe(imageVersion);
       expect(s.bootedSlot).toBe("A");
+      await waitFor("the player to mark slot A good", async () => (await markedGood(boots.length)) === "A", 5 * 60_000);
     },
     stepTimeout,
   );
@@ -705,6 +713,22 @@ describe("OTA rollouts with the real player under QEMU and the real control plan
       expect(text).toMatch(/AVTech: BOOT_ORDER=B( A)? BOOT_A_LEFT=/);
       expect(text).toMatch(/AVTech: booting slot B/);
       await waitFor("the clip to play on v2 after the reboot", () => playingOn(v2, "B"), 30 * 60_000);
+
+      // That boot spent one of B's tries; the healthy player gives it back (confirmRunningSlot), so a second
+      // reboot finds B with all 3 and the board never reaches U-Boot's "no slot has a try left" reset.
+      await waitFor("the player to mark slot B good", async () => (await markedGood(n + 1)) === "B", 10 * 60_000);
+      await cp
+        .client(FleetService, cp.adminToken)
+        .sendCommand({ screenIds: [screen?.id ?? ""], kind: CommandKind.REBOOT, ttlSeconds: 600 });
+      await waitFor("the second reboot", () => boots.length > n + 1, 20 * 60_000);
+      await waitFor(
+        "the boot after it to pick a slot",
+        async () => /AVTech: booting slot [AB]/.test(await bootText(n + 2)),
+        10 * 60_000,
+      );
+      expect(await bootText(n + 2)).toMatch(/AVTech: BOOT_ORDER=B( A)? BOOT_A_LEFT=\d+ BOOT_B_LEFT=3\b/);
+      expect(await bootText(n + 2)).toMatch(/AVTech: booting slot B/);
+      await waitFor("the clip to play on v2 after the second reboot", () => playingOn(v2, "B"), 30 * 60_000);
     },
     stepTimeout,
   );

@@ -32,7 +32,9 @@ import { ScheduleTimer, screenTimeZone } from "./schedule/index.ts";
 import { writeStatus } from "./status/index.ts";
 import { prepareLayout, stateLayout } from "./storage/index.ts";
 import {
+  confirmRunningSlot,
   createRaucCli,
+  type HealthProbe,
   playbackClipBoundaries,
   playingByDesign,
   type Rauc,
@@ -156,15 +158,17 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   const space = deps.space ?? statfsProbe;
 
   const rebooter = deps.rebooter ?? requestFileRebooter(layout.rebootRequestFile);
+  const rauc = deps.rauc ?? createRaucCli();
+  const health: HealthProbe = {
+    registered: () => link?.deviceToken() !== undefined,
+    streamUp: () => link?.status().state === "connected",
+    playing: () => playingByDesign(playback),
+    lastLinkError: () => link?.status().lastError,
+  };
   const updates = new UpdateManager({
-    rauc: deps.rauc ?? createRaucCli(),
+    rauc,
     rebooter,
-    health: {
-      registered: () => link?.deviceToken() !== undefined,
-      streamUp: () => link?.status().state === "connected",
-      playing: () => playingByDesign(playback),
-      lastLinkError: () => link?.status().lastError,
-    },
+    health,
     clips: playbackClipBoundaries(playback, clock),
     store: new UpdateStore(`${layout.updateDir}/update.json`),
     dir: layout.updateDir,
@@ -232,6 +236,16 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
   const running = link.run(abort.signal);
   // An installed update (reboot moment, health gate) goes on even before any desired state arrives.
   void updates.runNow();
+  const slotConfirmed = confirmRunningSlot(
+    {
+      rauc,
+      health,
+      awaitsUpdateGate: (status) => updates.awaitsGateOn(status.booted),
+      clock,
+      logger: logger.child({ module: "update" }),
+    },
+    abort.signal,
+  ).catch((error: unknown) => logger.error({ err: error }, "marking the running slot good failed"));
 
   const notifySocket = deps.env?.NOTIFY_SOCKET;
   const notifySender = notifySocket
@@ -316,6 +330,7 @@ export async function startPlayer(config: PlayerConfig, deps: PlayerDeps): Promi
       notifySender?.close();
       timer.stop();
       await running;
+      await slotConfirmed;
       await updates.stop();
       await reconciler.stop();
       // mpv reports the clip it was showing as interrupted when it quits, so playback stops before

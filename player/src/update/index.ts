@@ -20,6 +20,8 @@ export {
 } from "./plan.ts";
 export type { RaucCliOptions } from "./rauc-cli.ts";
 export { classifyInstallError, createRaucCli, parseProgressLine, parseRaucStatus } from "./rauc-cli.ts";
+export type { RunningSlotDeps, RunningSlotOutcome } from "./running-slot.ts";
+export { confirmRunningSlot } from "./running-slot.ts";
 export type { FailureReason, LoadedRecord, UpdatePhaseName, UpdateRecord } from "./store.ts";
 export { failureReasons, UpdateStore, updatePhases } from "./store.ts";
 export { playbackClipBoundaries, playingByDesign, readImageVersion, requestFileRebooter } from "./system.ts";

@@ -215,6 +215,15 @@ export class UpdateManager {
     };
   }
 
+  /**
+   * True when `bootedSlot` is the new slot of an installed update that has not been confirmed yet: its health
+   * gate marks it good or lets the bootloader fall back, so nothing else may mark it good.
+   */
+  awaitsGateOn(bootedSlot: string): boolean {
+    const r = this.#record;
+    return r !== undefined && (r.phase === "rebooting" || r.phase === "confirming") && r.targetSlot === bootedSlot;
+  }
+
   /** Summary for the status file. */
   status(): UpdateStatus {
     const r = this.#record;

@@ -566,6 +566,8 @@ describe("OS update: health gate", () => {
     const clock = new FakeClock(new Date("2026-12-07T12:00:00Z"));
     health.isStreamUp = false;
     const m = await bootedNewSlot(clock);
+    // Until the gate passes, the new slot is the gate's alone (confirmRunningSlot leaves it).
+    expect([m.awaitsGateOn("B"), m.awaitsGateOn("A")]).toEqual([true, false]);
     const run = m.runNow();
     await gateWaiting(clock);
     await clock.advance(60_000);
@@ -575,6 +577,7 @@ describe("OS update: health gate", () => {
     await run;
     expect(rauc.markGoodCalls).toBe(1);
     expect(reports.at(-1)?.phase).toBe(UpdatePhase.HEALTHY);
+    expect(m.awaitsGateOn("B")).toBe(false);
   });
 
   it.each([
