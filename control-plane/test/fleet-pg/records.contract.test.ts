@@ -74,7 +74,7 @@ describe.each(storeImplementations)("fleet record stores %s", (_kind, open) => {
       expect(await h.stores.commands.get(tenant, first.id)).toEqual(first);
     });
 
-    it("lists a screen's QUEUED commands oldest first, then by id, expired ones included", async () => {
+    it("lists each screen's QUEUED commands oldest first, then by id, expired ones included, in one read", async () => {
       const expired = commandRecord(tenant, screen, { issuedAt: at(-3600) });
       const twins = [
         commandRecord(tenant, screen, { issuedAt: at(10) }),
@@ -85,9 +85,14 @@ describe.each(storeImplementations)("fleet record stores %s", (_kind, open) => {
       const delivered = commandRecord(tenant, screen, { issuedAt: at(1), status: CommandStatus.DELIVERED });
       const elsewhere = commandRecord(other, theirScreen, { issuedAt: at(5) });
       await h.stores.commands.insert([newest, ...twins, done, elsewhere, delivered, expired]);
-      expect(await h.stores.commands.queued(screen)).toEqual([expired, ...[...twins].sort(byId), newest]);
-      expect(await h.stores.commands.queued(randomUUID())).toEqual([]);
-      expect(await h.stores.commands.queued("not-a-uuid")).toEqual([]);
+      expect(await h.stores.commands.queuedMany([screen, theirScreen, randomUUID(), "not-a-uuid"])).toEqual(
+        new Map([
+          [screen, [expired, ...[...twins].sort(byId), newest]],
+          [theirScreen, [elsewhere]],
+        ]),
+      );
+      expect(await h.stores.commands.queuedMany([randomUUID(), "not-a-uuid"])).toEqual(new Map());
+      expect(await h.stores.commands.queuedMany([])).toEqual(new Map());
     });
 
     it("updates status and result by screen and id; another screen's or an unknown command is not found", async () => {
@@ -101,7 +106,7 @@ describe.each(storeImplementations)("fleet record stores %s", (_kind, open) => {
       };
       expect(await h.stores.commands.update(screen, command.id, outcome)).toBe(true);
       expect(await h.stores.commands.get(tenant, command.id)).toEqual({ ...command, ...outcome });
-      expect(await h.stores.commands.queued(screen)).toEqual([]);
+      expect(await h.stores.commands.queuedMany([screen])).toEqual(new Map());
       expect(await h.stores.commands.update(theirScreen, command.id, { resultMessage: "theirs" })).toBe(false);
       expect(await h.stores.commands.update(screen, randomUUID(), { resultMessage: "nobody" })).toBe(false);
       expect(await h.stores.commands.update(screen, "not-a-uuid", { resultMessage: "nobody" })).toBe(false);

@@ -97,6 +97,24 @@ describe("PgDesiredStateStore on PostgreSQL", () => {
     expect(latest.contentHash).toBe(heads.get("batch-0")?.contentHash);
   });
 
+  it("returns the latest document only of screens whose stream has an older version, in one read", async () => {
+    for (const version of [1n, 2n, 3n]) await store.insertMany([entryFor("n1", version, `n1-${version}`)]);
+    await store.insertMany([entryFor("n2", 1n, "n2-1")]);
+    const newer = await store.newerThan(
+      new Map([
+        ["n1", 1n],
+        ["n2", 1n],
+        ["n3", 0n],
+      ]),
+    );
+    expect([...newer.keys()]).toEqual(["n1"]);
+    expect(newer.get("n1")?.version).toBe(3n);
+    const document = fromBinary(DesiredStateSchema, newer.get("n1")?.document ?? new Uint8Array());
+    expect([document.version, document.defaultPlaylistId]).toEqual([3n, "n1-3"]);
+    expect(await store.newerThan(new Map([["n1", 3n]]))).toEqual(new Map());
+    expect(await store.newerThan(new Map())).toEqual(new Map());
+  });
+
   it("refuses a batch entry that skips a version", async () => {
     const state = stampVersion(documentFor("gap", "p1"), 2n, at(0));
     const entry = {

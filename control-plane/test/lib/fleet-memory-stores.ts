@@ -7,6 +7,7 @@ import type {
   CommandRecord,
   CommandStore,
   DesiredStateStore,
+  EncodedVersion,
   EnrollmentKeyRecord,
   EnrollmentKeyStore,
   FleetStores,
@@ -362,6 +363,15 @@ export class MemoryDesiredStateStore implements DesiredStateStore {
     }
     return heads;
   }
+  async newerThan(sent: ReadonlyMap<string, bigint>) {
+    await this.#tick();
+    const newer = new Map<string, EncodedVersion>();
+    for (const [id, version] of sent) {
+      const last = this.#stored.get(id)?.at(-1);
+      if (last && last.version > version) newer.set(id, { version: last.version, document: last.document.slice() });
+    }
+    return newer;
+  }
   async latestEncoded(screenIds: readonly string[]) {
     await this.#tick();
     const documents = new Map<string, Uint8Array>();
@@ -459,11 +469,14 @@ export class MemoryCommandStore implements CommandStore {
     }
     for (const command of commands) this.rows.set(command.id, structuredClone(command));
   }
-  async queued(screenId: string) {
-    return [...this.rows.values()]
-      .filter((row) => row.screenId === screenId && row.status === CommandStatus.QUEUED)
-      .sort(byTimeThenId((row) => row.issuedAt, 1))
-      .map((row) => structuredClone(row));
+  async queuedMany(screenIds: readonly string[]) {
+    const queued = new Map<string, CommandRecord[]>();
+    const wanted = new Set(screenIds);
+    const rows = [...this.rows.values()]
+      .filter((row) => wanted.has(row.screenId) && row.status === CommandStatus.QUEUED)
+      .sort(byTimeThenId((row) => row.issuedAt, 1));
+    for (const row of rows) queued.set(row.screenId, [...(queued.get(row.screenId) ?? []), structuredClone(row)]);
+    return queued;
   }
   async update(
     screenId: string,

@@ -19,9 +19,9 @@ interface Held {
 /** Dependencies of {@link LiveDelivery}. */
 export interface LiveDeliveryDeps {
   registry: SessionRegistry;
-  screens: ScreenStore;
-  desiredStates: DesiredStateStore;
-  commands: CommandStore;
+  screens: Pick<ScreenStore, "getMany">;
+  desiredStates: Pick<DesiredStateStore, "newerThan">;
+  commands: Pick<CommandStore, "queuedMany" | "update">;
   clock: Clock;
   /** Called when a command was sent or expired, so the fleet view can refresh. */
   onCommandDelivered?: (command: CommandRecord) => void;
@@ -78,17 +78,26 @@ export class LiveDelivery {
     return [...this.#held.keys()];
   }
 
-  /** Brings each held screen among `screenIds` up to date; ids this process does not hold are skipped. */
+  /**
+   * Brings each held screen among `screenIds` up to date; ids this process does not hold are skipped. Screens are
+   * read in batches of up to {@link deliveryBatchSize} (three queries a batch, not three per screen: a publish to
+   * a large fleet wakes every other process with all its screens). A batch waits for the runs already under way
+   * for any of its screens, so a screen's runs stay serialised.
+   */
   async deliver(screenIds: Iterable<string>): Promise<void> {
+    const held = [...new Set(screenIds)].filter((screenId) => this.#held.has(screenId));
     const runs: Promise<void>[] = [];
-    for (const screenId of screenIds) {
-      if (!this.#held.has(screenId)) continue;
-      const previous = this.#runs.get(screenId) ?? Promise.resolve();
-      const run = previous.then(() => this.#deliverOne(screenId));
-      this.#runs.set(screenId, run);
-      void run.finally(() => {
-        if (this.#runs.get(screenId) === run) this.#runs.delete(screenId);
-      });
+    for (let start = 0; start < held.length; start += deliveryBatchSize) {
+      const batch = held.slice(start, start + deliveryBatchSize);
+      // A failed earlier run (a database error) must not swallow this one.
+      const previous = Promise.allSettled(batch.map((screenId) => this.#runs.get(screenId)));
+      const run = previous.then(() => this.#deliverBatch(batch));
+      for (const screenId of batch) this.#runs.set(screenId, run);
+      void run
+        .finally(() => {
+          for (const screenId of batch) if (this.#runs.get(screenId) === run) this.#runs.delete(screenId);
+        })
+        .catch(() => {});
       runs.push(run);
     }
     await Promise.all(runs);
@@ -99,25 +108,53 @@ export class LiveDelivery {
     return this.deliver(this.heldScreenIds());
   }
 
-  async #deliverOne(screenId: string): Promise<void> {
-    const held = this.#held.get(screenId);
-    if (!held || !this.#deps.registry.holds(screenId)) return;
-    const screen = await this.#deps.screens.get(held.tenantId, screenId);
-    if (!screen || screen.tokenHash !== held.tokenHash) {
-      this.#deps.registry.disconnect(
-        screenId,
-        new ConnectError("device token revoked or screen deleted; register the screen again", Code.Unauthenticated),
-      );
-      this.#held.delete(screenId);
-      return;
+  async #deliverBatch(screenIds: readonly string[]): Promise<void> {
+    const current = await this.#stillValid(screenIds.filter((screenId) => this.#deps.registry.holds(screenId)));
+    if (current.length === 0) return;
+    const sent = new Map<string, bigint>();
+    for (const screenId of current) {
+      const held = this.#held.get(screenId);
+      if (held) sent.set(screenId, held.sentVersion);
     }
-    const latest = await this.#deps.desiredStates.latest(screenId);
-    if (latest && latest.version > held.sentVersion) {
-      const message = create(ConnectResponseSchema, { message: { case: "desiredState", value: latest } });
-      if (this.#deps.registry.send(screenId, message, "desired-state")) held.sentVersion = latest.version;
+    const [newer, queued] = await Promise.all([
+      this.#deps.desiredStates.newerThan(sent),
+      this.#deps.commands.queuedMany(current),
+    ]);
+    for (const [screenId, { version, document }] of newer) this.offer(screenId, version, document);
+    await Promise.all(current.map((screenId) => this.#sendCommands(screenId, queued.get(screenId) ?? [])));
+  }
+
+  /** The held screens among `screenIds` whose token is unchanged; the others are disconnected and forgotten. */
+  async #stillValid(screenIds: readonly string[]): Promise<string[]> {
+    const byTenant = new Map<string, string[]>();
+    for (const screenId of screenIds) {
+      const tenantId = this.#held.get(screenId)?.tenantId;
+      if (tenantId !== undefined) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), screenId]);
     }
+    const valid: string[] = [];
+    for (const [tenantId, ids] of byTenant) {
+      const screens = await this.#deps.screens.getMany(tenantId, ids);
+      for (const screenId of ids) {
+        const held = this.#held.get(screenId);
+        if (!held) continue;
+        if (screens.get(screenId)?.tokenHash === held.tokenHash) {
+          valid.push(screenId);
+          continue;
+        }
+        this.#deps.registry.disconnect(
+          screenId,
+          new ConnectError("device token revoked or screen deleted; register the screen again", Code.Unauthenticated),
+        );
+        this.#held.delete(screenId);
+      }
+    }
+    return valid;
+  }
+
+  /** Sends the screen's queued commands oldest first, expiring stale ones; stops when the stream refuses one. */
+  async #sendCommands(screenId: string, queued: readonly CommandRecord[]): Promise<void> {
     const now = this.#deps.clock.now();
-    for (const command of await this.#deps.commands.queued(screenId)) {
+    for (const command of queued) {
       if (command.expiresAt <= now) {
         await this.#deps.commands.update(screenId, command.id, { status: CommandStatus.EXPIRED, completedAt: now });
         this.#deps.onCommandDelivered?.({ ...command, status: CommandStatus.EXPIRED });
@@ -144,6 +181,9 @@ export class LiveDelivery {
     }
   }
 }
+
+/** Screens read per delivery batch (bounds the arrays a query carries). */
+export const deliveryBatchSize = 500;
 
 const desiredStateField = ConnectResponseSchema.field.desiredState;
 

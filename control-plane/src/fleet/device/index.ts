@@ -1,5 +1,5 @@
 export type { LiveDeliveryDeps } from "./delivery.ts";
-export { LiveDelivery } from "./delivery.ts";
+export { deliveryBatchSize, LiveDelivery } from "./delivery.ts";
 export { authenticateScreen } from "./device-token.ts";
 export type { PingSweepOptions } from "./keepalive.ts";
 export { startPingSweep } from "./keepalive.ts";

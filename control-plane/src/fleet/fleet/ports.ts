@@ -207,6 +207,11 @@ export interface DesiredStateStore {
   /** The latest documents of `screenIds`, encoded as stored (one read; screens without one are absent). */
   latestEncoded(screenIds: readonly string[]): Promise<Map<string, Uint8Array>>;
   /**
+   * For each screen in `sent` (screen id → the version its stream has), the latest version and its document,
+   * encoded as stored, when that version is newer; screens already up to date are absent (one read).
+   */
+  newerThan(sent: ReadonlyMap<string, bigint>): Promise<Map<string, EncodedVersion>>;
+  /**
    * Inserts each entry's version only when it is exactly the screen's latest version + 1 and still
    * free (unique `(screen_id, version)`: of two concurrent publishes one wins). One statement, no
    * transaction per screen. Returns the screen ids whose version was inserted; the others lost to
@@ -219,6 +224,12 @@ export interface DesiredStateStore {
 export interface VersionHead {
   version: bigint;
   contentHash: string;
+}
+
+/** A stored version and its document, encoded as stored. */
+export interface EncodedVersion {
+  version: bigint;
+  document: Uint8Array;
 }
 
 /** One new version for {@link DesiredStateStore.insertMany}. */
@@ -300,8 +311,11 @@ export interface CommandRecord {
 /** Commands (the audit trail of what was asked and answered). */
 export interface CommandStore {
   insert(commands: readonly CommandRecord[]): Promise<void>;
-  /** QUEUED commands of the screen, oldest first (expired ones included: the caller expires them). */
-  queued(screenId: string): Promise<CommandRecord[]>;
+  /**
+   * QUEUED commands of each of `screenIds`, oldest first (expired ones included: the caller expires them), in one
+   * read; screens without any are absent.
+   */
+  queuedMany(screenIds: readonly string[]): Promise<Map<string, CommandRecord[]>>;
   /**
    * Sets status and result fields; false when the screen has no such command (an empty patch only
    * checks that). Status DELIVERED replaces only QUEUED: a fast screen's result can be stored before

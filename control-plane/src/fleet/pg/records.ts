@@ -77,13 +77,22 @@ export class PgCommandStore implements CommandStore {
     );
   }
 
-  async queued(screenId: string): Promise<CommandRecord[]> {
-    if (!isUuid(screenId)) return [];
+  async queuedMany(screenIds: readonly string[]): Promise<Map<string, CommandRecord[]>> {
+    const queued = new Map<string, CommandRecord[]>();
+    const wanted = screenIds.filter(isUuid);
+    if (wanted.length === 0) return queued;
+    // commands_screen_id_status_index: one index range per screen.
     const { rows } = await this.#pool.query<CommandRow>(
-      "SELECT * FROM commands WHERE screen_id = $1 AND status = $2 ORDER BY issued_at, id",
-      [screenId, CommandStatus.QUEUED],
+      "SELECT * FROM commands WHERE screen_id = ANY($1::uuid[]) AND status = $2 ORDER BY screen_id, issued_at, id",
+      [wanted, CommandStatus.QUEUED],
     );
-    return rows.map(toCommand);
+    for (const row of rows) {
+      const command = toCommand(row);
+      const list = queued.get(command.screenId);
+      if (list) list.push(command);
+      else queued.set(command.screenId, [command]);
+    }
+    return queued;
   }
 
   async update(

@@ -1,7 +1,7 @@
 import { type DesiredState, DesiredStateSchema } from "@avtech/proto/gen/avtech/device/v1/state_pb.js";
 import { fromBinary } from "@bufbuild/protobuf";
 import type pg from "pg";
-import type { DesiredStateStore, VersionHead, VersionInsert } from "../fleet/ports.ts";
+import type { DesiredStateStore, EncodedVersion, VersionHead, VersionInsert } from "../fleet/ports.ts";
 
 /**
  * The table behind {@link PgDesiredStateStore}, for the lead to fold into a migration. Versions
@@ -66,6 +66,21 @@ export class PgDesiredStateStore implements DesiredStateStore {
     );
     for (const row of rows) documents.set(row.screen_id, row.document);
     return documents;
+  }
+
+  async newerThan(sent: ReadonlyMap<string, bigint>): Promise<Map<string, EncodedVersion>> {
+    const newer = new Map<string, EncodedVersion>();
+    if (sent.size === 0) return newer;
+    const { rows } = await this.#pool.query<{ screen_id: string; version: string; document: Buffer }>(
+      `SELECT d.screen_id, d.version, d.document
+         FROM unnest($1::text[], $2::bigint[]) AS s(id, sent)
+         CROSS JOIN LATERAL (SELECT screen_id, version, document FROM desired_state
+                              WHERE screen_id = s.id ORDER BY version DESC LIMIT 1) d
+        WHERE d.version > s.sent`,
+      [[...sent.keys()], [...sent.values()].map(String)],
+    );
+    for (const row of rows) newer.set(row.screen_id, { version: BigInt(row.version), document: row.document });
+    return newer;
   }
 
   async insertMany(entries: readonly VersionInsert[]): Promise<Set<string>> {
