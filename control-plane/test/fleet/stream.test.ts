@@ -230,23 +230,29 @@ describe("the device stream", () => {
     }
   });
 
-  it("returns downsampled health history", async () => {
+  it("keeps one health sample a minute of 15 s heartbeats, and returns the history downsampled", async () => {
     const { deviceToken, deviceId } = await enrollScreen(server, "pi-10");
     const stream = openStream(server.device(), deviceToken);
     await stream.next();
     const from = clock.now();
-    for (let i = 0; i < 4; i++) {
-      stream.send({ case: "heartbeat", value: { health: { ...health, cpuLoadPercent: 10 * (i + 1) } } });
-      await eventually(() => (server.stores.health.rows.get(deviceId)?.length ?? 0) === i + 1);
+    for (let i = 0; i < 16; i++) {
+      const cpuLoadPercent = i + 1;
+      stream.send({ case: "heartbeat", value: { health: { ...health, cpuLoadPercent } } });
+      // The live status takes every heartbeat's health.
+      await eventually(
+        async () => (await server.stores.statuses.get(deviceId))?.lastHealth?.cpuLoadPercent === cpuLoadPercent,
+      );
       clock.advance(15_000);
     }
+    // Heartbeats at 0, 15, …, 225 s: samples at 0, 60, 120 and 180 s.
+    expect(server.stores.health.rows.get(deviceId)?.map((s) => s.health.cpuLoadPercent)).toEqual([1, 5, 9, 13]);
     const { points } = await server.fleet().getHealthHistory({
       screenId: deviceId,
       from: { seconds: BigInt(from.getTime() / 1000), nanos: 0 },
-      to: { seconds: BigInt(from.getTime() / 1000 + 60), nanos: 0 },
+      to: { seconds: BigInt(from.getTime() / 1000 + 240), nanos: 0 },
       maxPoints: 2,
     });
-    expect(points.map((p) => p.cpuLoadPercent)).toEqual([15, 35]);
+    expect(points.map((p) => p.cpuLoadPercent)).toEqual([3, 11]);
     stream.hangUp();
   });
 });

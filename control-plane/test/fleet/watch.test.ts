@@ -28,7 +28,9 @@ describe("WatchFleet", () => {
     const stream = openStream(server.device(), existing.deviceToken);
     await stream.next();
     for (let i = 0; i < 5; i++) stream.send({ case: "heartbeat", value: { health: { cpuLoadPercent: i } } });
-    await eventually(() => server.stores.health.rows.get(existing.deviceId)?.length === 5);
+    await eventually(
+      async () => (await server.stores.statuses.get(existing.deviceId))?.lastHealth?.cpuLoadPercent === 4,
+    );
     await server.plane.broadcaster.flush();
     await eventually(() => events.length === 2);
     await new Promise((resolve) => setTimeout(resolve, 100));

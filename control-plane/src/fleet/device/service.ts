@@ -80,6 +80,7 @@ export interface DeviceServiceDeps {
     | "defaultTimezone"
     | "maxScreenshotBytes"
     | "helloTimeoutMs"
+    | "healthSampleSeconds"
   >;
   clock: Clock;
   logger: Logger;
@@ -315,17 +316,27 @@ async function* connect(
 
 type StreamScreen = UpdatingScreen;
 
+/** What one stream's handler remembers between messages. */
+interface StreamState {
+  screenshots: ScreenshotAssembler;
+  /** When this stream's last heartbeat health was stored as a sample (epoch ms). */
+  lastHealthSampleMs: number;
+}
+
 async function readStream(
   deps: DeviceServiceDeps,
   who: StreamScreen,
   iterator: AsyncIterator<ConnectRequest>,
 ): Promise<void> {
-  const screenshots = new ScreenshotAssembler(deps.config.maxScreenshotBytes);
+  const stream: StreamState = {
+    screenshots: new ScreenshotAssembler(deps.config.maxScreenshotBytes),
+    lastHealthSampleMs: Number.NEGATIVE_INFINITY,
+  };
   for (;;) {
     const next = await iterator.next();
     if (next.done) return;
     if (!deps.registry.holds(who.screenId)) return;
-    await handleMessage(deps, who, next.value, screenshots);
+    await handleMessage(deps, who, next.value, stream);
   }
 }
 
@@ -333,7 +344,7 @@ async function handleMessage(
   deps: DeviceServiceDeps,
   who: StreamScreen,
   request: ConnectRequest,
-  screenshots: ScreenshotAssembler,
+  stream: StreamState,
 ): Promise<void> {
   const { screenId, tenantId } = who;
   const now = deps.clock.now();
@@ -347,7 +358,11 @@ async function handleMessage(
         lastHealth: health,
         playback: message.value.playback,
       });
-      if (health) await deps.stores.health.append(screenId, { at: now, health });
+      // Every heartbeat updates the live status; the history keeps one sample per healthSampleSeconds.
+      if (health && now.getTime() - stream.lastHealthSampleMs >= deps.config.healthSampleSeconds * 1000) {
+        await deps.stores.health.append(screenId, { at: now, health });
+        stream.lastHealthSampleMs = now.getTime();
+      }
       break;
     }
     case "syncReport": {
@@ -397,7 +412,7 @@ async function handleMessage(
       return;
     }
     case "screenshotChunk": {
-      const png = screenshots.add(message.value);
+      const png = stream.screenshots.add(message.value);
       // Only a command sent to this screen gets its picture: the screenshots table is keyed by command
       // id alone, so without this check a screen could overwrite another screen's (another tenant's) one.
       if (png && (await deps.stores.commands.update(screenId, message.value.commandId, {}))) {
