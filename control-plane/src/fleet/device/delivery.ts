@@ -129,7 +129,10 @@ export class LiveDelivery {
     const byTenant = new Map<string, string[]>();
     for (const screenId of screenIds) {
       const tenantId = this.#held.get(screenId)?.tenantId;
-      if (tenantId !== undefined) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), screenId]);
+      if (tenantId === undefined) continue;
+      const ids = byTenant.get(tenantId);
+      if (ids) ids.push(screenId);
+      else byTenant.set(tenantId, [screenId]);
     }
     const valid: string[] = [];
     for (const [tenantId, ids] of byTenant) {
