@@ -331,7 +331,8 @@ describe("control planes behind HAProxy", () => {
         postgresAdminUrl: postgres.url,
         // Heartbeats every 5 s (the shortest interval players take) and 1 s clips reported every 2 s:
         // every screen writes both several times while PostgreSQL is down.
-        replicaEnv: { AVTECH_HEARTBEAT_INTERVAL_SECONDS: "5" },
+        // A health sample per heartbeat, so heartbeats handled during the PostgreSQL outage leave samples to count.
+        replicaEnv: { AVTECH_HEARTBEAT_INTERVAL_SECONDS: "5", AVTECH_HEALTH_SAMPLE_SECONDS: "5" },
         plays: {
           clips: [1, 2].map((n) => ({
             videoId: randomUUID(),

@@ -314,6 +314,9 @@ async function* connect(
   }
 }
 
+/** How much earlier than healthSampleSeconds a heartbeat may come and still be stored as a sample. */
+const healthSampleSlackMs = 1000;
+
 type StreamScreen = UpdatingScreen;
 
 /** What one stream's handler remembers between messages. */
@@ -358,8 +361,10 @@ async function handleMessage(
         lastHealth: health,
         playback: message.value.playback,
       });
-      // Every heartbeat updates the live status; the history keeps one sample per healthSampleSeconds.
-      if (health && now.getTime() - stream.lastHealthSampleMs >= deps.config.healthSampleSeconds * 1000) {
+      // Every heartbeat updates the live status; the history keeps one sample per healthSampleSeconds. The second
+      // of slack keeps a heartbeat that arrives a little early from pushing the sample to the next one.
+      const sinceSampleMs = now.getTime() - stream.lastHealthSampleMs;
+      if (health && sinceSampleMs + healthSampleSlackMs >= deps.config.healthSampleSeconds * 1000) {
         await deps.stores.health.append(screenId, { at: now, health });
         stream.lastHealthSampleMs = now.getTime();
       }

@@ -2,7 +2,7 @@ import { fleetSettingDefaults } from "../../platform/config/index.ts";
 
 /**
  * Settings of the fleet services (defaults in {@link defaultFleetConfig}). The heartbeat interval,
- * pairing TTL and command TTL are operator settings: assemble.ts passes them from the validated
+ * pairing TTL, command TTL and health sample interval are operator settings: assemble.ts passes them from the validated
  * config (`fleet.*`, see control-plane/README.md); the others keep their defaults.
  */
 export interface FleetConfig {
@@ -36,8 +36,8 @@ export interface FleetConfig {
 export { maxCommandTtlSeconds } from "../../platform/config/index.ts";
 
 /**
- * Defaults a signage operator would expect. The three operator settings (heartbeat interval,
- * pairing TTL, command TTL) are the configuration's defaults (`fleetSettingDefaults` in
+ * Defaults a signage operator would expect. The four operator settings (heartbeat interval,
+ * pairing TTL, command TTL, health sample interval) are the configuration's defaults (`fleetSettingDefaults` in
  * src/platform/config), so they cannot drift apart.
  */
 export const defaultFleetConfig: FleetConfig = {
@@ -50,5 +50,5 @@ export const defaultFleetConfig: FleetConfig = {
   maxScreenshotBytes: 16 * 1024 * 1024,
   commandTtlSeconds: fleetSettingDefaults.commandTtlSeconds,
   helloTimeoutMs: 10_000,
-  healthSampleSeconds: 60,
+  healthSampleSeconds: fleetSettingDefaults.healthSampleSeconds,
 };

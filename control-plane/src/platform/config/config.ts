@@ -13,6 +13,7 @@ export const fleetSettingDefaults = {
   heartbeatIntervalSeconds: 15,
   pairingTtlSeconds: 600,
   commandTtlSeconds: 3600,
+  healthSampleSeconds: 60,
 } as const;
 
 /**
@@ -263,6 +264,12 @@ export const configSchema = z
         commandTtlSeconds: secondsBetween(1, maxCommandTtlSeconds, "SendCommand accepts at most 7 days").default(
           fleetSettingDefaults.commandTtlSeconds,
         ),
+        /** The health history keeps one heartbeat's health per screen per this many seconds. */
+        healthSampleSeconds: secondsBetween(
+          5,
+          3600,
+          "a sample per heartbeat at most, and one an hour still draws a chart",
+        ).default(fleetSettingDefaults.healthSampleSeconds),
       })
       // Strict like the root, so a misspelt fleet key stops the process instead of leaving the default.
       .strict()

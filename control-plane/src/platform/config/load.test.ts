@@ -154,6 +154,7 @@ describe("loadConfig: fleet settings", () => {
       heartbeatIntervalSeconds: 15,
       pairingTtlSeconds: 600,
       commandTtlSeconds: 3600,
+      healthSampleSeconds: 60,
     });
   });
 
@@ -163,10 +164,16 @@ describe("loadConfig: fleet settings", () => {
         AVTECH_CONFIG: "/etc/avtech.json",
         AVTECH_HEARTBEAT_INTERVAL_SECONDS: "30",
         AVTECH_COMMAND_TTL_SECONDS: "7200",
+        AVTECH_HEALTH_SAMPLE_SECONDS: "15",
       },
       readFile: () => JSON.stringify({ fleet: { heartbeatIntervalSeconds: 20, pairingTtlSeconds: 120 } }),
     });
-    expect(config.fleet).toEqual({ heartbeatIntervalSeconds: 30, pairingTtlSeconds: 120, commandTtlSeconds: 7200 });
+    expect(config.fleet).toEqual({
+      heartbeatIntervalSeconds: 30,
+      pairingTtlSeconds: 120,
+      commandTtlSeconds: 7200,
+      healthSampleSeconds: 15,
+    });
     expect(Object.isFrozen(config.fleet)).toBe(true);
   });
 
@@ -177,6 +184,7 @@ describe("loadConfig: fleet settings", () => {
           AVTECH_HEARTBEAT_INTERVAL_SECONDS: "2",
           AVTECH_PAIRING_TTL_SECONDS: "ten minutes",
           AVTECH_COMMAND_TTL_SECONDS: String(8 * 24 * 3600),
+          AVTECH_HEALTH_SAMPLE_SECONDS: "1",
         },
       });
     expect(attempt).toThrow(ConfigError);
@@ -185,6 +193,7 @@ describe("loadConfig: fleet settings", () => {
     expect(attempt).toThrow(
       /fleet\.commandTtlSeconds: must be 1\.\.604800 seconds: SendCommand accepts at most 7 days/,
     );
+    expect(attempt).toThrow(/fleet\.healthSampleSeconds: must be 5\.\.3600 seconds: a sample per heartbeat at most/);
     expect(() => loadConfig({ env: { AVTECH_PAIRING_TTL_SECONDS: "90.5" } })).toThrow(
       /fleet\.pairingTtlSeconds: must be whole seconds/,
     );

@@ -66,6 +66,7 @@ const envKeys: Record<string, Setter> = {
   AVTECH_HEARTBEAT_INTERVAL_SECONDS: (c, v) => setPath(c, ["fleet", "heartbeatIntervalSeconds"], toNumber(v)),
   AVTECH_PAIRING_TTL_SECONDS: (c, v) => setPath(c, ["fleet", "pairingTtlSeconds"], toNumber(v)),
   AVTECH_COMMAND_TTL_SECONDS: (c, v) => setPath(c, ["fleet", "commandTtlSeconds"], toNumber(v)),
+  AVTECH_HEALTH_SAMPLE_SECONDS: (c, v) => setPath(c, ["fleet", "healthSampleSeconds"], toNumber(v)),
   AVTECH_MAX_BUNDLE_BYTES: (c, v) => setPath(c, ["limits", "maxBundleBytes"], toNumber(v)),
   AVTECH_UPDATE_COMPATIBLE: (c, v) => setPath(c, ["update", "compatible"], v),
   AVTECH_UPDATE_KEYRING: (c, v) => setPath(c, ["update", "keyringPath"], v),
