@@ -93,6 +93,7 @@ export class LiveDelivery {
       const previous = Promise.allSettled(batch.map((screenId) => this.#runs.get(screenId)));
       const run = previous.then(() => this.#deliverBatch(batch));
       for (const screenId of batch) this.#runs.set(screenId, run);
+      // The caller sees a failure through `runs`; this cleanup chain must not report it a second time.
       void run
         .finally(() => {
           for (const screenId of batch) if (this.#runs.get(screenId) === run) this.#runs.delete(screenId);

@@ -55,17 +55,9 @@ export class PgDesiredStateStore implements DesiredStateStore {
   }
 
   async latestEncoded(screenIds: readonly string[]): Promise<Map<string, Uint8Array>> {
-    const documents = new Map<string, Uint8Array>();
-    if (screenIds.length === 0) return documents;
-    const { rows } = await this.#pool.query<{ screen_id: string; document: Buffer }>(
-      `SELECT d.screen_id, d.document
-         FROM unnest($1::text[]) AS s(id)
-         CROSS JOIN LATERAL (SELECT screen_id, document FROM desired_state
-                              WHERE screen_id = s.id ORDER BY version DESC LIMIT 1) d`,
-      [screenIds],
-    );
-    for (const row of rows) documents.set(row.screen_id, row.document);
-    return documents;
+    // Every stored version is >= 1 (the table's CHECK), so "newer than 0" is the latest of each screen.
+    const latest = await this.newerThan(new Map(screenIds.map((screenId) => [screenId, 0n])));
+    return new Map([...latest].map(([screenId, { document }]) => [screenId, document]));
   }
 
   async newerThan(sent: ReadonlyMap<string, bigint>): Promise<Map<string, EncodedVersion>> {
